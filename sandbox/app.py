@@ -1,0 +1,65 @@
+"""The application factory: the only place that wires the rooms of the sandbox together."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, redirect, render_template, request
+
+from . import settings as settings_module
+from .store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the Flask app from defaults, ``SANDBOX_*`` environment variables and ``config``."""
+    values = settings_module.load(config)
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        static_url_path="/static",
+    )
+    app.config.update(values)
+    store = Store(values["DB"])
+    app.extensions["store"] = store
+    app.config["SECRET_KEY"] = store.secret("flask_secret_key")
+    app.json.sort_keys = False
+
+    _redirect_to_base_url(app)
+
+    from .fhir import blueprint as fhir_blueprint
+
+    app.register_blueprint(fhir_blueprint, url_prefix="/fhir")
+
+    @app.get("/")
+    def index():
+        return render_template("index.html", base_url=values["BASE_URL"], store=store)
+
+    @app.get("/healthz")
+    def healthz():
+        """A trivial endpoint: the baseline benchmarks compare every other endpoint with."""
+        return {"status": "ok"}
+
+    return app
+
+
+def _redirect_to_base_url(app: Flask) -> None:
+    """BASE_URL is the one public address: a browser arriving under another host name is sent there,
+    so cookies, redirects and launch URLs all agree on one origin."""
+    base = urlsplit(app.config["BASE_URL"])
+
+    @app.before_request
+    def redirect_other_hosts():
+        if request.method not in ("GET", "HEAD") or request.host == base.netloc:
+            return None
+        target = app.config["BASE_URL"] + request.full_path.rstrip("?")
+        return redirect(target, code=308)
+
+
+def store_of(app: Flask) -> Store:
+    return app.extensions["store"]

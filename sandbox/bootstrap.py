@@ -1,0 +1,56 @@
+"""Prepare what every worker process shares before the server starts: schema, secrets, seeded data."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from .store import Store
+
+
+def seed_database(store: Store, seed: int, patients: int, anchor_date: dt.date,
+                  progress: Callable[[int], None] | None = None) -> int:
+    """Generate the synthetic data set and store it in one transaction. Returns the resource count."""
+    from .seed import generate_batches
+
+    total = 0
+    with store.transaction():
+        for batch in generate_batches(seed, patients, anchor_date):
+            total += store.load(batch)
+            if progress:
+                progress(1)
+    store.analyze()
+    return total
+
+
+def is_empty(store: Store) -> bool:
+    return store.conn.execute("SELECT 1 FROM resources LIMIT 1").fetchone() is None
+
+
+def reset(store: Store) -> None:
+    """Remove every resource, version and index row (secrets and keys stay)."""
+    from .store.db import INDEX_TABLES
+
+    with store.transaction() as conn:
+        for table in ("resources", "versions", *INDEX_TABLES):
+            conn.execute(f"DELETE FROM {table}")
+
+
+def prepare(values: dict[str, Any], echo: Callable[[str], None] = print,
+            progress_factory: Callable[[int], Any] | None = None) -> Store:
+    """Create the database, persistent secrets and seed data when the database is empty."""
+    store = Store(values["DB"])
+    store.secret("flask_secret_key")
+    if is_empty(store):
+        from .seed import count_batches
+
+        echo(f"Seeding {values['PATIENTS']} patients (seed {values['SEED']}, anchor date {values['ANCHOR_DATE']}) "
+             f"into {values['DB']} …")
+        if progress_factory:
+            with progress_factory(count_batches(values["PATIENTS"])) as bar:
+                count = seed_database(store, values["SEED"], values["PATIENTS"], values["ANCHOR_DATE"], bar.update)
+        else:
+            count = seed_database(store, values["SEED"], values["PATIENTS"], values["ANCHOR_DATE"])
+        echo(f"Stored {count} resources.")
+    return store

@@ -1,0 +1,74 @@
+"""The `sandbox` command: serve, seed, reset and import. Every setting is also a flag of the command."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+
+import click
+
+from . import bootstrap, settings
+
+
+def _setting_options(func):
+    for setting in reversed(settings.SETTINGS):
+        func = click.option(setting.flag, setting.name, default=None, help=f"{setting.help} [{setting.env_var}]")(func)
+    return func
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@_setting_options
+@click.pass_context
+def main(ctx: click.Context, **flags) -> None:
+    """SMART Sandbox EHR: a FHIR R4 server with SMART authorization and a clinician UI."""
+    try:
+        ctx.obj = settings.load(flags)
+    except settings.SettingError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+@contextmanager
+def _progress(length: int):
+    with click.progressbar(length=length, label="Generating patients", file=sys.stderr) as bar:
+        yield bar
+
+
+@main.command()
+@click.pass_obj
+def serve(values: dict) -> None:
+    """Prepare the database (seeding it when empty), then serve with several worker processes."""
+    bootstrap.prepare(values, echo=click.echo, progress_factory=_progress)
+    from .server import run
+
+    click.echo(f"SMART Sandbox EHR on {values['BASE_URL']} (FHIR base {values['BASE_URL']}/fhir)")
+    run(values)
+
+
+@main.command()
+@click.option("--reset/--no-reset", default=True, help="Remove existing data first (default) or add to it.")
+@click.pass_obj
+def seed(values: dict, reset: bool) -> None:
+    """Generate the deterministic synthetic data set."""
+    from .seed import count_batches
+    from .store import Store
+
+    store = Store(values["DB"])
+    if reset:
+        bootstrap.reset(store)
+    with _progress(count_batches(values["PATIENTS"])) as bar:
+        count = bootstrap.seed_database(store, values["SEED"], values["PATIENTS"], values["ANCHOR_DATE"], bar.update)
+    click.echo(f"Stored {count} resources in {values['DB']}.")
+
+
+@main.command()
+@click.pass_obj
+def reset(values: dict) -> None:
+    """Remove all FHIR data (signing keys and secrets stay). `sandbox seed` fills it again."""
+    from .store import Store
+
+    bootstrap.reset(Store(values["DB"]))
+    click.echo(f"Removed all resources from {values['DB']}.")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

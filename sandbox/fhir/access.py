@@ -1,0 +1,36 @@
+"""The access policy: the one place that decides what a FHIR request may do and see.
+
+Every FHIR interaction asks the request's policy first. A policy can refuse an interaction
+(raise ``Forbidden``/``Unauthorized``), add filters to a search that the store applies inside the
+SQL query (so paging and totals only count what may be seen), and drop included entries it may not
+return. The foundation allows everything; the authorization server fills in a policy per token.
+"""
+
+from __future__ import annotations
+
+from ..store.resources import Stored
+from ..store.search import Filter
+
+# Interactions as the SMART v2 permissions name them: c(reate) r(ead) u(pdate) d(elete) s(earch).
+READ, SEARCH, CREATE, UPDATE, DELETE = "r", "s", "c", "u", "d"
+
+
+class AccessPolicy:
+    """Allows everything. Subclasses narrow it."""
+
+    def check(self, permission: str, resource_type: str, resource: dict | None = None) -> None:
+        """Raise when ``permission`` on ``resource_type`` (or on this very resource) is not allowed."""
+
+    def search_filters(self, resource_type: str) -> tuple[Filter, ...]:
+        """Filters the store adds to every search of ``resource_type``."""
+        return ()
+
+    def may_see(self, stored: Stored) -> bool:
+        """Whether a resource may be returned as an included or related entry."""
+        return True
+
+    def visible(self, entries: list[Stored]) -> list[Stored]:
+        return [entry for entry in entries if self.may_see(entry)]
+
+
+ALLOW_ALL = AccessPolicy()

@@ -1,0 +1,29 @@
+"""The production WSGI server: gunicorn with several worker processes sharing one SQLite file."""
+
+from __future__ import annotations
+
+from gunicorn.app.base import BaseApplication
+
+
+class _Gunicorn(BaseApplication):
+    def __init__(self, values: dict):
+        self.values = values
+        super().__init__()
+
+    def load_config(self) -> None:
+        self.cfg.set("bind", f"{self.values['HOST']}:{self.values['PORT']}")
+        self.cfg.set("workers", self.values["WORKERS"])
+        self.cfg.set("worker_class", "gthread")
+        self.cfg.set("threads", 4)
+        self.cfg.set("accesslog", "-")
+        self.cfg.set("timeout", 120)
+
+    def load(self):
+        # Each worker builds its own app after the fork: no connection or state crosses processes.
+        from .app import create_app
+
+        return create_app(self.values)
+
+
+def run(values: dict) -> None:
+    _Gunicorn(values).run()

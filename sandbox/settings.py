@@ -1,0 +1,96 @@
+"""Every setting of the sandbox, as data.
+
+Each setting is read, in order of precedence, from an explicit config mapping (tests, CLI flags),
+then the environment variable ``SANDBOX_<NAME>``, then its default. The README documents each one;
+``tests/test_settings.py`` fails when a setting is missing there.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+class SettingError(ValueError):
+    """A setting has a value that cannot be used."""
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected true or false, got {raw!r}")
+
+
+def _parse_date(raw: str) -> dt.date:
+    return dt.date.fromisoformat(raw.strip())
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    parse: Callable[[str], Any] = str
+
+    @property
+    def env_var(self) -> str:
+        return f"SANDBOX_{self.name}"
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.lower().replace("_", "-")
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("HOST", "127.0.0.1", "Interface the server listens on."),
+    Setting("PORT", 8080, "TCP port the server listens on.", int),
+    Setting("BASE_URL", None, "The one public address of the sandbox; every URL it hands out is built from it. "
+            "Default `http://localhost:<PORT>`."),
+    Setting("DB", "var/sandbox.sqlite", "Path of the SQLite file that holds everything."),
+    Setting("SEED", 42, "Random seed of the synthetic data: the same seed gives the same patients.", int),
+    Setting("PATIENTS", 100, "How many random patients to generate, besides the hand-crafted story patients.", int),
+    Setting("ANCHOR_DATE", None, "The 'today' that generated dates are relative to (YYYY-MM-DD). Default: the "
+            "real today.", _parse_date),
+    Setting("WORKERS", 2, "Worker processes of the production server started by `sandbox serve`.", int),
+    Setting("PAGE_SIZE", 20, "Default number of entries per page of a FHIR search.", int),
+    Setting("MAX_PAGE_SIZE", 1000, "Largest `_count` a FHIR search accepts; larger values are reduced.", int),
+)
+
+BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+
+
+def load(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Resolve every setting: explicit overrides, then ``SANDBOX_*`` environment variables, then defaults."""
+    environ = os.environ if environ is None else environ
+    overrides = dict(overrides or {})
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        if overrides.get(setting.name) is not None:
+            value = overrides.pop(setting.name)
+            if isinstance(value, str) and setting.parse is not str:
+                value = _parse(setting, value)
+        elif environ.get(setting.env_var, "") != "":
+            value = _parse(setting, environ[setting.env_var])
+        else:
+            value = setting.default
+        values[setting.name] = value
+    if values["BASE_URL"] is None:
+        values["BASE_URL"] = f"http://localhost:{values['PORT']}"
+    values["BASE_URL"] = values["BASE_URL"].rstrip("/")
+    if values["ANCHOR_DATE"] is None:
+        values["ANCHOR_DATE"] = dt.date.today()
+    values.update({k: v for k, v in overrides.items() if v is not None})  # extra keys (tests, Flask)
+    return values
+
+
+def _parse(setting: Setting, raw: str) -> Any:
+    try:
+        return setting.parse(raw)
+    except ValueError as exc:
+        raise SettingError(f"{setting.env_var}: {exc}") from None

@@ -1,0 +1,197 @@
+"""Turn a resource into rows of the search index tables, from the definitions in searchparams.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Iterator
+from typing import Any
+
+from .searchparams import COMPARTMENT_PATHS, DATE, REFERENCE, STRING, TOKEN, URI, SearchParam, params_for
+
+LOW_BOUND = "0001-01-01T00:00:00"
+HIGH_BOUND = "9999-12-31T23:59:59"
+
+_FILTER = re.compile(r"^(\w+)\[(\w+)=([\w-]+)\]$")
+_DATE_RE = re.compile(
+    r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$"
+)
+
+
+def values_at(resource: dict, path: str) -> list[Any]:
+    """Values found at a dotted path; lists are flattened, ``step[field=value]`` filters elements."""
+    current: list[Any] = [resource]
+    for step in path.split("."):
+        field, key, wanted = step, None, None
+        match = _FILTER.match(step)
+        if match:
+            field, key, wanted = match.groups()
+        found: list[Any] = []
+        for item in current:
+            if not isinstance(item, dict) or field not in item:
+                continue
+            value = item[field]
+            for element in value if isinstance(value, list) else [value]:
+                if key is None or (isinstance(element, dict) and element.get(key) == wanted):
+                    found.append(element)
+        current = found
+    return current
+
+
+def normalize_string(text: str) -> str:
+    """Case- and accent-insensitive form used by string search (FHIR R4 §3.1.1.5.3)."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(stripped.casefold().split())
+
+
+def date_range(text: str) -> tuple[str, str]:
+    """The half-open UTC range [start, end) a FHIR date, dateTime or instant stands for.
+
+    Precision sets the width: "2020" covers the whole year, "2020-03-04" the whole day.
+    Raises ValueError for text that is not a FHIR date.
+    """
+    match = _DATE_RE.match(text.strip())
+    if not match:
+        raise ValueError(f"'{text}' is not a valid date")
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    y = int(year)
+    if month is None:
+        return _fmt(dt.datetime(y, 1, 1)), _fmt_next(dt.datetime(y, 1, 1), years=1)
+    m = int(month)
+    if day is None:
+        start = dt.datetime(y, m, 1)
+        return _fmt(start), _fmt_next(start, months=1)
+    start = dt.datetime(y, m, int(day), int(hour or 0), int(minute or 0), int(second or 0))
+    if zone:
+        offset = dt.timedelta(0) if zone == "Z" else _offset(zone)
+        start = start - offset
+    if hour is None:
+        width = dt.timedelta(days=1)
+    elif second is None:
+        width = dt.timedelta(minutes=1)
+    else:
+        width = dt.timedelta(seconds=1)
+    return _fmt(start), _fmt(start + width)
+
+
+def _offset(zone: str) -> dt.timedelta:
+    sign = -1 if zone[0] == "-" else 1
+    hours, minutes = zone[1:].split(":")
+    return sign * dt.timedelta(hours=int(hours), minutes=int(minutes))
+
+
+def _fmt(moment: dt.datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S").rjust(19, "0")
+
+
+def _fmt_next(start: dt.datetime, years: int = 0, months: int = 0) -> str:
+    month_index = start.year * 12 + start.month - 1 + months + 12 * years
+    year, month = divmod(month_index, 12)
+    if year > 9999:
+        return HIGH_BOUND
+    return _fmt(dt.datetime(year, month + 1, 1))
+
+
+def parse_reference(reference: str) -> tuple[str, str] | None:
+    """(type, id) of a literal reference: relative, absolute or versioned. None for contained or urn refs."""
+    if not reference or reference.startswith("#") or reference.startswith("urn:"):
+        return None
+    parts = reference.split("?")[0].rstrip("/").split("/")
+    if len(parts) >= 4 and parts[-2] == "_history":
+        parts = parts[:-2]
+    if len(parts) < 2 or not parts[-2][:1].isupper():
+        return None
+    return parts[-2], parts[-1]
+
+
+def _tokens(value: Any) -> Iterator[tuple[str | None, str]]:
+    if isinstance(value, bool):
+        yield None, "true" if value else "false"
+    elif isinstance(value, str):
+        yield None, value
+    elif isinstance(value, dict):
+        if "coding" in value:
+            for coding in value["coding"]:
+                yield from _tokens(coding)
+        elif "code" in value:
+            yield value.get("system"), value["code"]
+        elif "value" in value and isinstance(value["value"], str):  # Identifier, ContactPoint
+            yield value.get("system"), value["value"]
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key in ("text", "family", "given", "prefix", "suffix", "line", "city", "district", "state",
+                    "postalCode", "country"):
+            part = value.get(key)
+            for item in part if isinstance(part, list) else [part]:
+                if isinstance(item, str):
+                    yield item
+
+
+def _dates(value: Any) -> Iterator[tuple[str, str]]:
+    try:
+        if isinstance(value, str):
+            yield date_range(value)
+        elif isinstance(value, dict):  # Period
+            start = date_range(value["start"])[0] if value.get("start") else LOW_BOUND
+            end = date_range(value["end"])[1] if value.get("end") else HIGH_BOUND
+            yield start, end
+    except ValueError:
+        return
+
+
+def _references(value: Any, targets: tuple[str, ...]) -> Iterator[tuple[str, str]]:
+    if isinstance(value, dict) and isinstance(value.get("reference"), str):
+        parsed = parse_reference(value["reference"])
+        if parsed and (not targets or parsed[0] in targets):
+            yield parsed
+
+
+def index_rows(resource: dict) -> dict[str, list[tuple]]:
+    """Rows for each index table (without the rid column) of one resource."""
+    rtype = resource["resourceType"]
+    rows: dict[str, list[tuple]] = {"idx_token": [], "idx_string": [], "idx_date": [], "idx_reference": [],
+                                     "compartment": []}
+    for param in params_for(rtype).values():
+        _index_param(rtype, param, resource, rows)
+    for patient_id in sorted(compartment_patients(resource)):
+        rows["compartment"].append((rtype, patient_id))
+    return rows
+
+
+def _index_param(rtype: str, param: SearchParam, resource: dict, rows: dict[str, list[tuple]]) -> None:
+    seen: set[tuple] = set()
+    for path in param.paths:
+        for value in values_at(resource, path):
+            if param.kind in (TOKEN, URI):
+                entries = [("idx_token", (rtype, param.name, s, c)) for s, c in _tokens(value)]
+            elif param.kind == STRING:
+                entries = [("idx_string", (rtype, param.name, s, normalize_string(s))) for s in _strings(value)]
+            elif param.kind == DATE:
+                entries = [("idx_date", (rtype, param.name, a, b)) for a, b in _dates(value)]
+            elif param.kind == REFERENCE:
+                entries = [("idx_reference", (rtype, param.name, t, i)) for t, i in
+                           _references(value, param.targets)]
+            else:
+                entries = []
+            for table, row in entries:
+                if row not in seen:
+                    seen.add(row)
+                    rows[table].append(row)
+
+
+def compartment_patients(resource: dict) -> set[str]:
+    """Ids of the patients whose compartment holds this resource (a Patient is in its own)."""
+    rtype = resource["resourceType"]
+    patients = {resource["id"]} if rtype == "Patient" and resource.get("id") else set()
+    for path in COMPARTMENT_PATHS.get(rtype, ()):
+        for value in values_at(resource, path):
+            for target_type, target_id in _references(value, ("Patient",)):
+                if target_type == "Patient":
+                    patients.add(target_id)
+    return patients

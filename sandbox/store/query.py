@@ -1,0 +1,173 @@
+"""Parse FHIR search parameters (R4 §3.1.1 and §2.21.1) into a query the store can run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .errors import InvalidRequest
+from .indexing import date_range
+from .searchparams import DATE, REFERENCE, SPECIAL, STRING, TOKEN, URI, params_for
+
+DATE_PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb")
+MODIFIERS = {
+    TOKEN: {None, "not", "missing"},
+    URI: {None, "missing", "below", "above"},
+    STRING: {None, "exact", "contains", "missing"},
+    DATE: {None, "missing"},
+    REFERENCE: {None, "missing"},
+}
+SUMMARY_VALUES = {"true", "false", "count", "data", "text"}
+TOTAL_VALUES = {"none", "estimate", "accurate"}
+# Parameters that shape the result rather than select resources.
+RESULT_PARAMS = {"_count", "_offset", "_sort", "_total", "_summary", "_elements", "_include", "_revinclude",
+                 "_format", "_pretty"}
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One search parameter occurrence: its values are ORed; criteria are ANDed."""
+
+    param: str
+    kind: str
+    values: tuple[str, ...]
+    modifier: str | None = None
+
+
+@dataclass(frozen=True)
+class Include:
+    source_type: str
+    param: str
+    target_type: str | None = None
+
+
+@dataclass
+class SearchQuery:
+    resource_type: str
+    criteria: list[Criterion] = field(default_factory=list)
+    sort: list[tuple[str, bool]] = field(default_factory=list)  # (param, descending)
+    count: int = 20
+    offset: int = 0
+    total: str = "accurate"
+    summary: str | None = None
+    elements: tuple[str, ...] = ()
+    includes: list[Include] = field(default_factory=list)
+    revincludes: list[Include] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # parameters the server did not understand
+
+
+def parse_search(resource_type: str, params: Iterable[tuple[str, str]], *, page_size: int = 20,
+                 max_page_size: int = 1000, strict: bool = False) -> SearchQuery:
+    """Build a SearchQuery. Malformed values raise InvalidRequest (400); unknown parameters are
+    ignored and reported in ``ignored`` unless ``strict`` (Prefer: handling=strict)."""
+    query = SearchQuery(resource_type, count=page_size)
+    known = params_for(resource_type)
+    for raw_name, raw_value in params:
+        name, _, modifier = raw_name.partition(":")
+        if name in RESULT_PARAMS:
+            _apply_result_param(query, name, modifier, raw_value, max_page_size)
+            continue
+        kind = SPECIAL.get(name) or (known[name].kind if name in known else None)
+        if kind is None:
+            if strict:
+                raise InvalidRequest(f"Unknown search parameter '{raw_name}' for {resource_type}")
+            query.ignored.append(raw_name)
+            continue
+        query.criteria.append(make_criterion(resource_type, name, kind, modifier or None, raw_value))
+    return query
+
+
+def make_criterion(resource_type: str, name: str, kind: str, modifier: str | None, raw_value: str) -> Criterion:
+    if kind == REFERENCE and modifier and modifier[:1].isupper():
+        # `subject:Patient=123` narrows the target type; fold it into the value.
+        raw_value = ",".join(f"{modifier}/{v}" if "/" not in v else v for v in split_values(raw_value))
+        modifier = None
+    if modifier not in MODIFIERS[kind]:
+        raise InvalidRequest(f"Modifier ':{modifier}' is not supported on {kind} parameter '{name}'")
+    values = tuple(split_values(raw_value))
+    if not values or any(v == "" for v in values):
+        raise InvalidRequest(f"Search parameter '{name}' needs a value")
+    if modifier == "missing":
+        if values not in (("true",), ("false",)):
+            raise InvalidRequest(f"'{name}:missing' takes true or false")
+    elif kind == DATE:
+        for value in values:
+            parse_date_value(value)
+    return Criterion(name, kind, values, modifier)
+
+
+def split_values(raw: str) -> list[str]:
+    """Split on commas not escaped with a backslash (R4 §3.1.1.5.7), then unescape."""
+    values, current, escaped = [], [], False
+    for ch in raw:
+        if escaped:
+            current.append(ch)
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == ",":
+            values.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    values.append("".join(current))
+    return values
+
+
+def parse_date_value(value: str) -> tuple[str, str, str]:
+    """(prefix, start, end) of a date search value such as ``ge2020-01`` (prefix defaults to eq)."""
+    prefix = value[:2] if value[:2] in DATE_PREFIXES else "eq"
+    text = value[2:] if value[:2] in DATE_PREFIXES else value
+    try:
+        start, end = date_range(text.replace(" ", "+"))  # an unencoded '+' in a URL arrives as a space
+    except ValueError:
+        raise InvalidRequest(f"'{value}' is not a valid date search value") from None
+    return prefix, start, end
+
+
+def _apply_result_param(query: SearchQuery, name: str, modifier: str, value: str, max_page_size: int) -> None:
+    if name == "_count":
+        query.count = min(_non_negative_int(name, value), max_page_size)
+    elif name == "_offset":
+        query.offset = _non_negative_int(name, value)
+    elif name == "_sort":
+        for item in split_values(value):
+            descending = item.startswith("-")
+            param = item.lstrip("-")
+            if param not in SPECIAL and param not in params_for(query.resource_type):
+                raise InvalidRequest(f"Cannot sort {query.resource_type} by unknown parameter '{param}'")
+            query.sort.append((param, descending))
+    elif name == "_total":
+        if value not in TOTAL_VALUES:
+            raise InvalidRequest(f"_total must be one of {', '.join(sorted(TOTAL_VALUES))}")
+        query.total = value
+    elif name == "_summary":
+        if value not in SUMMARY_VALUES:
+            raise InvalidRequest(f"_summary must be one of {', '.join(sorted(SUMMARY_VALUES))}")
+        query.summary = value
+    elif name == "_elements":
+        query.elements = tuple(e.strip() for e in value.split(",") if e.strip())
+    elif name in ("_include", "_revinclude"):
+        include = _parse_include(name, value)
+        (query.includes if name == "_include" else query.revincludes).append(include)
+
+
+def _parse_include(name: str, value: str) -> Include:
+    parts = value.split(":")
+    if len(parts) not in (2, 3):
+        raise InvalidRequest(f"{name} must look like Type:parameter[:TargetType], got '{value}'")
+    source, param = parts[0], parts[1]
+    known = params_for(source)
+    if param not in known or known[param].kind != REFERENCE:
+        raise InvalidRequest(f"{name}: '{param}' is not a reference search parameter of {source}")
+    return Include(source, param, parts[2] if len(parts) == 3 else None)
+
+
+def _non_negative_int(name: str, value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise InvalidRequest(f"{name} must be a non-negative integer, got '{value}'")
+    return number

@@ -1,0 +1,251 @@
+"""Run a SearchQuery on the index tables: every criterion is an indexed sub-select, never a JSON scan.
+
+Access rules join the same query as extra filters (``Compartment`` and ``AnyOf``), so paging and totals
+only ever count what the caller may see.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import InvalidRequest
+from .indexing import normalize_string, parse_reference
+from .query import Criterion, Include, SearchQuery, parse_date_value
+from .resources import Store, Stored
+from .searchparams import DATE, INDEX_TABLE, REFERENCE, STRING, TOKEN, URI, params_for
+
+MAX_STRING = "\U0010ffff"
+
+
+@dataclass(frozen=True)
+class Compartment:
+    """Only resources in one of these patients' compartments."""
+
+    patient_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    """Only resources that match every criterion of at least one group."""
+
+    groups: tuple[tuple[Criterion, ...], ...]
+
+
+Filter = Compartment | AnyOf
+
+
+@dataclass
+class SearchResult:
+    matches: list[Stored]
+    total: int | None
+    included: list[Stored] = field(default_factory=list)
+
+
+def search(store: Store, query: SearchQuery, filters: tuple[Filter, ...] = ()) -> SearchResult:
+    where, args = compile_where(query.resource_type, query.criteria, filters)
+    total = None
+    if query.total != "none" or query.summary == "count":
+        total = store.conn.execute(f"SELECT count(*) FROM resources r WHERE {where}", args).fetchone()[0]
+    if query.summary == "count" or query.count == 0:
+        return SearchResult([], total)
+    order, order_args = _order_by(query)
+    rows = store.conn.execute(
+        f"SELECT r.rid, r.type, r.id, r.version, r.last_updated, r.json FROM resources r WHERE {where} "
+        f"ORDER BY {order} LIMIT ? OFFSET ?",
+        [*args, *order_args, query.count, query.offset],
+    ).fetchall()
+    matches = [Stored(*row[1:]) for row in rows]
+    included = resolve_includes(store, [row[0] for row in rows], query.includes, query.revincludes)
+    return SearchResult(matches, total, included)
+
+
+def compile_where(rtype: str, criteria: list[Criterion], filters: tuple[Filter, ...] = ()) -> tuple[str, list]:
+    parts, args = ["r.type = ?", "r.deleted = 0"], [rtype]
+    for criterion in criteria:
+        sql, more = _criterion_sql(rtype, criterion)
+        parts.append(sql)
+        args.extend(more)
+    for item in filters:
+        sql, more = _filter_sql(rtype, item)
+        parts.append(sql)
+        args.extend(more)
+    return " AND ".join(parts), args
+
+
+def _filter_sql(rtype: str, item: Filter) -> tuple[str, list]:
+    if isinstance(item, Compartment):
+        if not item.patient_ids:
+            return "0", []
+        marks = ",".join("?" * len(item.patient_ids))
+        return (f"r.rid IN (SELECT rid FROM compartment WHERE patient_id IN ({marks}) AND type = ?)",
+                [*item.patient_ids, rtype])
+    groups, args = [], []
+    for group in item.groups:
+        sql, more = compile_where(rtype, list(group))
+        groups.append(f"({sql})")
+        args.extend(more)
+    return ("(" + " OR ".join(groups) + ")") if groups else "0", args
+
+
+def _criterion_sql(rtype: str, c: Criterion) -> tuple[str, list]:
+    if c.param == "_id":
+        marks = ",".join("?" * len(c.values))
+        return (f"r.id {'NOT ' if c.modifier == 'not' else ''}IN ({marks})", list(c.values))
+    if c.param == "_lastUpdated":
+        moment = "substr(r.last_updated, 1, 19)"
+        return _date_sql(c.values, moment, f"strftime('%Y-%m-%dT%H:%M:%S', {moment}, '+1 second')")
+    table = INDEX_TABLE[c.kind]
+    base = f"SELECT rid FROM {table} WHERE type = ? AND param = ?"
+    if c.modifier == "missing":
+        negate = c.values[0] == "true"
+        return (f"r.rid {'NOT ' if negate else ''}IN ({base})", [rtype, c.param])
+    if c.kind in (TOKEN, URI):
+        cond, args = _token_sql(c)
+    elif c.kind == STRING:
+        cond, args = _string_sql(c)
+    elif c.kind == DATE:
+        cond, args = _date_sql(c.values, "start", '"end"')
+    elif c.kind == REFERENCE:
+        cond, args = _reference_sql(rtype, c)
+    else:  # pragma: no cover - every kind is handled above
+        raise InvalidRequest(f"Cannot search on '{c.param}'")
+    negate = "NOT " if c.modifier == "not" else ""
+    return f"r.rid {negate}IN ({base} AND ({cond}))", [rtype, c.param, *args]
+
+
+def _token_sql(c: Criterion) -> tuple[str, list]:
+    conds, args = [], []
+    for value in c.values:
+        if "|" in value and c.kind == TOKEN:
+            system, _, code = value.partition("|")
+            if not code:
+                conds.append("system = ?")
+                args.append(system)
+            elif not system:
+                conds.append("(code = ? AND system IS NULL)")
+                args.append(code)
+            else:
+                conds.append("(code = ? AND system = ?)")
+                args.extend([code, system])
+        elif c.modifier == "below":
+            conds.append("(code >= ? AND code < ?)")
+            args.extend([value, value + MAX_STRING])
+        else:
+            conds.append("code = ?")
+            args.append(value)
+    return " OR ".join(conds), args
+
+
+def _string_sql(c: Criterion) -> tuple[str, list]:
+    conds, args = [], []
+    for value in c.values:
+        if c.modifier == "exact":
+            conds.append("value = ?")
+            args.append(value)
+        elif c.modifier == "contains":
+            conds.append("norm LIKE ? ESCAPE '\\'")
+            escaped = normalize_string(value).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            args.append(f"%{escaped}%")
+        else:  # starts-with, case- and accent-insensitive
+            norm = normalize_string(value)
+            conds.append("(norm >= ? AND norm < ?)")
+            args.extend([norm, norm + MAX_STRING])
+    return " OR ".join(conds), args
+
+
+def _date_sql(values: tuple[str, ...], start: str, end: str) -> tuple[str, list]:
+    """FHIR R4 §3.1.1.5.4 on half-open ranges: the resource's [start, end) against the value's [lo, hi)."""
+    rules = {
+        "eq": f"({start} >= ? AND {end} <= ?)",
+        "ne": f"NOT ({start} >= ? AND {end} <= ?)",
+        "gt": f"({end} > ? AND ? IS NOT NULL)",
+        "lt": f"({start} < ? AND ? IS NOT NULL)",
+        "ge": f"({end} > ? AND ? IS NOT NULL)",
+        "le": f"({start} < ? AND ? IS NOT NULL)",
+        "sa": f"({start} >= ? AND ? IS NOT NULL)",
+        "eb": f"({end} <= ? AND ? IS NOT NULL)",
+    }
+    conds, args = [], []
+    for value in values:
+        prefix, lo, hi = parse_date_value(value)
+        conds.append(rules[prefix])
+        if prefix in ("eq", "ne"):
+            args.extend([lo, hi])
+        elif prefix in ("gt", "le", "sa"):
+            args.extend([hi, hi])
+        else:  # lt, ge, eb compare with the start of the value's range
+            args.extend([lo, lo])
+    return " OR ".join(conds), args
+
+
+def _reference_sql(rtype: str, c: Criterion) -> tuple[str, list]:
+    targets = params_for(rtype)[c.param].targets
+    conds, args = [], []
+    for value in c.values:
+        parsed = parse_reference(value) if "/" in value else None
+        if parsed:
+            conds.append("(target_id = ? AND target_type = ?)")
+            args.extend([parsed[1], parsed[0]])
+        elif "/" in value:
+            raise InvalidRequest(f"'{value}' is not a reference of the form Type/id")
+        elif len(targets) == 1:
+            conds.append("(target_id = ? AND target_type = ?)")
+            args.extend([value, targets[0]])
+        else:
+            conds.append("target_id = ?")
+            args.append(value)
+    return " OR ".join(conds), args
+
+
+def _order_by(query: SearchQuery) -> tuple[str, list]:
+    terms, args = [], []
+    known = params_for(query.resource_type)
+    for param, descending in query.sort:
+        direction = "DESC" if descending else "ASC"
+        if param == "_id":
+            terms.append(f"r.id {direction}")
+            continue
+        if param == "_lastUpdated":
+            terms.append(f"r.last_updated {direction}")
+            continue
+        kind = known[param].kind
+        table = INDEX_TABLE[kind]
+        column = {TOKEN: "code", URI: "code", STRING: "norm", DATE: "start", REFERENCE: "target_id"}[kind]
+        pick = "max" if descending else "min"
+        terms.append(f"(SELECT {pick}({column}) FROM {table} s WHERE s.rid = r.rid AND s.param = ?) {direction}")
+        args.append(param)
+    terms.append("r.rid ASC")
+    return ", ".join(terms), args
+
+
+def resolve_includes(store: Store, rids: list[int], includes: list[Include],
+                     revincludes: list[Include]) -> list[Stored]:
+    """Resources named by _include (referenced by the matches) and _revinclude (referring to them)."""
+    if not rids or not (includes or revincludes):
+        return []
+    found: list[int] = []
+    marks = ",".join("?" * len(rids))
+    conn = store.conn
+    for inc in includes:
+        sql = (f"SELECT t.rid FROM idx_reference x JOIN resources t ON t.type = x.target_type "
+               f"AND t.id = x.target_id AND t.deleted = 0 WHERE x.rid IN ({marks}) AND x.type = ? AND x.param = ?")
+        args = [*rids, inc.source_type, inc.param]
+        if inc.target_type:
+            sql += " AND x.target_type = ?"
+            args.append(inc.target_type)
+        found.extend(row[0] for row in conn.execute(sql, args))
+    if revincludes:
+        keys = conn.execute(f"SELECT type, id FROM resources WHERE rid IN ({marks})", rids).fetchall()
+        for inc in revincludes:
+            for target_type, target_id in keys:
+                found.extend(row[0] for row in conn.execute(
+                    "SELECT x.rid FROM idx_reference x JOIN resources s ON s.rid = x.rid AND s.deleted = 0 "
+                    "WHERE x.target_id = ? AND x.target_type = ? AND x.type = ? AND x.param = ?",
+                    (target_id, target_type, inc.source_type, inc.param),
+                ))
+    seen, unique = set(rids), []
+    for rid in found:
+        if rid not in seen:
+            seen.add(rid)
+            unique.append(rid)
+    return store.read_many(unique)

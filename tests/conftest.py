@@ -1,0 +1,105 @@
+"""Shared fixtures: an app on a fresh database, a seeded database, and a live server over real HTTP."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from sandbox.app import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT.parent / "shared" / "fixtures"
+ANCHOR_DATE = "2026-06-01"
+TEST_SEED = 7
+TEST_PATIENTS = 5
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = create_app({"DB": str(tmp_path / "test.sqlite"), "BASE_URL": "http://localhost",
+                      "ANCHOR_DATE": ANCHOR_DATE, "TESTING": True})
+    yield app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def store(app):
+    return app.extensions["store"]
+
+
+@pytest.fixture(scope="session")
+def seeded_db(tmp_path_factory) -> Path:
+    """A database seeded once per test session (seed 7, 5 random patients plus the story patients)."""
+    from sandbox import bootstrap
+    from sandbox.settings import load
+    from sandbox.store import Store
+
+    path = tmp_path_factory.mktemp("seeded") / "seeded.sqlite"
+    values = load({"DB": str(path), "SEED": TEST_SEED, "PATIENTS": TEST_PATIENTS, "ANCHOR_DATE": ANCHOR_DATE})
+    bootstrap.seed_database(Store(str(path)), values["SEED"], values["PATIENTS"], values["ANCHOR_DATE"])
+    return path
+
+
+@pytest.fixture
+def seeded_app(seeded_db, tmp_path):
+    """An app on a private copy of the seeded database, so tests may write."""
+    copy = tmp_path / "seeded.sqlite"
+    shutil.copy(seeded_db, copy)
+    return create_app({"DB": str(copy), "BASE_URL": "http://localhost", "ANCHOR_DATE": ANCHOR_DATE,
+                       "TESTING": True})
+
+
+@pytest.fixture
+def seeded_client(seeded_app):
+    return seeded_app.test_client()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server(seeded_db, tmp_path_factory):
+    """The real `sandbox serve` (gunicorn, two workers) on a copy of the seeded database."""
+    db = tmp_path_factory.mktemp("live") / "live.sqlite"
+    shutil.copy(seeded_db, db)
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "SANDBOX_DB": str(db), "SANDBOX_PORT": str(port), "SANDBOX_BASE_URL": base_url,
+           "SANDBOX_ANCHOR_DATE": ANCHOR_DATE, "SANDBOX_WORKERS": "2"}
+    log = open(db.with_suffix(".log"), "w")  # noqa: SIM115 - closed after the server stops
+    process = subprocess.Popen([sys.executable, "-m", "sandbox.cli", "serve"], env=env, stdout=log,
+                               stderr=subprocess.STDOUT, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{base_url}/healthz", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"sandbox serve did not start; see {log.name}")
+            time.sleep(0.2)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
