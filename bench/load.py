@@ -1,0 +1,202 @@
+"""Load over loopback: several client processes for throughput, one sequential client for latency.
+
+Every client keeps one keep-alive ``http.client.HTTPConnection`` and checks that every answer is 200.
+Loops are bounded by a fixed duration (throughput) or a fixed request count (latency).
+"""
+
+from __future__ import annotations
+
+import http.client
+import math
+import multiprocessing
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from .server import BenchError
+
+ACCEPT = {"Accept": "application/fhir+json"}
+RESULT_TIMEOUT_S = 120
+
+
+class Client:
+    """One keep-alive connection that reconnects once when the server closed it while idle."""
+
+    def __init__(self, address: tuple[str, int]):
+        self.address = address
+        self.conn = http.client.HTTPConnection(*address, timeout=30)
+        self.reconnects = 0
+
+    def get(self, path: str) -> bytes:
+        try:
+            return self._get(path)
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            self.conn.close()
+            self.reconnects += 1
+            return self._get(path)
+
+    def _get(self, path: str) -> bytes:
+        self.conn.request("GET", path, headers=ACCEPT)
+        response = self.conn.getresponse()
+        body = response.read()
+        if response.status != 200:
+            raise BenchError(f"GET {path} answered {response.status}: {body[:400].decode(errors='replace')}")
+        return body
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+# -- throughput ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Throughput:
+    requests: int
+    seconds: float
+    requests_per_s: float
+    clients: int
+    client_cpu_share: float  # the clients' CPU time over (wall time × cores): what the load generator costs
+    idle_cpu_share: float | None  # idle CPU of the whole machine meanwhile (None off Linux)
+    reconnects: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def throughput(address: tuple[str, int], paths: Sequence[str], clients: int, warmup_s: float,
+               duration_s: float) -> Throughput:
+    """Requests per second of ``clients`` processes cycling through ``paths`` for ``duration_s``.
+
+    Each client warms up for ``warmup_s`` first; all start measuring together at a barrier.
+    """
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(clients + 1)
+    results = ctx.Queue()
+    processes = [ctx.Process(target=_client_loop, daemon=True,
+                             args=(i, clients, address, list(paths), warmup_s, duration_s, barrier, results))
+                 for i in range(clients)]
+    for process in processes:
+        process.start()
+    try:
+        try:
+            barrier.wait(timeout=warmup_s + RESULT_TIMEOUT_S)
+        except Exception:  # a client failed before measuring: its error is in the queue
+            pass
+        cpu_before = _machine_cpu()
+        reports = [results.get(timeout=duration_s + RESULT_TIMEOUT_S) for _ in processes]
+        cpu_after = _machine_cpu()
+    finally:
+        for process in processes:
+            process.join(timeout=10)
+            if process.is_alive():
+                process.kill()
+    errors = [r["error"] for r in reports if "error" in r]
+    if errors:
+        raise BenchError("load client failed: " + "; ".join(errors))
+    wall = max(r["seconds"] for r in reports)
+    idle = None
+    if cpu_before and cpu_after:
+        idle = (cpu_after[0] - cpu_before[0]) / max(cpu_after[1] - cpu_before[1], 1)
+    return Throughput(
+        requests=sum(r["requests"] for r in reports),
+        seconds=wall,
+        requests_per_s=sum(r["requests"] / r["seconds"] for r in reports),
+        clients=clients,
+        client_cpu_share=sum(r["cpu_seconds"] for r in reports) / (wall * (os.cpu_count() or 1)),
+        idle_cpu_share=idle,
+        reconnects=sum(r["reconnects"] for r in reports),
+    )
+
+
+def _client_loop(index, clients, address, paths, warmup_s, duration_s, barrier, results) -> None:
+    """One client process: warm up, wait at the barrier, then request for ``duration_s`` seconds."""
+    client = None
+    try:
+        client = Client(address)
+        position = index * len(paths) // clients  # clients start at different places in the list
+        warm_until = time.perf_counter() + warmup_s
+        while time.perf_counter() < warm_until:
+            client.get(paths[position % len(paths)])
+            position += 1
+        barrier.wait(timeout=RESULT_TIMEOUT_S)
+        cpu_start = os.times()
+        start = time.perf_counter()
+        deadline = start + duration_s
+        count = 0
+        now = start
+        while now < deadline:
+            client.get(paths[position % len(paths)])
+            position += 1
+            count += 1
+            now = time.perf_counter()
+        cpu_end = os.times()
+        cpu = (cpu_end.user - cpu_start.user) + (cpu_end.system - cpu_start.system)
+        results.put({"requests": count, "seconds": now - start, "cpu_seconds": cpu, "reconnects": client.reconnects})
+    except BaseException as exc:  # reported to the parent, which raises
+        barrier.abort()
+        results.put({"error": f"client {index}: {type(exc).__name__}: {exc}"})
+    finally:
+        if client:
+            client.close()
+
+
+def _machine_cpu() -> tuple[int, int] | None:
+    """(idle, total) jiffies of all CPUs from /proc/stat, or None where there is no /proc."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(x) for x in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return idle, sum(fields[:8])
+
+
+# -- latency ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Latency:
+    requests: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    mean_ms: float
+    max_ms: float
+    mean_bytes: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def latency(address: tuple[str, int], paths: Sequence[str], requests: int, warmup: int) -> Latency:
+    """Latency of ``requests`` sequential requests over ``paths`` (in turn), after ``warmup`` untimed ones."""
+    client = Client(address)
+    try:
+        for k in range(warmup):
+            client.get(paths[k % len(paths)])
+        samples, size = [], 0
+        for k in range(requests):
+            start = time.perf_counter()
+            body = client.get(paths[k % len(paths)])
+            samples.append(time.perf_counter() - start)
+            size += len(body)
+    finally:
+        client.close()
+    samples.sort()
+    return Latency(
+        requests=requests,
+        p50_ms=percentile(samples, 50) * 1000,
+        p95_ms=percentile(samples, 95) * 1000,
+        p99_ms=percentile(samples, 99) * 1000,
+        mean_ms=sum(samples) / len(samples) * 1000,
+        max_ms=samples[-1] * 1000,
+        mean_bytes=size / len(samples),
+    )
+
+
+def percentile(ordered: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile of already sorted values."""
+    rank = max(1, math.ceil(pct / 100 * len(ordered)))
+    return ordered[rank - 1]
