@@ -6,10 +6,12 @@ Loops are bounded by a fixed duration (throughput) or a fixed request count (lat
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import math
 import multiprocessing
 import os
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -80,10 +82,9 @@ def throughput(address: tuple[str, int], paths: Sequence[str], clients: int, war
     for process in processes:
         process.start()
     try:
-        try:
+        # A broken barrier means a client failed before measuring: its error is in the queue.
+        with contextlib.suppress(threading.BrokenBarrierError):
             barrier.wait(timeout=warmup_s + RESULT_TIMEOUT_S)
-        except Exception:  # a client failed before measuring: its error is in the queue
-            pass
         cpu_before = _machine_cpu()
         reports = [results.get(timeout=duration_s + RESULT_TIMEOUT_S) for _ in processes]
         cpu_after = _machine_cpu()

@@ -1,0 +1,21 @@
+"""The application shell: BASE_URL is the one public address, and the landing page answers."""
+
+
+def test_a_browser_under_another_host_name_is_redirected_to_base_url(client):
+    response = client.get("/fhir/metadata?_format=json", base_url="http://127.0.0.1:5000")
+    assert response.status_code == 308
+    assert response.headers["Location"] == "http://localhost/fhir/metadata?_format=json"
+
+
+def test_writes_are_not_redirected(client):
+    response = client.post("/healthz", base_url="http://127.0.0.1:5000")
+    assert response.status_code != 308
+
+
+def test_the_base_url_host_is_served(client):
+    assert client.get("/healthz").json == {"status": "ok"}
+
+
+def test_landing_page_links_the_fhir_base(client):
+    page = client.get("/").get_data(as_text=True)
+    assert 'href="http://localhost/fhir/metadata"' in page
