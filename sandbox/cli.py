@@ -70,5 +70,21 @@ def reset(values: dict) -> None:
     click.echo(f"Removed all resources from {values['DB']}.")
 
 
+@main.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=True))
+@click.pass_obj
+def import_command(values: dict, paths: tuple[str, ...]) -> None:
+    """Load FHIR Bundles (JSON) and Bulk Data NDJSON files or folders into the database."""
+    from .importer import import_paths
+    from .store import Store
+
+    report = import_paths(Store(values["DB"]), paths, echo=lambda line: click.echo(line, err=True))
+    for line in report.summary_lines():
+        click.echo(line)
+    if not report.ok:
+        click.echo(f"{len(report.problems)} resources could not be imported; see the errors above.", err=True)
+        sys.exit(1)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

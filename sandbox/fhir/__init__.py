@@ -1,5 +1,5 @@
 """FHIR R4 REST API blueprint, mounted at /fhir."""
 
-from flask import Blueprint
+from .views import blueprint
 
-blueprint = Blueprint("fhir", __name__)
+__all__ = ["blueprint"]

@@ -50,7 +50,7 @@ def validate(resource: object) -> dict:
             model.model_validate(resource)
         except ValidationError as exc:
             raise Unprocessable(f"{rtype} is not valid: {_summarize(exc)}") from None
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, LookupError) as exc:  # fhir.resources raises KeyError for unknown types
             raise Unprocessable(f"{rtype} is not valid: {exc}") from None
     return resource
 

@@ -1,0 +1,127 @@
+"""The CapabilityStatement at ``/fhir/metadata`` (FHIR R4 capabilitystatement.html, http.html §3.1.0.11).
+
+It lists every storable resource type with the interactions, search parameters and includes this
+server supports. Clients discover the server from it: Python's fhirclient parses it with strict R4
+models, so it holds only R4 elements. Marked REQUIRED where R4 sets min = 1.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from functools import cache
+
+from flask import current_app
+
+from .. import __version__
+from ..store.resource_types import STORABLE_TYPES
+from ..store.searchparams import REFERENCE, SPECIAL, SearchParam, params_for
+
+SOFTWARE_NAME = "SMART Sandbox EHR"
+TYPE_INTERACTIONS = ("read", "vread", "update", "delete", "create", "search-type", "history-instance",
+                     "history-type")
+SYSTEM_INTERACTIONS = ("transaction", "batch", "history-system")
+EVERYTHING = {"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
+              "documentation": "The patient, their compartment and the resources it references. "
+                               "Supports _since, _type, _count and _offset."}
+COMMON_DEFINITIONS = {"_id": "Resource-id", "_lastUpdated": "Resource-lastUpdated", "_profile": "Resource-profile",
+                      "_tag": "Resource-tag", "_security": "Resource-security"}
+COMMON_DOCS = {"_id": "Logical id of the resource", "_lastUpdated": "When the resource version last changed"}
+
+SECURITY_HOOK = "fhir.capability_security"
+"""Key in ``app.extensions`` of a callable ``(base_url) -> dict`` giving ``rest[0].security``."""
+
+
+def rest_security(base_url: str) -> dict | None:
+    """``rest[0].security``: the SMART authorization server plugs in here (the ``SECURITY_HOOK`` extension:
+    the SMART-on-FHIR service coding and the ``oauth-uris`` extension). None leaves it out."""
+    hook: Callable[[str], dict | None] | None = current_app.extensions.get(SECURITY_HOOK)
+    return hook(base_url) if hook else None
+
+
+def capability_statement(base_url: str) -> dict:
+    fhir_base = f"{base_url}/fhir"
+    rest: dict = {
+        "mode": "server",  # REQUIRED
+        "documentation": "FHIR R4 API of the SMART Sandbox EHR: JSON only.",
+        "resource": resource_capabilities(),
+        "interaction": [{"code": code} for code in SYSTEM_INTERACTIONS],
+    }
+    security = rest_security(base_url)
+    if security:
+        rest["security"] = security
+    return {
+        "resourceType": "CapabilityStatement",
+        "id": "smart-sandbox-ehr",
+        "url": f"{fhir_base}/metadata",
+        "version": __version__,
+        "name": "SmartSandboxEhr",
+        "title": f"{SOFTWARE_NAME} FHIR R4 server",
+        "status": "active",  # REQUIRED
+        "experimental": True,
+        "date": dt.datetime.now(dt.UTC).date().isoformat(),  # REQUIRED
+        "publisher": SOFTWARE_NAME,
+        "description": "A sandbox EHR for testing SMART on FHIR apps against synthetic patients.",
+        "kind": "instance",  # REQUIRED
+        "software": {"name": SOFTWARE_NAME, "version": __version__},
+        "implementation": {"description": f"{SOFTWARE_NAME} at {base_url}", "url": fhir_base},
+        "fhirVersion": "4.0.1",  # REQUIRED
+        "format": ["json", "application/fhir+json"],  # REQUIRED
+        "rest": [rest],
+    }
+
+
+@cache
+def resource_capabilities() -> list[dict]:
+    """``rest[0].resource``, built once per process (shared: never modify it)."""
+    return [resource_capability(rtype) for rtype in sorted(STORABLE_TYPES)]
+
+
+def resource_capability(rtype: str) -> dict:
+    params = params_for(rtype)
+    entry: dict = {
+        "type": rtype,
+        "profile": f"http://hl7.org/fhir/StructureDefinition/{rtype}",
+        "interaction": [{"code": code} for code in TYPE_INTERACTIONS],
+        "versioning": "versioned",
+        "readHistory": True,
+        "updateCreate": True,
+        "conditionalCreate": True,
+        "conditionalRead": "full-support",
+        "conditionalUpdate": True,
+        "conditionalDelete": "not-supported",
+        "referencePolicy": ["literal", "local"],
+        "searchInclude": [f"{rtype}:{p.name}" for p in params.values() if p.kind == REFERENCE],
+        "searchRevInclude": revincludes_of(rtype),
+        "searchParam": [search_param_capability(rtype, name, kind) for name, kind in SPECIAL.items()]
+        + [search_param_capability(rtype, p.name, p.kind, p) for p in params.values()],
+    }
+    if not entry["searchInclude"]:
+        del entry["searchInclude"]
+    if not entry["searchRevInclude"]:
+        del entry["searchRevInclude"]
+    if rtype == "Patient":
+        entry["operation"] = [EVERYTHING]
+    return entry
+
+
+def search_param_capability(rtype: str, name: str, kind: str, param: SearchParam | None = None) -> dict:
+    definition = COMMON_DEFINITIONS.get(name, f"{rtype}-{name.lstrip('_')}")
+    documentation = param.description if param and param.description else COMMON_DOCS.get(name, "")
+    result = {"name": name, "definition": f"http://hl7.org/fhir/SearchParameter/{definition}", "type": kind}
+    if documentation:
+        result["documentation"] = documentation
+    return result
+
+
+def revincludes_of(target: str) -> list[str]:
+    """``Source:param`` for every reference parameter that may point at ``target``. Parameters without
+    declared targets (``subject``, ``performer`` …) are listed for the types with search parameters of
+    their own, the ones clinical records point at."""
+    found = []
+    described = bool(set(params_for(target)) - set(params_for("")))
+    for source in sorted(STORABLE_TYPES):
+        for param in params_for(source).values():
+            if param.kind == REFERENCE and (target in param.targets or (not param.targets and described)):
+                found.append(f"{source}:{param.name}")
+    return found

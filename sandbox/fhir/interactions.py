@@ -1,0 +1,294 @@
+"""The FHIR RESTful interactions (FHIR R4 http.html) as plain functions of a Context: read, vread, search,
+create, update, delete and history. Views, batches and transactions all call these, so every path
+runs the same checks: resource type, validation, reference syntax, and the request's AccessPolicy."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..store.errors import FhirError, InvalidRequest, MethodNotAllowed, NotFound
+from ..store.indexing import date_range
+from ..store.query import parse_search
+from ..store.resource_types import STORABLE_TYPES
+from ..store.resources import Store, Stored
+from ..store.search import search as run_search
+from ..store.validation import check_id, validate
+from .access import CREATE, DELETE, READ, SEARCH, UPDATE, AccessPolicy
+from .bundles import bundle, history_entry, outcome_entry, page_links, resource_body, search_entry
+from .formats import RawJson
+from .outcome import information, operation_outcome
+from .references import AmbiguousReference, check_reference_syntax, find_matches
+
+MAX_OFFSET = 2**31
+_FRACTION = re.compile(r"(?<=:\d\d)\.\d+")
+
+
+@dataclass
+class Context:
+    """What every interaction needs: the store, the request's access policy and the public FHIR base."""
+
+    store: Store
+    policy: AccessPolicy
+    base: str  # BASE_URL + "/fhir"
+    page_size: int = 20
+    max_page_size: int = 1000
+
+
+@dataclass
+class Answer:
+    """The result of one interaction, before it becomes an HTTP response or a Bundle response entry."""
+
+    status: int
+    body: Any = None  # a resource (dict or RawJson), a Bundle, an OperationOutcome, or None
+    stored: Stored | None = None  # the version read or written: ETag, Last-Modified, Location
+    location: bool = False  # whether to send Location (create and update)
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def known_type(rtype: str) -> None:
+    """An unknown resource type in the URL is 404 (FHIR R4 §3.1.0.4: the endpoint does not exist)."""
+    if rtype not in STORABLE_TYPES:
+        raise NotFound(f"Unknown resource type '{rtype}': this server serves the FHIR R4 resource types "
+                       "listed in its CapabilityStatement (GET /fhir/metadata)", code="not-supported")
+
+
+def is_number(text: str, max_digits: int) -> bool:
+    """Whether ``text`` is a non-negative integer in ASCII digits (``str.isdigit`` also accepts '²')."""
+    return 0 < len(text) <= max_digits and text.isascii() and text.isdigit()
+
+
+def parse_version(text: str | None, what: str = "If-Match") -> int | None:
+    """``W/"3"``, ``"3"`` or ``3`` as a version number; None when absent."""
+    if text is None or text.strip() == "":
+        return None
+    raw = text.strip()
+    raw = raw[2:] if raw.startswith("W/") else raw
+    raw = raw.strip('"')
+    if not is_number(raw, 12):
+        raise InvalidRequest(f"{what} must be a version such as W/\"3\", got '{text}'")
+    return int(raw)
+
+
+def parse_instant(name: str, value: str) -> str:
+    """An instant as the UTC text the store compares ``last_updated`` with (milliseconds kept)."""
+    value = value.replace(" ", "+")  # an unencoded '+' of a time zone arrives as a space
+    try:
+        start = date_range(value)[0]
+    except ValueError:
+        raise InvalidRequest(f"{name} must be an instant such as 2024-01-31T12:00:00Z, got '{value}'") from None
+    fraction = _FRACTION.search(value)
+    return start + (fraction.group(0)[:4] if fraction else "")
+
+
+def paging(ctx: Context, params: Sequence[tuple[str, str]]) -> tuple[int, int]:
+    """``_count`` (reduced to MAX_PAGE_SIZE) and ``_offset`` of a history or $everything request."""
+    count, offset = ctx.page_size, 0
+    for name, value in params:
+        if name in ("_count", "_offset"):
+            if not is_number(value, 10) or int(value) > MAX_OFFSET:
+                raise InvalidRequest(f"{name} must be a non-negative integer, got '{value}'")
+            if name == "_count":
+                count = min(int(value), ctx.max_page_size)
+            else:
+                offset = int(value)
+    return count, offset
+
+
+# -- reads -----------------------------------------------------------------------------------------
+
+def read(ctx: Context, rtype: str, rid: str, summary: str | None = None, elements: tuple[str, ...] = ()) -> Answer:
+    known_type(rtype)
+    ctx.policy.check(READ, rtype)
+    stored = ctx.store.read(rtype, rid)
+    ctx.policy.check(READ, rtype, stored.resource)
+    return Answer(200, resource_body(stored, summary, elements), stored)
+
+
+def vread(ctx: Context, rtype: str, rid: str, vid: str) -> Answer:
+    known_type(rtype)
+    ctx.policy.check(READ, rtype)
+    if not is_number(vid, 12):
+        raise NotFound(f"{rtype}/{rid} has no version '{vid}' (versions are numbers)")
+    stored = ctx.store.vread(rtype, rid, int(vid))
+    ctx.policy.check(READ, rtype, stored.resource)
+    return Answer(200, RawJson(stored.json), stored)
+
+
+def search(ctx: Context, rtype: str, params: Sequence[tuple[str, str]], strict: bool = False) -> Answer:
+    """Type-level search (FHIR R4 search.html): a searchset Bundle of one page, with paging links."""
+    known_type(rtype)
+    ctx.policy.check(SEARCH, rtype)
+    query = parse_search(rtype, params, page_size=ctx.page_size, max_page_size=ctx.max_page_size, strict=strict)
+    if query.offset > MAX_OFFSET:
+        raise InvalidRequest(f"_offset must be at most {MAX_OFFSET}")
+    result = run_search(ctx.store, query, ctx.policy.search_filters(rtype))
+    entries: list[dict] = []
+    if query.summary != "count":
+        entries = [search_entry(ctx.base, s, "match", query.summary, query.elements) for s in result.matches]
+        entries += [search_entry(ctx.base, s, "include", query.summary, query.elements)
+                    for s in ctx.policy.visible(result.included)]
+        if query.ignored:
+            entries.append(outcome_entry(operation_outcome(
+                f"Unknown search parameters were ignored: {', '.join(query.ignored)} "
+                f"(send Prefer: handling=strict to have them refused)", code="not-supported", severity="warning")))
+    used = [(name, value) for name, value in params if name not in query.ignored]
+    links = page_links(f"{ctx.base}/{rtype}", used, query.count, query.offset, result.total, len(result.matches))
+    return Answer(200, bundle("searchset", entries, result.total, links))
+
+
+# -- writes ----------------------------------------------------------------------------------------
+
+def checked_resource(rtype: str, body: Any) -> dict:
+    """Validate a request body as a resource of ``rtype``: R4B model, then reference syntax."""
+    if not isinstance(body, dict):
+        raise InvalidRequest("The body must be a JSON object holding a FHIR resource, not "
+                             f"{type(body).__name__ if body is not None else 'null'}")
+    if body.get("resourceType") != rtype:
+        raise InvalidRequest(f"The body holds resourceType '{body.get('resourceType')}' but the URL names {rtype}")
+    validate(body)
+    check_reference_syntax(body)
+    return body
+
+
+def written(stored: Stored, status: int, prefer_return: str | None) -> Answer:
+    """The answer to a create or update, shaped by ``Prefer: return=`` (FHIR R4 §3.1.0.8.1)."""
+    if prefer_return == "minimal":
+        body = None
+    elif prefer_return == "OperationOutcome":
+        verb = "Created" if status == 201 else "Updated"
+        body = information(f"{verb} {stored.type}/{stored.id}, version {stored.version}")
+    else:
+        body = RawJson(stored.json)
+    return Answer(status, body, stored, location=True)
+
+
+def create(ctx: Context, rtype: str, body: Any, if_none_exist: str | None = None,
+           prefer_return: str | None = None, assigned_id: str | None = None) -> Answer:
+    """create, and conditional create with If-None-Exist (0 matches: create; 1: return it; more: 412)."""
+    known_type(rtype)
+    if isinstance(body, dict):
+        body = {k: v for k, v in body.items() if k != "id"}  # R4 §3.1.0.5: the server ignores a client id
+    resource = checked_resource(rtype, body)
+    ctx.policy.check(CREATE, rtype, resource)
+    with ctx.store.transaction():
+        if if_none_exist is not None:
+            matches = find_matches(ctx.store, rtype, query_part(rtype, if_none_exist),
+                                   ctx.policy.search_filters(rtype))
+            if len(matches) > 1:
+                raise AmbiguousReference(f"If-None-Exist '{if_none_exist}' matches more than one {rtype}")
+            if matches:
+                return Answer(200, RawJson(matches[0].json), matches[0], location=True)
+        if assigned_id is None:
+            stored = ctx.store.create(resource)
+        else:
+            stored, _ = ctx.store.update({**resource, "id": assigned_id})
+    return written(stored, 201, prefer_return)
+
+
+def update(ctx: Context, rtype: str, rid: str, body: Any, if_match: str | None = None,
+           prefer_return: str | None = None) -> Answer:
+    """update (R4 §3.1.0.4): the body's id must be the URL's; unknown ids are created (update as create)."""
+    known_type(rtype)
+    check_id(rid)
+    resource = checked_resource(rtype, body)
+    if "id" not in resource:
+        raise InvalidRequest(f"The {rtype} in a PUT body must have an id, and it must be '{rid}'")
+    if resource["id"] != rid:
+        raise InvalidRequest(f"The body's id '{resource['id']}' does not match the id '{rid}' in the URL")
+    version = parse_version(if_match)
+    with ctx.store.transaction():
+        existing = ctx.store.current(rtype, rid)
+        if existing is None or existing.deleted:
+            ctx.policy.check(CREATE, rtype, resource)
+        else:
+            ctx.policy.check(UPDATE, rtype, existing.resource)
+            ctx.policy.check(UPDATE, rtype, resource)
+        stored, created = ctx.store.update(resource, if_match=version)
+    return written(stored, 201 if created else 200, prefer_return)
+
+
+def conditional_update(ctx: Context, rtype: str, query_text: str, body: Any, if_match: str | None = None,
+                       prefer_return: str | None = None) -> Answer:
+    """``PUT [type]?search`` (R4 §3.1.0.4.3): one match is updated, none creates, several fail with 412."""
+    known_type(rtype)
+    checked_resource(rtype, body)
+    with ctx.store.transaction():
+        matches = find_matches(ctx.store, rtype, query_text, ctx.policy.search_filters(rtype))
+        if len(matches) > 1:
+            raise AmbiguousReference(f"The conditional update '{rtype}?{query_text}' matches more than one {rtype}")
+        given = body.get("id")
+        if matches:
+            if given is not None and given != matches[0].id:
+                raise InvalidRequest(f"The body's id '{given}' is not the id '{matches[0].id}' of the resource "
+                                     "the search matches")
+            return update(ctx, rtype, matches[0].id, {**body, "id": matches[0].id}, if_match, prefer_return)
+        if given is not None:
+            return update(ctx, rtype, given, body, if_match, prefer_return)
+        return create(ctx, rtype, body, prefer_return=prefer_return)
+
+
+def delete(ctx: Context, rtype: str, rid: str) -> Answer:
+    """delete (R4 §3.1.0.7): 200 with an OperationOutcome, also when there was nothing to delete."""
+    known_type(rtype)
+    with ctx.store.transaction():
+        existing = ctx.store.current(rtype, rid)
+        if existing is None or existing.deleted:
+            ctx.policy.check(DELETE, rtype)
+            state = "never existed" if existing is None else "was already deleted"
+            return Answer(200, information(f"{rtype}/{rid} {state}; nothing to delete"))
+        ctx.policy.check(DELETE, rtype, existing.resource)
+        stored = ctx.store.delete(rtype, rid)
+    return Answer(200, information(f"Deleted {rtype}/{rid} (version {stored.version})"), stored)
+
+
+def conditional_delete(ctx: Context, rtype: str, query_text: str) -> Answer:
+    known_type(rtype)
+    raise MethodNotAllowed(f"Conditional delete (DELETE {rtype}?{query_text}) is not supported; delete by id",
+                           headers={"Allow": "GET, HEAD, POST"})
+
+
+def query_part(rtype: str, text: str) -> str:
+    """The query of an If-None-Exist value, which some clients send as ``Type?params`` or ``?params``."""
+    text = text.strip()
+    if text.startswith(rtype + "?"):
+        return text[len(rtype) + 1:]
+    return text.lstrip("?")
+
+
+# -- history ---------------------------------------------------------------------------------------
+
+def history(ctx: Context, params: Sequence[tuple[str, str]], rtype: str | None = None,
+            rid: str | None = None) -> Answer:
+    """Instance, type or system history (R4 §3.1.0.9), newest first, paged with _count/_offset."""
+    if rtype is not None:
+        known_type(rtype)
+        ctx.policy.check(READ, rtype)
+    if rid is not None:
+        current = ctx.store.current(rtype, rid)
+        if current is None:
+            raise NotFound(f"{rtype}/{rid} is not known")
+        ctx.policy.check(READ, rtype, None if current.deleted else current.resource)
+    count, offset = paging(ctx, params)
+    since = None
+    for name, value in params:
+        if name == "_since":
+            since = parse_instant("_since", value)
+    versions, total = ctx.store.history(rtype, rid, since, count, offset)
+    if rid is None:
+        versions = [v for v in versions if _may_read(ctx.policy, v)]
+    path = "/".join(p for p in (rtype, rid) if p)
+    url = f"{ctx.base}/{path}/_history" if path else f"{ctx.base}/_history"
+    kept = [(k, v) for k, v in params if k in ("_since", "_count", "_offset")]
+    links = page_links(url, kept, count, offset, total, len(versions))
+    return Answer(200, bundle("history", [history_entry(ctx.base, v) for v in versions], total, links))
+
+
+def _may_read(policy: AccessPolicy, stored: Stored) -> bool:
+    try:
+        policy.check(READ, stored.type, None if stored.deleted else stored.resource)
+    except FhirError:
+        return False
+    return stored.deleted or policy.may_see(stored)

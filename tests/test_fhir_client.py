@@ -1,0 +1,81 @@
+"""Real FHIR client libraries over real HTTP against `sandbox serve` (gunicorn, two workers): fhirpy for
+search, read, create, update, delete and paging; Python fhirclient for discovery and reads."""
+
+import pytest
+import requests
+from fhirpy import SyncFHIRClient
+from fhirpy.base.exceptions import ResourceNotFound
+
+STORY_PATIENT = "story-diabetes"
+
+
+@pytest.fixture
+def fhir(live_server):
+    return SyncFHIRClient(f"{live_server}/fhir")
+
+
+def test_fhirpy_searches_and_reads_patients(fhir):
+    found = fhir.resources("Patient").search(family="Johnson", given="Marcus").fetch()
+    assert [p.id for p in found] == [STORY_PATIENT]
+    patient = fhir.reference("Patient", STORY_PATIENT).to_resource()
+    assert patient.resourceType == "Patient"
+    assert patient.id == STORY_PATIENT
+    assert patient["name"][0]["family"] == "Johnson"
+    assert fhir.resources("Patient").count() >= 10
+
+
+def test_fhirpy_creates_updates_and_deletes_an_observation(fhir):
+    observation = fhir.resource(
+        "Observation", status="preliminary",
+        code={"coding": [{"system": "http://loinc.org", "code": "8867-4", "display": "Heart rate"}]},
+        subject=fhir.reference("Patient", STORY_PATIENT), valueQuantity={"value": 71, "unit": "/min"})
+    observation.save()
+    assert observation.id
+    assert observation["meta"]["versionId"] == "1"
+    observation["status"] = "final"
+    observation.save()
+    assert observation["meta"]["versionId"] == "2"
+    stored = fhir.reference("Observation", observation.id).to_resource()
+    assert stored["status"] == "final"
+    assert stored.serialize()["subject"] == {"reference": f"Patient/{STORY_PATIENT}"}
+    observation.delete()
+    with pytest.raises(ResourceNotFound):
+        fhir.reference("Observation", observation.id).to_resource()
+
+
+def test_fhirpy_follows_paging_across_workers(fhir):
+    search = fhir.resources("Observation").search(patient=STORY_PATIENT).limit(7)
+    total = search.count()
+    assert total > 21
+    ids = [observation.id for observation in search]
+    assert len(ids) == total
+    assert len(set(ids)) == total
+
+
+def test_links_are_built_from_base_url(live_server):
+    bundle = requests.get(f"{live_server}/fhir/Encounter?patient={STORY_PATIENT}&_count=2", timeout=10).json()
+    assert all(link["url"].startswith(f"{live_server}/fhir/Encounter?") for link in bundle["link"])
+    assert bundle["entry"][0]["fullUrl"].startswith(f"{live_server}/fhir/Encounter/")
+
+
+def test_fhirclient_discovers_the_server_and_reads(live_server):
+    from fhirclient import client
+    from fhirclient.models.observation import Observation
+    from fhirclient.models.patient import Patient
+
+    smart = client.FHIRClient(settings={"app_id": "sandbox-tests", "api_base": f"{live_server}/fhir"})
+    smart.prepare()
+    assert smart.server.capabilityStatement.fhirVersion == "4.0.1"
+    patient = Patient.read(STORY_PATIENT, smart.server)
+    assert patient.name[0].family == "Johnson"
+    bundle = next(Patient.where(struct={"family": "Johnson", "shoe-size": "9"}).perform_iter(smart.server))
+    assert [entry.search.mode for entry in bundle.entry] == ["match", "outcome"]
+    assert bundle.entry[0].resource.id == STORY_PATIENT
+    pages = list(Observation.where(struct={"patient": STORY_PATIENT, "_count": "25"}).perform_iter(smart.server))
+    ids = [entry.resource.id for page in pages for entry in page.entry]
+    assert len(pages) > 1
+    assert len(ids) == len(set(ids)) == pages[0].total
+    everything = requests.get(f"{live_server}/fhir/Patient/{STORY_PATIENT}/$everything?_count=1000",
+                              timeout=10).json()
+    types = {entry["resource"]["resourceType"] for entry in everything["entry"]}
+    assert {"Patient", "Encounter", "Observation", "Practitioner"} <= types
