@@ -32,9 +32,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     _redirect_to_base_url(app)
 
+    from .auth import blueprint as auth_blueprint
+    from .auth import ensure_schema as ensure_auth_schema
     from .fhir import blueprint as fhir_blueprint
 
+    ensure_auth_schema(store)
     app.register_blueprint(fhir_blueprint, url_prefix="/fhir")
+    app.register_blueprint(auth_blueprint, url_prefix="/auth")
 
     @app.get("/")
     def index():

@@ -24,6 +24,17 @@ def seed_database(store: Store, seed: int, patients: int, anchor_date: dt.date,
     return total
 
 
+def seed_directory(store: Store, base_url: str) -> None:
+    """Register the apps of seed_data/apps.json and derive users from the stored FHIR data (idempotent)."""
+    from .auth import ensure_schema
+    from .auth.clients import register_seed_apps
+    from .auth.users import seed_users
+
+    ensure_schema(store)
+    register_seed_apps(store, base_url)
+    seed_users(store)
+
+
 def is_empty(store: Store) -> bool:
     return store.conn.execute("SELECT 1 FROM resources LIMIT 1").fetchone() is None
 
@@ -39,9 +50,17 @@ def reset(store: Store) -> None:
 
 def prepare(values: dict[str, Any], echo: Callable[[str], None] = print,
             progress_factory: Callable[[int], Any] | None = None) -> Store:
-    """Create the database, persistent secrets and seed data when the database is empty."""
+    """Create the database, persistent secrets, the signing key and seed data when the database is empty.
+
+    Runs once before the workers start, so that no two workers race to create a secret or a key.
+    """
+    from .auth import ensure_schema
+    from .auth.keys import SigningKeys
+
     store = Store(values["DB"])
+    ensure_schema(store)
     store.secret("flask_secret_key")
+    SigningKeys(store).current_kid()
     if is_empty(store):
         from .seed import count_batches
 
@@ -53,4 +72,5 @@ def prepare(values: dict[str, Any], echo: Callable[[str], None] = print,
         else:
             count = seed_database(store, values["SEED"], values["PATIENTS"], values["ANCHOR_DATE"])
         echo(f"Stored {count} resources.")
+    seed_directory(store, values["BASE_URL"])
     return store

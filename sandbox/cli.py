@@ -1,4 +1,4 @@
-"""The `sandbox` command: serve, seed, reset and import. Every setting is also a flag of the command."""
+"""The `sandbox` command and its subcommands. Every setting is also a flag of the command."""
 
 from __future__ import annotations
 
@@ -57,6 +57,7 @@ def seed(values: dict, reset: bool) -> None:
         bootstrap.reset(store)
     with _progress(count_batches(values["PATIENTS"])) as bar:
         count = bootstrap.seed_database(store, values["SEED"], values["PATIENTS"], values["ANCHOR_DATE"], bar.update)
+    bootstrap.seed_directory(store, values["BASE_URL"])
     click.echo(f"Stored {count} resources in {values['DB']}.")
 
 
@@ -85,6 +86,15 @@ def import_command(values: dict, paths: tuple[str, ...]) -> None:
         click.echo(f"{len(report.problems)} resources could not be imported; see the errors above.", err=True)
         sys.exit(1)
 
+
+def _mount_auth_commands() -> None:
+    from .auth.cli import admin_token, apps, keys
+
+    for command in (apps, keys, admin_token):
+        main.add_command(command)
+
+
+_mount_auth_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -60,6 +60,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("WORKERS", 2, "Worker processes of the production server started by `sandbox serve`.", int),
     Setting("PAGE_SIZE", 20, "Default number of entries per page of a FHIR search.", int),
     Setting("MAX_PAGE_SIZE", 1000, "Largest `_count` a FHIR search accepts; larger values are reduced.", int),
+    Setting("ADMIN_TOKEN", None, "Bearer token that callers on other machines need for admin endpoints (dynamic "
+            "registration, headless launches); loopback callers need none. Default: a random token kept in the "
+            "database; `sandbox admin-token` prints it."),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
