@@ -13,7 +13,7 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from .server import BenchError
@@ -60,7 +60,9 @@ class Throughput:
     requests_per_s: float
     clients: int
     client_cpu_share: float  # the clients' CPU time over (wall time × cores): what the load generator costs
-    idle_cpu_share: float | None  # idle CPU of the whole machine meanwhile (None off Linux)
+    server_cpu_share: float | None  # the same for the server's processes (None without /proc)
+    idle_cpu_share: float | None  # idle CPU of the whole machine meanwhile (None without /proc)
+    server_cpu_us_per_request: float | None  # the server's own cost of one request, load generator excluded
     reconnects: int
 
     def as_dict(self) -> dict:
@@ -68,26 +70,27 @@ class Throughput:
 
 
 def throughput(address: tuple[str, int], paths: Sequence[str], clients: int, warmup_s: float,
-               duration_s: float) -> Throughput:
+               duration_s: float, server_cpu: Callable[[], float | None] = lambda: None,
+               reconnect_every: int = 0) -> Throughput:
     """Requests per second of ``clients`` processes cycling through ``paths`` for ``duration_s``.
 
     Each client warms up for ``warmup_s`` first; all start measuring together at a barrier.
+    ``server_cpu`` returns the server's CPU seconds so far, to tell its cost from the clients'.
     """
     ctx = multiprocessing.get_context("fork")
     barrier = ctx.Barrier(clients + 1)
     results = ctx.Queue()
-    processes = [ctx.Process(target=_client_loop, daemon=True,
-                             args=(i, clients, address, list(paths), warmup_s, duration_s, barrier, results))
-                 for i in range(clients)]
+    settings = (clients, address, list(paths), warmup_s, duration_s, reconnect_every, barrier, results)
+    processes = [ctx.Process(target=_client_loop, args=(i, *settings), daemon=True) for i in range(clients)]
     for process in processes:
         process.start()
     try:
         # A broken barrier means a client failed before measuring: its error is in the queue.
         with contextlib.suppress(threading.BrokenBarrierError):
             barrier.wait(timeout=warmup_s + RESULT_TIMEOUT_S)
-        cpu_before = _machine_cpu()
+        cpu_before, server_before = _machine_cpu(), server_cpu()
         reports = [results.get(timeout=duration_s + RESULT_TIMEOUT_S) for _ in processes]
-        cpu_after = _machine_cpu()
+        cpu_after, server_after = _machine_cpu(), server_cpu()
     finally:
         for process in processes:
             process.join(timeout=10)
@@ -97,21 +100,28 @@ def throughput(address: tuple[str, int], paths: Sequence[str], clients: int, war
     if errors:
         raise BenchError("load client failed: " + "; ".join(errors))
     wall = max(r["seconds"] for r in reports)
-    idle = None
+    cores = os.cpu_count() or 1
+    requests = sum(r["requests"] for r in reports)
+    idle = server_share = server_us = None
     if cpu_before and cpu_after:
         idle = (cpu_after[0] - cpu_before[0]) / max(cpu_after[1] - cpu_before[1], 1)
+    if server_before is not None and server_after is not None:
+        server_share = (server_after - server_before) / (wall * cores)
+        server_us = (server_after - server_before) / requests * 1e6
     return Throughput(
-        requests=sum(r["requests"] for r in reports),
+        requests=requests,
         seconds=wall,
         requests_per_s=sum(r["requests"] / r["seconds"] for r in reports),
         clients=clients,
-        client_cpu_share=sum(r["cpu_seconds"] for r in reports) / (wall * (os.cpu_count() or 1)),
+        client_cpu_share=sum(r["cpu_seconds"] for r in reports) / (wall * cores),
+        server_cpu_share=server_share,
         idle_cpu_share=idle,
+        server_cpu_us_per_request=server_us,
         reconnects=sum(r["reconnects"] for r in reports),
     )
 
 
-def _client_loop(index, clients, address, paths, warmup_s, duration_s, barrier, results) -> None:
+def _client_loop(index, clients, address, paths, warmup_s, duration_s, reconnect_every, barrier, results) -> None:
     """One client process: warm up, wait at the barrier, then request for ``duration_s`` seconds."""
     client = None
     try:
@@ -121,6 +131,8 @@ def _client_loop(index, clients, address, paths, warmup_s, duration_s, barrier, 
         while time.perf_counter() < warm_until:
             client.get(paths[position % len(paths)])
             position += 1
+            if reconnect_every and position % reconnect_every == 0:
+                client.close()
         barrier.wait(timeout=RESULT_TIMEOUT_S)
         cpu_start = os.times()
         start = time.perf_counter()
@@ -131,6 +143,8 @@ def _client_loop(index, clients, address, paths, warmup_s, duration_s, barrier, 
             client.get(paths[position % len(paths)])
             position += 1
             count += 1
+            if reconnect_every and count % reconnect_every == 0:
+                client.close()  # the next request connects anew, to whichever worker accepts first
             now = time.perf_counter()
         cpu_end = os.times()
         cpu = (cpu_end.user - cpu_start.user) + (cpu_end.system - cpu_start.system)

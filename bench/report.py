@@ -70,29 +70,40 @@ def print_report(results: dict, out: Callable[[str], None] = print) -> None:
     out("")
     out(f"Sandbox benchmarks — {meta['started_at']}, commit {meta['commit']}, {meta['cpu_count']} CPUs, "
         f"Python {meta['python']}, SQLite {meta['sqlite']}")
+    start, end = meta.get("load_average_at_start"), meta.get("load_average_at_end")
+    if start and end:
+        out(f"Load average (1/5/15 min) before: {'/'.join(map(str, start))}, after: {'/'.join(map(str, end))}"
+            + ("  — other work was running; figures are noisier" if start[0] > 0.5 else ""))
     out("")
     out(f"Seeding (seed {opts['seed']}, anchor date {opts['anchor_date']}, fresh file each time)")
     out(table(["patients", "seconds", "resources", "resources/s", "patients/s", "DB MB"], [
         [n, f"{s['seeding']['seconds']:.2f}", s["seeding"]["resources"], f"{s['seeding']['resources_per_s']:,.0f}",
          f"{s['seeding']['patients_per_s']:,.1f}", f"{s['seeding']['db_mb']:.1f}"] for n, s in sizes.items()]))
     out("")
-    out(f"Throughput ({opts['clients']} client processes, keep-alive; {opts['rounds']} round(s) of "
-        f"{opts['duration_s']:g} s after {opts['warmup_s']:g} s warm-up; median; ratio = median of per-round "
-        f"ratios to /healthz; server: {opts['workers']} workers)")
+    out(f"Throughput ({opts['clients']} client processes, keep-alive, reconnecting every "
+        f"{opts['reconnect_every']} requests; {opts['rounds']} round(s) of {opts['duration_s']:g} s after "
+        f"{opts['warmup_s']:g} s warm-up; median; ratio = median of per-round ratios to /healthz; server: "
+        f"{opts['workers']} workers)")
     rows = []
     for n, s in sizes.items():
         tp = s["throughput"]
         for key, label in THROUGHPUT_LABELS.items():
             last = tp["rounds"][-1][key]
             ratio = tp["ratio"].get(key)
+            cpu_us = tp.get("server_cpu_us_per_request", {}).get(key)
+            cpu_ratio = tp.get("cpu_ratio", {}).get(key)
             rows.append([n, label, f"{tp['median'][key]:,.0f}", f"{tp['median']['healthz']:,.0f}",
                          "" if ratio is None else f"{ratio:.2f}",
                          "" if key == "healthz" else f">= {READ_RATIO_MIN:g}",
                          "" if key == "healthz" else _status(ratio >= READ_RATIO_MIN),
-                         f"{last['client_cpu_share']:.0%}",
-                         "" if last["idle_cpu_share"] is None else f"{last['idle_cpu_share']:.0%}"])
-    out(table(["patients", "endpoint", "req/s", "baseline req/s", "ratio", "target", "status", "client CPU",
-               "idle CPU"], rows))
+                         "" if cpu_us is None else f"{cpu_us:,.0f}",
+                         "" if cpu_ratio is None else f"{cpu_ratio:.2f}",
+                         _share(last["client_cpu_share"]), _share(last["server_cpu_share"]),
+                         _share(last["idle_cpu_share"])])
+    out(table(["patients", "endpoint", "req/s", "baseline req/s", "ratio", "target", "status", "server µs/req",
+               "µs ratio", "client CPU", "server CPU", "idle CPU"], rows))
+    out("(µs ratio = baseline's server CPU per request ÷ this endpoint's, load generator excluded; the CPU "
+        "shares are of all cores, in the last round)")
     out("")
     out(f"Latency (one sequential keep-alive client, {opts['latency_requests']} requests per query after "
         f"{opts['latency_warmup']} untimed, over many patients / names)")
@@ -105,16 +116,20 @@ def print_report(results: dict, out: Callable[[str], None] = print) -> None:
             if key == "observation_labs" and n == TARGET_SIZE:
                 target, status = f"p50 <= {LAB_P50_MS_MAX:g}", _status(lat["p50_ms"] <= LAB_P50_MS_MAX)
             rows.append([n, label, f"{lat['p50_ms']:.2f}", f"{lat['p95_ms']:.2f}", f"{lat['p99_ms']:.2f}",
-                         f"{base:.2f}", f"{lat['p50_ms'] / base:.1f}", f"{lat['mean_bytes'] / 1000:.1f}", target,
-                         status])
-    out(table(["patients", "query", "p50 ms", "p95 ms", "p99 ms", "baseline p50", "× baseline", "KB", "target",
-               "status"], rows))
+                         f"{base:.2f}", f"{lat['p50_ms'] / base:.1f}", f"{lat['mean_bytes'] / 1000:.1f}",
+                         f"{lat['mean_entries']:.1f}" if "mean_entries" in lat else "", target, status])
+    out(table(["patients", "query", "p50 ms", "p95 ms", "p99 ms", "baseline p50", "× baseline", "KB", "entries",
+               "target", "status"], rows))
     out("")
     out("Targets (informational; the exit status does not depend on them)")
     out(table(["target", "measured", "baseline", "required", "status"], [
         [t["target"], _num(t["value"]), _num(t["baseline"]), t["required"],
          t["status"] + (f" ({t['note']})" if t["note"] else "")] for t in results["targets"]]))
     out("")
+
+
+def _share(value: float | None) -> str:
+    return "" if value is None else f"{value:.0%}"
 
 
 def _status(ok: bool) -> str:
@@ -131,13 +146,14 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A plain text table: text columns left-aligned, numbers right-aligned."""
     cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    numeric = [all(_looks_numeric(row[i]) for row in cells[1:] if row[i]) for i in range(len(headers))]
+    numeric = [all(_looks_numeric(row[i]) for row in cells[1:] if row[i] not in ("", "—")) for i in range(len(headers))]
 
     def line(row: list[str]) -> str:
-        return "  ".join(c.rjust(w) if num else c.ljust(w) for c, w, num in zip(row, widths, numeric, strict=True))
+        text = "  ".join(c.rjust(w) if num else c.ljust(w) for c, w, num in zip(row, widths, numeric, strict=True))
+        return text.rstrip()
 
     rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(cells[0]), rule, *(line(r) for r in cells[1:])]).rstrip()
+    return "\n".join([line(cells[0]), rule, *(line(r) for r in cells[1:])])
 
 
 def _looks_numeric(text: str) -> bool:

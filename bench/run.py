@@ -33,8 +33,9 @@ from bench import load, report, sample, seeding  # noqa: E402
 from bench.server import BenchError, SandboxServer  # noqa: E402
 
 DEFAULT_OUTPUT = ROOT / "bench" / "results" / "latest.json"
+ENTRY_CHECKS = 20
 
-FULL = {"patients": "100,1000", "rounds": 3, "duration": 3.0, "warmup": 1.0, "latency_requests": 500,
+FULL = {"patients": "100,1000", "rounds": 5, "duration": 2.0, "warmup": 0.5, "latency_requests": 500,
         "latency_warmup": 50}
 QUICK = {"patients": "20", "rounds": 1, "duration": 1.0, "warmup": 0.3, "latency_requests": 50,
          "latency_warmup": 10}
@@ -47,9 +48,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--patients", help=f"Comma-separated database sizes (default {FULL['patients']}).")
     parser.add_argument("--clients", type=int, default=4, help="Load client processes (default 4).")
     parser.add_argument("--workers", type=int, default=2, help="Server worker processes (default 2).")
-    parser.add_argument("--rounds", type=int, help="Throughput rounds, median reported (default 3).")
-    parser.add_argument("--duration", type=float, help="Seconds measured per throughput round (default 3).")
-    parser.add_argument("--warmup", type=float, help="Warm-up seconds before each round (default 1).")
+    parser.add_argument("--reconnect-every", type=int, default=100, metavar="N",
+                        help="Each load client reconnects after N requests, so its connection lands on whichever "
+                             "worker is free and one worker never holds every connection (0: never; default 100).")
+    parser.add_argument("--rounds", type=int, help="Throughput rounds, median reported (default 5).")
+    parser.add_argument("--duration", type=float, help="Seconds measured per throughput round (default 2).")
+    parser.add_argument("--warmup", type=float, help="Warm-up seconds before each round (default 0.5).")
     parser.add_argument("--latency-requests", type=int, help="Timed requests per latency query (default 500).")
     parser.add_argument("--seed", type=int, default=42, help="Seed of the synthetic data (default 42).")
     parser.add_argument("--anchor-date", default="2026-06-01", help="Fixed 'today' of the data (default 2026-06-01).")
@@ -67,8 +71,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.anchor = dt.date.fromisoformat(args.anchor_date)
     except ValueError as exc:
         parser.error(str(exc))
-    if not args.sizes or min(args.sizes) < 1 or args.clients < 1 or args.rounds < 1:
-        parser.error("--patients, --clients and --rounds must be positive")
+    if not args.sizes or min(args.sizes) < 1 or args.clients < 1 or args.rounds < 1 or args.reconnect_every < 0:
+        parser.error("--patients, --clients and --rounds must be positive, --reconnect-every not negative")
     return args
 
 
@@ -79,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         for n in args.sizes:
             results["sizes"][str(n)] = bench_size(n, Path(tmp), args)
     results["meta"]["finished_at"] = _now()
+    results["meta"]["load_average_at_end"] = _load_average()
     results["targets"] = report.evaluate({int(n): s for n, s in results["sizes"].items()})
     report.print_report(results)
     report.write_json(results, args.output)
@@ -100,14 +105,18 @@ def bench_size(n: int, tmp: Path, args: argparse.Namespace) -> dict:
         finally:
             client.close()
         _say(f"[{n} patients] {found.counts}; throughput …")
-        throughput = measure_throughput(server.address, found, args)
+        throughput = measure_throughput(server, found, args)
         _say(f"[{n} patients] latency …")
         latency = measure_latency(server.address, found, args)
     return {"seeding": seed.as_dict(), "sample": found.counts, "throughput": throughput, "latency": latency}
 
 
-def measure_throughput(address: tuple[str, int], found: sample.Sample, args: argparse.Namespace) -> dict:
-    """Baseline and reads in turn, each round; the ratio is taken per round, then the median of rounds."""
+def measure_throughput(server: SandboxServer, found: sample.Sample, args: argparse.Namespace) -> dict:
+    """Baseline and reads in turn, each round; the ratio is taken per round, then the median of rounds.
+
+    ``cpu_ratio`` compares the server's own CPU cost per request (baseline ÷ read), which the load
+    generator's share of the two cores does not blur.
+    """
     paths = {
         "healthz": ["/healthz"],
         "patient_read": [f"/fhir/Patient/{quote(i)}" for i in found.patient_ids],
@@ -115,12 +124,21 @@ def measure_throughput(address: tuple[str, int], found: sample.Sample, args: arg
     }
     rounds = []
     for _ in range(args.rounds):
-        rounds.append({key: load.throughput(address, p, args.clients, args.warmup, args.duration).as_dict()
+        rounds.append({key: load.throughput(server.address, p, args.clients, args.warmup, args.duration,
+                                            server.cpu_seconds, args.reconnect_every).as_dict()
                        for key, p in paths.items()})
+    reads = [key for key in paths if key != "healthz"]
     median = {key: statistics.median(r[key]["requests_per_s"] for r in rounds) for key in paths}
     ratio = {key: statistics.median(r[key]["requests_per_s"] / r["healthz"]["requests_per_s"] for r in rounds)
-             for key in paths if key != "healthz"}
-    return {"median": median, "ratio": ratio, "rounds": rounds}
+             for key in reads}
+    result = {"median": median, "ratio": ratio, "rounds": rounds}
+    if all(r[key]["server_cpu_us_per_request"] for r in rounds for key in paths):
+        result["server_cpu_us_per_request"] = {
+            key: statistics.median(r[key]["server_cpu_us_per_request"] for r in rounds) for key in paths}
+        result["cpu_ratio"] = {key: statistics.median(
+            r["healthz"]["server_cpu_us_per_request"] / r[key]["server_cpu_us_per_request"] for r in rounds)
+            for key in reads}
+    return result
 
 
 def measure_latency(address: tuple[str, int], found: sample.Sample, args: argparse.Namespace) -> dict:
@@ -134,19 +152,34 @@ def measure_latency(address: tuple[str, int], found: sample.Sample, args: argpar
         "encounter_by_patient": [f"/fhir/Encounter?patient={p}&_sort=-date" for p in patients],
         "condition_active": [f"/fhir/Condition?patient={p}&clinical-status=active" for p in patients],
     }
-    return {key: load.latency(address, paths, args.latency_requests, args.latency_warmup).as_dict()
-            for key, paths in queries.items()}
+    results = {}
+    for key, paths in queries.items():
+        results[key] = load.latency(address, paths, args.latency_requests, args.latency_warmup).as_dict()
+        if key != "healthz":
+            results[key]["mean_entries"] = mean_entries(address, paths[:ENTRY_CHECKS])
+    return results
+
+
+def mean_entries(address: tuple[str, int], paths: list[str]) -> float:
+    """Entries per searchset page over a few of the paths (untimed): shows the searches find something."""
+    client = load.Client(address)
+    try:
+        return statistics.mean(len(sample.get_json(client, p).get("entry", [])) for p in paths)
+    finally:
+        client.close()
 
 
 def _meta(args: argparse.Namespace) -> dict:
     return {
         "started_at": _now(),
+        "load_average_at_start": _load_average(),  # other work on the machine makes every figure noisier
         "commit": _commit(),
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
         "options": {"patients": args.sizes, "quick": args.quick, "clients": args.clients, "workers": args.workers,
+                    "reconnect_every": args.reconnect_every,
                     "rounds": args.rounds, "duration_s": args.duration, "warmup_s": args.warmup,
                     "latency_requests": args.latency_requests, "latency_warmup": args.latency_warmup,
                     "seed": args.seed, "anchor_date": args.anchor_date},
@@ -160,6 +193,13 @@ def _commit() -> str:
     except OSError:
         return "unknown"
     return out.stdout.strip() or "unknown"
+
+
+def _load_average() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
 
 
 def _now() -> str:

@@ -103,9 +103,27 @@ class SandboxServer:
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=STOP_TIMEOUT_S)
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time (user + system) used so far by the gunicorn master and its workers; None without /proc."""
+        if self.process is None:
+            return None
+        master = self.process.pid
+        try:
+            children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+            return sum(_process_cpu(int(pid)) for pid in [master, *children])
+        except (OSError, ValueError):
+            return None
+
     def log_tail(self, lines: int = 30) -> str:
         try:
             text = self.log_path.read_text(errors="replace")
         except OSError:
             return "(no log)"
         return "\n".join(text.splitlines()[-lines:])
+
+
+def _process_cpu(pid: int) -> float:
+    """utime + stime of one process, from /proc/<pid>/stat (fields 14 and 15), in seconds."""
+    text = Path(f"/proc/{pid}/stat").read_text()
+    fields = text[text.rindex(")") + 2:].split()  # after "pid (comm) ", the third field of stat comes first
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
