@@ -11,16 +11,18 @@ from .store import Store
 
 def seed_database(store: Store, seed: int, patients: int, anchor_date: dt.date,
                   progress: Callable[[int], None] | None = None) -> int:
-    """Generate the synthetic data set and store it in one transaction. Returns the resource count."""
-    from .seed import generate_batches
+    """Generate the synthetic data set and store it in one transaction. Returns the resource count.
+
+    A second process generates while this one writes (see seed/background.py).
+    """
+    from .seed.background import prepared_batches
 
     total = 0
-    with store.transaction():
-        for batch in generate_batches(seed, patients, anchor_date):
-            total += store.load(batch)
+    with store.bulk_load():
+        for batch in prepared_batches(seed, patients, anchor_date):
+            total += store.load_prepared(batch)
             if progress:
                 progress(1)
-    store.analyze()
     return total
 
 

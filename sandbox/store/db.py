@@ -72,7 +72,8 @@ CREATE TABLE IF NOT EXISTS compartment (
     rid INTEGER NOT NULL, type TEXT NOT NULL, patient_id TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS compartment_patient ON compartment (patient_id, type, rid);
-CREATE INDEX IF NOT EXISTS compartment_rid ON compartment (rid);
+DROP INDEX IF EXISTS compartment_rid;
+CREATE INDEX IF NOT EXISTS compartment_member ON compartment (rid, patient_id);
 
 CREATE TABLE IF NOT EXISTS secrets (
     name TEXT PRIMARY KEY,
@@ -112,6 +113,14 @@ def shared_connection(path: str | os.PathLike) -> sqlite3.Connection:
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
     conn.executescript(SCHEMA)
+
+
+def create_indexes(conn: sqlite3.Connection) -> None:
+    """Create the schema's indexes that are missing, statement by statement (``executescript`` would
+    commit the caller's transaction first)."""
+    for statement in SCHEMA.split(";"):
+        if statement.strip().startswith("CREATE INDEX"):
+            conn.execute(statement)
 
 
 def database(conn: sqlite3.Connection) -> sqlite_utils.Database:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -19,22 +20,37 @@ _DATE_RE = re.compile(
 )
 
 
+@functools.cache
+def _steps(path: str) -> tuple[tuple[str, str | None, str | None], ...]:
+    """A dotted path parsed once into (field, filter key, filter value) steps."""
+    steps = []
+    for step in path.split("."):
+        match = _FILTER.match(step)
+        steps.append(match.groups() if match else (step, None, None))
+    return tuple(steps)
+
+
 def values_at(resource: dict, path: str) -> list[Any]:
     """Values found at a dotted path; lists are flattened, ``step[field=value]`` filters elements."""
     current: list[Any] = [resource]
-    for step in path.split("."):
-        field, key, wanted = step, None, None
-        match = _FILTER.match(step)
-        if match:
-            field, key, wanted = match.groups()
+    for field, key, wanted in _steps(path):
         found: list[Any] = []
         for item in current:
-            if not isinstance(item, dict) or field not in item:
+            if not isinstance(item, dict):
                 continue
-            value = item[field]
-            for element in value if isinstance(value, list) else [value]:
-                if key is None or (isinstance(element, dict) and element.get(key) == wanted):
-                    found.append(element)
+            value = item.get(field)
+            if value is None:
+                continue
+            if key is None:
+                if isinstance(value, list):
+                    found.extend(value)
+                else:
+                    found.append(value)
+            else:
+                found.extend(e for e in (value if isinstance(value, list) else [value])
+                             if isinstance(e, dict) and e.get(key) == wanted)
+        if not found:
+            return found
         current = found
     return current
 
@@ -46,6 +62,7 @@ def normalize_string(text: str) -> str:
     return " ".join(stripped.casefold().split())
 
 
+@functools.lru_cache(maxsize=65536)
 def date_range(text: str) -> tuple[str, str]:
     """The half-open UTC range [start, end) a FHIR date, dateTime or instant stands for.
 
@@ -165,24 +182,21 @@ def index_rows(resource: dict) -> dict[str, list[tuple]]:
 
 
 def _index_param(rtype: str, param: SearchParam, resource: dict, rows: dict[str, list[tuple]]) -> None:
-    seen: set[tuple] = set()
-    for path in param.paths:
-        for value in values_at(resource, path):
-            if param.kind in (TOKEN, URI):
-                entries = [("idx_token", (rtype, param.name, s, c)) for s, c in _tokens(value)]
-            elif param.kind == STRING:
-                entries = [("idx_string", (rtype, param.name, s, normalize_string(s))) for s in _strings(value)]
-            elif param.kind == DATE:
-                entries = [("idx_date", (rtype, param.name, a, b)) for a, b in _dates(value)]
-            elif param.kind == REFERENCE:
-                entries = [("idx_reference", (rtype, param.name, t, i)) for t, i in
-                           _references(value, param.targets)]
-            else:
-                entries = []
-            for table, row in entries:
-                if row not in seen:
-                    seen.add(row)
-                    rows[table].append(row)
+    values = [value for path in param.paths for value in values_at(resource, path)]
+    if not values:
+        return
+    name, kind = param.name, param.kind
+    if kind in (TOKEN, URI):
+        table, found = "idx_token", [(rtype, name, s, c) for v in values for s, c in _tokens(v)]
+    elif kind == STRING:
+        table, found = "idx_string", [(rtype, name, s, normalize_string(s)) for v in values for s in _strings(v)]
+    elif kind == DATE:
+        table, found = "idx_date", [(rtype, name, a, b) for v in values for a, b in _dates(v)]
+    elif kind == REFERENCE:
+        table, found = "idx_reference", [(rtype, name, t, i) for v in values for t, i in _references(v, param.targets)]
+    else:
+        return
+    rows[table].extend(dict.fromkeys(found) if len(found) > 1 else found)  # each distinct row once, in order
 
 
 def compartment_patients(resource: dict) -> set[str]:

@@ -59,35 +59,92 @@ def search(store: Store, query: SearchQuery, filters: tuple[Filter, ...] = ()) -
     return SearchResult(matches, total, included)
 
 
+# How narrow a term usually is, by index table: the narrowest positive term drives the query.
+_DRIVER_RANK = {"compartment": 0, "idx_reference": 0, "idx_token": 1, "idx_date": 2, "idx_string": 3}
+
+
+@dataclass(frozen=True)
+class _Term:
+    """One indexed condition: rows of ``table`` for ``param`` (None: any) that satisfy ``cond``."""
+
+    table: str
+    param: str | None
+    cond: str
+    args: tuple
+    negate: bool = False
+
+    def as_driver(self, rtype: str) -> tuple[str, list]:
+        """``r.rid IN (…)``: SQLite walks the (small) set of matching row ids and looks each resource up."""
+        where, args = ["type = ?"], [rtype]
+        if self.param is not None:
+            where.append("param = ?")
+            args.append(self.param)
+        return f"r.rid IN (SELECT rid FROM {self.table} WHERE {' AND '.join(where)} AND ({self.cond}))", \
+            [*args, *self.args]
+
+    def as_check(self) -> tuple[str, list]:
+        """``EXISTS (…)`` on the row id index: a few index probes per candidate, whatever the table size."""
+        where, args = ["x.rid = r.rid"], []
+        if self.param is not None:
+            where.append("x.param = ?")
+            args.append(self.param)
+        sql = f"EXISTS (SELECT 1 FROM {self.table} x WHERE {' AND '.join(where)} AND ({self.cond}))"
+        return ("NOT " if self.negate else "") + sql, [*args, *self.args]
+
+
 def compile_where(rtype: str, criteria: list[Criterion], filters: tuple[Filter, ...] = ()) -> tuple[str, list]:
+    """The WHERE clause of a search: plain conditions on the resource row, one driving index term, and
+    every other term as a correlated check, so the cost follows the narrowest term, not the widest."""
     parts, args = ["r.type = ?", "r.deleted = 0"], [rtype]
+    terms: list[_Term] = []
     for criterion in criteria:
-        sql, more = _criterion_sql(rtype, criterion)
-        parts.append(sql)
-        args.extend(more)
+        compiled = _criterion(rtype, criterion)
+        if isinstance(compiled, _Term):
+            terms.append(compiled)
+        else:
+            parts.append(compiled[0])
+            args.extend(compiled[1])
     for item in filters:
-        sql, more = _filter_sql(rtype, item)
+        if isinstance(item, Compartment):
+            terms.append(_compartment_term(item))
+        else:
+            sql, more = _any_of_sql(rtype, item)
+            parts.append(sql)
+            args.extend(more)
+    positive = [t for t in terms if not t.negate]
+    driver = min(positive, key=lambda t: _DRIVER_RANK[t.table]) if positive else None
+    if driver is not None:
+        parts[0] = "+r.type = ?"  # unary plus: never let the planner walk every resource of the type instead
+    for term in terms:
+        sql, more = term.as_driver(rtype) if term is driver else term.as_check()
         parts.append(sql)
         args.extend(more)
     return " AND ".join(parts), args
 
 
-def _filter_sql(rtype: str, item: Filter) -> tuple[str, list]:
-    if isinstance(item, Compartment):
-        if not item.patient_ids:
-            return "0", []
-        marks = ",".join("?" * len(item.patient_ids))
-        return (f"r.rid IN (SELECT rid FROM compartment WHERE patient_id IN ({marks}) AND type = ?)",
-                [*item.patient_ids, rtype])
+def _compartment_term(item: Compartment) -> _Term:
+    if not item.patient_ids:
+        return _Term("compartment", None, "0", ())
+    marks = ",".join("?" * len(item.patient_ids))
+    return _Term("compartment", None, f"patient_id IN ({marks})", tuple(item.patient_ids))
+
+
+def _any_of_sql(rtype: str, item: AnyOf) -> tuple[str, list]:
+    """Groups ORed together, each group's criteria ANDed, all as checks on the candidate row."""
     groups, args = [], []
     for group in item.groups:
-        sql, more = compile_where(rtype, list(group))
-        groups.append(f"({sql})")
-        args.extend(more)
+        parts = ["1"]
+        for criterion in group:
+            compiled = _criterion(rtype, criterion)
+            sql, more = compiled.as_check() if isinstance(compiled, _Term) else compiled
+            parts.append(sql)
+            args.extend(more)
+        groups.append("(" + " AND ".join(parts) + ")")
     return ("(" + " OR ".join(groups) + ")") if groups else "0", args
 
 
-def _criterion_sql(rtype: str, c: Criterion) -> tuple[str, list]:
+def _criterion(rtype: str, c: Criterion) -> _Term | tuple[str, list]:
+    """An index term, or for _id and _lastUpdated a condition on the resource row itself."""
     if c.param == "_id":
         marks = ",".join("?" * len(c.values))
         return (f"r.id {'NOT ' if c.modifier == 'not' else ''}IN ({marks})", list(c.values))
@@ -95,10 +152,8 @@ def _criterion_sql(rtype: str, c: Criterion) -> tuple[str, list]:
         moment = "substr(r.last_updated, 1, 19)"
         return _date_sql(c.values, moment, f"strftime('%Y-%m-%dT%H:%M:%S', {moment}, '+1 second')")
     table = INDEX_TABLE[c.kind]
-    base = f"SELECT rid FROM {table} WHERE type = ? AND param = ?"
     if c.modifier == "missing":
-        negate = c.values[0] == "true"
-        return (f"r.rid {'NOT ' if negate else ''}IN ({base})", [rtype, c.param])
+        return _Term(table, c.param, "1", (), negate=c.values[0] == "true")
     if c.kind in (TOKEN, URI):
         cond, args = _token_sql(c)
     elif c.kind == STRING:
@@ -109,8 +164,7 @@ def _criterion_sql(rtype: str, c: Criterion) -> tuple[str, list]:
         cond, args = _reference_sql(rtype, c)
     else:  # pragma: no cover - every kind is handled above
         raise InvalidRequest(f"Cannot search on '{c.param}'")
-    negate = "NOT " if c.modifier == "not" else ""
-    return f"r.rid {negate}IN ({base} AND ({cond}))", [rtype, c.param, *args]
+    return _Term(table, c.param, cond, tuple(args), negate=c.modifier == "not")
 
 
 def _token_sql(c: Criterion) -> tuple[str, list]:
