@@ -63,6 +63,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ADMIN_TOKEN", None, "Bearer token that callers on other machines need for admin endpoints (dynamic "
             "registration, headless launches); loopback callers need none. Default: a random token kept in the "
             "database; `sandbox admin-token` prints it."),
+    Setting("CODE_LIFETIME", 60, "Seconds an authorization code stays redeemable.", int),
+    Setting("LAUNCH_LIFETIME", 300, "Seconds an EHR launch context stays usable by its app.", int),
+    Setting("ACCESS_TOKEN_LIFETIME", 3600, "Seconds an access token lives (`expires_in`).", int),
+    Setting("BACKEND_TOKEN_LIFETIME", 300, "Seconds an access token of a backend service (client_credentials) "
+            "lives; at most 300.", int),
+    Setting("OFFLINE_LIFETIME", 90 * 24 * 3600, "Seconds an offline_access refresh token family lives.", int),
+    Setting("SESSION_LIFETIME", 8 * 3600, "Seconds a user's sign-in lasts; online_access refresh tokens end "
+            "with it.", int),
+    Setting("ASSERTION_MAX_LIFETIME", 300, "Furthest ahead, in seconds, a client assertion's `exp` may be "
+            "(private_key_jwt).", int),
+    Setting("CLOCK_LEEWAY", 60, "Seconds of clock skew allowed when checking client assertions.", int),
+    Setting("RATE_LIMIT_FAILURES", 50, "Failed client authentications or sign-ins from one client or address "
+            "within RATE_LIMIT_WINDOW before further attempts get 429.", int),
+    Setting("RATE_LIMIT_WINDOW", 300, "Seconds over which failures are counted for rate limiting.", int),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

@@ -55,7 +55,130 @@ CREATE UNIQUE INDEX IF NOT EXISTS signing_keys_one_current ON signing_keys (reti
     WHERE retired_at IS NULL;
 """
 
-TABLES: tuple[str, ...] = (CLIENTS, USERS, SIGNING_KEYS)
+# Sign-ins of users (login page, or a headless launch's user). online_access refresh tokens end with their
+# session: `ended_at` set (sign-out) or `expires_at` passed.
+SESSIONS = """
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    ended_at INTEGER
+);
+"""
+
+# EHR launch contexts (SMART App Launch 2.2 §EHR launch): the opaque `launch` value an app receives, bound to
+# one client and one user (and that user's session). `context` is JSON: patient, encounter, fhirContext, intent,
+# need_patient_banner, smart_style_url, tenant. Single use: `used_at` is set when an authorize request takes it.
+LAUNCHES = """
+CREATE TABLE IF NOT EXISTS launches (
+    id TEXT PRIMARY KEY,
+    client_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    session_id TEXT,
+    context TEXT NOT NULL DEFAULT '{}',
+    skip_login INTEGER NOT NULL DEFAULT 0,
+    skip_consent INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at INTEGER
+);
+"""
+
+# Authorization codes. Only a SHA-256 hash of the code is kept. A code is bound to its client, redirect_uri,
+# PKCE challenge, granted scope, user, session and context; `family_id` names the tokens its redemption issued,
+# so a second redemption can revoke them (RFC 9700 §4.5).
+CODES = """
+CREATE TABLE IF NOT EXISTS codes (
+    code_hash TEXT PRIMARY KEY,
+    client_id TEXT NOT NULL,
+    redirect_uri TEXT NOT NULL,
+    code_challenge TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    user_id TEXT,
+    session_id TEXT,
+    launch_id TEXT,
+    context TEXT NOT NULL DEFAULT '{}',
+    nonce TEXT,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at INTEGER,
+    family_id TEXT
+);
+"""
+
+# Access and refresh tokens (only SHA-256 hashes). Tokens issued together share a `family_id`; each refresh
+# rotates: the presented refresh token gets `rotated_at` and a new one joins the family. Presenting a rotated
+# refresh token revokes the family. `context` is JSON as in launches; `session_id` ties online_access tokens
+# to the user's sign-in.
+TOKENS = """
+CREATE TABLE IF NOT EXISTS tokens (
+    token_hash TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('access', 'refresh')),
+    family_id TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    user_id TEXT,
+    session_id TEXT,
+    scope TEXT NOT NULL,
+    context TEXT NOT NULL DEFAULT '{}',
+    issued_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    rotated_at INTEGER,
+    revoked_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS tokens_family ON tokens (family_id);
+"""
+
+# Client assertion ids seen (private_key_jwt): each `jti` of a client is accepted once until it expires.
+ASSERTION_IDS = """
+CREATE TABLE IF NOT EXISTS assertion_ids (
+    client_id TEXT NOT NULL,
+    jti TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (client_id, jti)
+);
+"""
+
+# Cached JWK Sets of clients registered with a jwks_uri, kept as long as the response's Cache-Control allows.
+JWKS_CACHE = """
+CREATE TABLE IF NOT EXISTS jwks_cache (
+    url TEXT PRIMARY KEY,
+    jwks TEXT NOT NULL,
+    fetched_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+"""
+
+# The audit trail of authorization events (and, later, FHIR access decisions). `event` names what happened
+# (launch.created, authorize.approved, authorize.denied, code.issued, token.issued, token.refused,
+# token.refreshed, refresh.reused, introspection, revocation, access.allowed, access.refused …); `outcome` is
+# success | failure; `rule` the rule that decided it, in words; `detail` JSON with anything else.
+AUDIT = """
+CREATE TABLE IF NOT EXISTS audit_events (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    event TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    client_id TEXT,
+    user_id TEXT,
+    launch_id TEXT,
+    rule TEXT,
+    detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS audit_events_client ON audit_events (client_id, id);
+"""
+
+# Recent failures (client authentication, sign-in) per key, for rate limiting.
+FAILURES = """
+CREATE TABLE IF NOT EXISTS auth_failures (
+    key TEXT NOT NULL,
+    at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS auth_failures_key ON auth_failures (key, at);
+"""
+
+TABLES: tuple[str, ...] = (CLIENTS, USERS, SIGNING_KEYS, SESSIONS, LAUNCHES, CODES, TOKENS, ASSERTION_IDS,
+                           JWKS_CACHE, AUDIT, FAILURES)
 
 
 def ensure_schema(store: Store) -> None:
