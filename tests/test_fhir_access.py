@@ -21,6 +21,9 @@ class RecordingPolicy(AccessPolicy):
         if permission == "d":
             raise Forbidden(f"This token may not delete {resource_type}")
 
+    def check_stored(self, permission, stored):
+        self.check(permission, stored.type, stored.resource)
+
     def search_filters(self, resource_type):
         return (Compartment(("p1",)),) if resource_type != "Practitioner" else ()
 

@@ -21,6 +21,11 @@ class AccessPolicy:
     def check(self, permission: str, resource_type: str, resource: dict | None = None) -> None:
         """Raise when ``permission`` on ``resource_type`` (or on this very resource) is not allowed."""
 
+    def check_stored(self, permission: str, stored: Stored) -> None:
+        """Like ``check`` for a resource read from the store; ``stored.resource`` parses it only when a
+        policy needs the content, so the open path serves stored JSON without parsing it."""
+        self.check(permission, stored.type, None)
+
     def search_filters(self, resource_type: str) -> tuple[Filter, ...]:
         """Filters the store adds to every search of ``resource_type``."""
         return ()

@@ -51,6 +51,8 @@ def check_acceptable() -> None:
             raise NotAcceptable(f"_format={wanted} asks for {kind}, but this server only serves JSON "
                                 f"(_format=json or {FHIR_JSON})")
         return
+    if "xml" not in request.headers.get("Accept", ""):
+        return  # only XML is refused; skip parsing the common Accept headers
     best = request.accept_mimetypes.best_match([FHIR_JSON, "application/json", "application/json+fhir",
                                                 *sorted(XML_FORMATS - {"xml"})])
     if best in XML_FORMATS:
@@ -150,20 +152,22 @@ def fhir_response(body: Any, status: int = 200, headers: dict[str, str] | None =
         del response.headers["Content-Type"]
     else:
         response = Response(dumps(body, wants_pretty()), status=status, content_type=CONTENT_TYPE)
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
+    if headers:
+        response.headers.update(headers)
     return response
 
 
 def add_cors_headers(response: Response) -> Response:
     """CORS for browser apps served from other origins (Fetch standard §3.2): echo the Origin."""
     origin = request.headers.get("Origin")
-    response.headers["Access-Control-Allow-Origin"] = origin or "*"
-    response.headers["Access-Control-Allow-Methods"] = CORS_ALLOW_METHODS
-    response.headers["Access-Control-Allow-Headers"] = CORS_ALLOW_HEADERS
-    response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSE_HEADERS
-    response.headers["Access-Control-Max-Age"] = "600"
-    response.vary.add("Origin")
+    response.headers.extend([
+        ("Access-Control-Allow-Origin", origin or "*"),
+        ("Access-Control-Allow-Methods", CORS_ALLOW_METHODS),
+        ("Access-Control-Allow-Headers", CORS_ALLOW_HEADERS),
+        ("Access-Control-Expose-Headers", CORS_EXPOSE_HEADERS),
+        ("Access-Control-Max-Age", "600"),
+        ("Vary", "Origin"),
+    ])
     return response
 
 

@@ -103,7 +103,7 @@ def read(ctx: Context, rtype: str, rid: str, summary: str | None = None, element
     known_type(rtype)
     ctx.policy.check(READ, rtype)
     stored = ctx.store.read(rtype, rid)
-    ctx.policy.check(READ, rtype, stored.resource)
+    ctx.policy.check_stored(READ, stored)
     return Answer(200, resource_body(stored, summary, elements), stored)
 
 
@@ -113,7 +113,7 @@ def vread(ctx: Context, rtype: str, rid: str, vid: str) -> Answer:
     if not is_number(vid, 12):
         raise NotFound(f"{rtype}/{rid} has no version '{vid}' (versions are numbers)")
     stored = ctx.store.vread(rtype, rid, int(vid))
-    ctx.policy.check(READ, rtype, stored.resource)
+    ctx.policy.check_stored(READ, stored)
     return Answer(200, RawJson(stored.json), stored)
 
 

@@ -84,7 +84,7 @@ def search_query_text() -> str:
 
 
 def http_date(instant: str) -> str:
-    moment = dt.datetime.strptime(instant[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=dt.UTC)
+    moment = dt.datetime.fromisoformat(instant[:19]).replace(tzinfo=dt.UTC)
     return format_datetime(moment, usegmt=True)
 
 
