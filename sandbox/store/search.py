@@ -26,9 +26,9 @@ class Compartment:
 
 @dataclass(frozen=True)
 class AnyOf:
-    """Only resources that match every criterion of at least one group."""
+    """Only resources that match every item (criterion or compartment) of at least one group."""
 
-    groups: tuple[tuple[Criterion, ...], ...]
+    groups: tuple[tuple[Criterion | Compartment, ...], ...]
 
 
 Filter = Compartment | AnyOf
@@ -135,7 +135,8 @@ def _any_of_sql(rtype: str, item: AnyOf) -> tuple[str, list]:
     for group in item.groups:
         parts = ["1"]
         for criterion in group:
-            compiled = _criterion(rtype, criterion)
+            compiled = _compartment_term(criterion) if isinstance(criterion, Compartment) else \
+                _criterion(rtype, criterion)
             sql, more = compiled.as_check() if isinstance(compiled, _Term) else compiled
             parts.append(sql)
             args.extend(more)

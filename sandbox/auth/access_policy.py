@@ -1,0 +1,227 @@
+"""Least privilege on the FHIR API: what a token's scopes, patient and user let it do and see.
+
+SMART App Launch 2.2 §Scopes: `patient/` scopes reach the launch patient's compartment, `user/` scopes what
+the user may see, `system/` scopes everything; v2 permissions c r u d s; granular scopes
+(`patient/Observation.rs?category=…|laboratory`) narrow a scope with search parameters. A request is
+allowed when at least one granted scope allows it. Each allowing scope has a *reach*: the patients whose
+compartment it is confined to (None: any) and the search criteria its resources must meet. Searches get
+the union of the reaches as filters inside the SQL query, so paging and totals only count what may be
+seen; reads of a single resource run the same filters on that one id, so search and read can never
+disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..fhir.access import READ, SEARCH, AccessPolicy
+from ..store import Store
+from ..store.errors import Forbidden, InvalidRequest
+from ..store.query import Criterion, SearchQuery, parse_search
+from ..store.resources import Stored
+from ..store.search import AnyOf, Compartment, Filter, search
+from ..store.searchparams import COMPARTMENT_PATHS, TOKEN
+from .scopes import ResourceScope, ScopeSet
+
+VERBS = {"c": "Creating", "r": "Reading", "u": "Updating", "d": "Deleting", "s": "Searching"}
+V1_WORDS = {"r": "read", "s": "read", "c": "write", "u": "write", "d": "write"}
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Where one scope reaches: ``patients`` None means any patient; ``criteria`` must all match."""
+
+    scope: str
+    patients: tuple[str, ...] | None
+    criteria: tuple[Criterion, ...] = ()
+
+    @property
+    def unrestricted(self) -> bool:
+        return self.patients is None and not self.criteria
+
+    def group(self) -> tuple[Criterion | Compartment, ...]:
+        """The reach as one group of an AnyOf filter."""
+        return ((Compartment(self.patients),) if self.patients is not None else ()) + self.criteria
+
+    def filters(self) -> tuple[Filter, ...]:
+        found: list[Filter] = []
+        if self.patients is not None:
+            found.append(Compartment(self.patients))
+        if self.criteria:
+            found.append(AnyOf((self.criteria,)))
+        return tuple(found)
+
+
+@dataclass
+class ScopePolicy(AccessPolicy):
+    """The access policy of one bearer token.
+
+    ``patient`` is the token's launch patient (for `patient/` scopes); ``user_patients`` the patients the
+    user may see through `user/` scopes (None: every patient, as for clinicians; a patient user sees
+    only their own record, a RelatedPerson only the patients they are linked to); ``fhir_user`` the
+    user's own resource (`Practitioner/123`), readable with the `fhirUser` scope.
+    """
+
+    store: Store
+    scopes: ScopeSet
+    patient: str | None = None
+    user_patients: tuple[str, ...] | None = ()
+    fhir_user: str | None = None
+    decisions: list[tuple[str, str]] = field(default_factory=list)  # (outcome, rule) for the audit trail
+
+    # -- the questions the FHIR API asks ------------------------------------------------------
+
+    def check(self, permission: str, resource_type: str, resource: dict | None = None) -> None:
+        reaches = self.reaches(permission, resource_type)
+        if not reaches:
+            if permission == READ and resource is not None and self._is_own_user(resource_type,
+                                                                                 resource.get("id")):
+                return self._allow("fhirUser scope: a user may read their own resource")
+            self._refuse(self.missing_scope(permission, resource_type))
+        if resource is not None and not any(self._matches_in_memory(reach, resource) for reach in reaches):
+            self._refuse(f"{VERBS[permission]} this {resource_type} is outside what the token's scopes reach "
+                         f"({self._describe(reaches)})")
+        self._allow(f"{VERBS[permission]} {resource_type} allowed by {reaches[0].scope}")
+
+    def check_stored(self, permission: str, stored: Stored) -> None:
+        if permission == READ and self._is_own_user(stored.type, stored.id):
+            return self._allow("fhirUser scope: a user may read their own resource")
+        reaches = self.reaches(permission, stored.type)
+        if not reaches:
+            self._refuse(self.missing_scope(permission, stored.type))
+        if not self._visible_ids(stored.type, [stored.id], reaches):
+            self._refuse(f"{stored.type}/{stored.id} is outside what the token's scopes reach "
+                         f"({self._describe(reaches)})")
+        self._allow(f"{VERBS[permission]} {stored.type}/{stored.id} allowed by the token's scopes")
+
+    def search_filters(self, resource_type: str) -> tuple[Filter, ...]:
+        return self.filters_for(SEARCH, resource_type)
+
+    def may_see(self, stored: Stored) -> bool:
+        return bool(self.visible([stored]))
+
+    def visible(self, entries: list[Stored]) -> list[Stored]:
+        """Included and related entries the token may read (one query per resource type)."""
+        by_type: dict[str, list[str]] = {}
+        for entry in entries:
+            by_type.setdefault(entry.type, []).append(entry.id)
+        allowed: set[tuple[str, str]] = set()
+        for rtype, ids in by_type.items():
+            reaches = self.reaches(READ, rtype)
+            allowed.update((rtype, rid) for rid in self._visible_ids(rtype, ids, reaches))
+            if self.fhir_user and self.fhir_user.startswith(rtype + "/") and "fhirUser" in self.scopes:
+                allowed.add((rtype, self.fhir_user.split("/", 1)[1]))
+        return [entry for entry in entries if (entry.type, entry.id) in allowed]
+
+    # -- the rules -----------------------------------------------------------------------------
+
+    def reaches(self, permission: str, resource_type: str) -> list[Reach]:
+        """One reach per granted scope that allows ``permission`` on the type; empty when none does."""
+        found = []
+        for scope in self.scopes.resource_scopes:
+            if not scope.allows(permission, resource_type):
+                continue
+            patients = self._patients_of(scope.context, resource_type)
+            if patients == ():
+                continue  # e.g. a patient/ scope without a launch patient reaches nothing
+            criteria = self._criteria(scope, resource_type)
+            if criteria is None:
+                continue
+            found.append(Reach(str(scope), patients, criteria))
+        return found
+
+    def filters_for(self, permission: str, resource_type: str) -> tuple[Filter, ...]:
+        """Filters confining a query of the type to the union of the reaches."""
+        reaches = self.reaches(permission, resource_type)
+        if not reaches:
+            return (AnyOf(()),)  # matches nothing
+        if any(reach.unrestricted for reach in reaches):
+            return ()
+        if len(reaches) == 1:
+            return reaches[0].filters()  # flat, so the compartment can drive the query
+        return (AnyOf(tuple(reach.group() for reach in reaches)),)
+
+    def missing_scope(self, permission: str, resource_type: str) -> str:
+        """Why a request was refused, naming the scope an app developer should ask for."""
+        if not self.patient and self.scopes.allows(permission, resource_type, "patient"):
+            return (f"{VERBS[permission]} {resource_type} through a patient/ scope needs a patient in context, "
+                    "and this token has none: ask for launch/patient (standalone) or launch from a chart")
+        context = "system" if self.scopes.contexts() == {"system"} else ("patient" if self.patient else "user")
+        v2 = f"{context}/{resource_type}.{'rs' if permission in 'rs' else permission}"
+        v1 = f"{context}/{resource_type}.{V1_WORDS[permission]}"
+        granted = " ".join(str(s) for s in self.scopes.resource_scopes) or "no resource scopes"
+        return (f"{VERBS[permission]} {resource_type} needs a scope such as {v2} (SMART v2) or {v1} (v1); "
+                f"this token was granted: {granted}")
+
+    def _patients_of(self, context: str, resource_type: str) -> tuple[str, ...] | None:
+        if resource_type not in COMPARTMENT_PATHS:
+            return None  # Practitioner, Organization, Medication …: apps follow references into them
+        if context == "patient":
+            return (self.patient,) if self.patient else ()
+        if context == "user":
+            return self.user_patients
+        return None  # system
+
+    def _criteria(self, scope: ResourceScope, resource_type: str) -> tuple[Criterion, ...] | None:
+        """The granular restrictions as search criteria; None when they cannot apply to this type (an
+        unknown parameter would otherwise silently widen the scope, so it grants nothing)."""
+        if not scope.query:
+            return ()
+        try:
+            return tuple(parse_search(resource_type, list(scope.query), strict=True).criteria)
+        except InvalidRequest:
+            return None
+
+    def _visible_ids(self, resource_type: str, ids: list[str], reaches: list[Reach]) -> list[str]:
+        if not reaches:
+            return []
+        if any(reach.unrestricted for reach in reaches):
+            return ids
+        visible: list[str] = []
+        for start in range(0, len(ids), 200):
+            chunk = tuple(ids[start:start + 200])
+            query = SearchQuery(resource_type, [Criterion("_id", TOKEN, chunk)], count=len(chunk), total="none")
+            result = search(self.store, query, self.filters_for(READ, resource_type))
+            visible += [stored.id for stored in result.matches]
+        return visible
+
+    def _matches_in_memory(self, reach: Reach, resource: dict) -> bool:
+        """For resources not stored yet (create, update): compartment and token criteria."""
+        from ..store.indexing import compartment_patients, index_rows
+
+        if reach.patients is not None and not set(reach.patients) & compartment_patients(resource):
+            return False
+        if not reach.criteria:
+            return True
+        tokens = {(row[1], row[2], row[3]) for row in index_rows(resource)["idx_token"]}
+        for criterion in reach.criteria:
+            if criterion.kind != TOKEN:
+                return False  # granular scopes use token parameters (category, code); others are not matched
+            if not any(_token_matches(value, criterion.param, tokens) for value in criterion.values):
+                return False
+        return True
+
+    def _is_own_user(self, resource_type: str, rid: str | None) -> bool:
+        return "fhirUser" in self.scopes and self.fhir_user == f"{resource_type}/{rid}"
+
+    def _describe(self, reaches: list[Reach]) -> str:
+        parts = []
+        for reach in reaches:
+            where = "any patient" if reach.patients is None else \
+                "the compartment of " + ", ".join(f"Patient/{p}" for p in reach.patients)
+            parts.append(f"{reach.scope}: {where}")
+        return "; ".join(parts)
+
+    def _allow(self, rule: str) -> None:
+        self.decisions.append(("success", rule))
+
+    def _refuse(self, rule: str) -> None:
+        self.decisions.append(("failure", rule))
+        raise Forbidden(rule)
+
+
+def _token_matches(value: str, param: str, tokens: set[tuple[str, str | None, str]]) -> bool:
+    if "|" in value:
+        system, _, code = value.partition("|")
+        return any(p == param and c == code and (not system or s == system) for p, s, c in tokens)
+    return any(p == param and c == value for p, _, c in tokens)
