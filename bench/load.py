@@ -1,12 +1,15 @@
 """Load over loopback: several client processes for throughput, one sequential client for latency.
 
 Every client keeps one keep-alive ``http.client.HTTPConnection`` and checks that every answer is 200.
-Loops are bounded by a fixed duration (throughput) or a fixed request count (latency).
+Loops are bounded by a fixed duration (throughput) or a fixed request count (latency). A throughput client
+cycles through a list of GET paths, or asks a *workload* for each request (POSTs whose bodies depend on
+earlier answers, such as rotating refresh tokens; see bench/tokens.py).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import http.client
 import math
 import multiprocessing
@@ -14,12 +17,49 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Protocol
 
 from .server import BenchError
 
 ACCEPT = {"Accept": "application/fhir+json"}
 RESULT_TIMEOUT_S = 120
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    body: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Workload(Protocol):
+    """What one throughput client sends: the next request, and the answer to the last one."""
+
+    def next_request(self) -> Request: ...
+
+    def answered(self, body: bytes) -> None: ...
+
+
+# A workload for client ``index`` of ``clients``, made in that client's own process.
+WorkloadFactory = Callable[[int, int], Workload]
+
+
+class PathCycle:
+    """GET each path in turn, each client starting at its own place in the list."""
+
+    def __init__(self, paths: Sequence[str], index: int, clients: int):
+        self.paths = list(paths)
+        self.position = index * len(self.paths) // clients
+
+    def next_request(self) -> Request:
+        path = self.paths[self.position % len(self.paths)]
+        self.position += 1
+        return Request("GET", path)
+
+    def answered(self, body: bytes) -> None:
+        pass
 
 
 class Client:
@@ -31,19 +71,23 @@ class Client:
         self.reconnects = 0
 
     def get(self, path: str) -> bytes:
+        return self.send(Request("GET", path))
+
+    def send(self, request: Request) -> bytes:
         try:
-            return self._get(path)
+            return self._send(request)
         except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
             self.conn.close()
             self.reconnects += 1
-            return self._get(path)
+            return self._send(request)
 
-    def _get(self, path: str) -> bytes:
-        self.conn.request("GET", path, headers=ACCEPT)
+    def _send(self, request: Request) -> bytes:
+        self.conn.request(request.method, request.path, body=request.body, headers={**ACCEPT, **request.headers})
         response = self.conn.getresponse()
         body = response.read()
         if response.status != 200:
-            raise BenchError(f"GET {path} answered {response.status}: {body[:400].decode(errors='replace')}")
+            raise BenchError(f"{request.method} {request.path} answered {response.status}: "
+                             f"{body[:400].decode(errors='replace')}")
         return body
 
     def close(self) -> None:
@@ -71,16 +115,18 @@ class Throughput:
 
 def throughput(address: tuple[str, int], paths: Sequence[str], clients: int, warmup_s: float,
                duration_s: float, server_cpu: Callable[[], float | None] = lambda: None,
-               reconnect_every: int = 0) -> Throughput:
-    """Requests per second of ``clients`` processes cycling through ``paths`` for ``duration_s``.
+               reconnect_every: int = 0, workload: WorkloadFactory | None = None) -> Throughput:
+    """Requests per second of ``clients`` processes cycling through ``paths`` (or sending what ``workload``
+    asks for) for ``duration_s``.
 
     Each client warms up for ``warmup_s`` first; all start measuring together at a barrier.
     ``server_cpu`` returns the server's CPU seconds so far, to tell its cost from the clients'.
     """
+    factory = workload or functools.partial(PathCycle, list(paths))
     ctx = multiprocessing.get_context("fork")
     barrier = ctx.Barrier(clients + 1)
     results = ctx.Queue()
-    settings = (clients, address, list(paths), warmup_s, duration_s, reconnect_every, barrier, results)
+    settings = (clients, address, factory, warmup_s, duration_s, reconnect_every, barrier, results)
     processes = [ctx.Process(target=_client_loop, args=(i, *settings), daemon=True) for i in range(clients)]
     for process in processes:
         process.start()
@@ -121,17 +167,19 @@ def throughput(address: tuple[str, int], paths: Sequence[str], clients: int, war
     )
 
 
-def _client_loop(index, clients, address, paths, warmup_s, duration_s, reconnect_every, barrier, results) -> None:
+def _client_loop(index, clients, address, workload_factory, warmup_s, duration_s, reconnect_every, barrier,
+                 results) -> None:
     """One client process: warm up, wait at the barrier, then request for ``duration_s`` seconds."""
     client = None
     try:
+        workload = workload_factory(index, clients)
         client = Client(address)
-        position = index * len(paths) // clients  # clients start at different places in the list
+        sent = 0
         warm_until = time.perf_counter() + warmup_s
         while time.perf_counter() < warm_until:
-            client.get(paths[position % len(paths)])
-            position += 1
-            if reconnect_every and position % reconnect_every == 0:
+            workload.answered(client.send(workload.next_request()))
+            sent += 1
+            if reconnect_every and sent % reconnect_every == 0:
                 client.close()
         barrier.wait(timeout=RESULT_TIMEOUT_S)
         cpu_start = os.times()
@@ -140,8 +188,7 @@ def _client_loop(index, clients, address, paths, warmup_s, duration_s, reconnect
         count = 0
         now = start
         while now < deadline:
-            client.get(paths[position % len(paths)])
-            position += 1
+            workload.answered(client.send(workload.next_request()))
             count += 1
             if reconnect_every and count % reconnect_every == 0:
                 client.close()  # the next request connects anew, to whichever worker accepts first

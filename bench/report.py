@@ -19,6 +19,12 @@ THROUGHPUT_LABELS = {
     "patient_read": "GET /fhir/Patient/{id}",
     "observation_read": "GET /fhir/Observation/{id}",
 }
+TOKEN_LABELS = {
+    "healthz": "GET /healthz (baseline)",
+    "code_exchange": "POST /auth/token authorization_code (+ id_token)",
+    "refresh": "POST /auth/token refresh_token (rotating, + id_token)",
+    "client_credentials": "POST /auth/token client_credentials (RS384 assertion)",
+}
 LATENCY_LABELS = {
     "healthz": "GET /healthz (baseline)",
     "observation_labs": "Observation?patient=X&category=laboratory&_sort=-date&_count=50",
@@ -105,6 +111,23 @@ def print_report(results: dict, out: Callable[[str], None] = print) -> None:
     out("(µs ratio = baseline's server CPU per request ÷ this endpoint's, load generator excluded; the CPU "
         "shares are of all cores, in the last round)")
     out("")
+    if any("tokens" in s for s in sizes.values()):
+        out("Token issuance (same load clients and rounds; fresh codes, refresh token families and client "
+            "assertions each round; no targets)")
+        rows = []
+        for n, s in sizes.items():
+            tp = s.get("tokens")
+            for key, label in TOKEN_LABELS.items() if tp else ():
+                last = tp["rounds"][-1][key]
+                ratio, cpu_us = tp["ratio"].get(key), tp.get("server_cpu_us_per_request", {}).get(key)
+                cpu_ratio = tp.get("cpu_ratio", {}).get(key)
+                rows.append([n, label, f"{tp['median'][key]:,.0f}", f"{tp['median']['healthz']:,.0f}",
+                             "" if ratio is None else f"{ratio:.2f}", "" if cpu_us is None else f"{cpu_us:,.0f}",
+                             "" if cpu_ratio is None else f"{cpu_ratio:.2f}", _share(last["client_cpu_share"]),
+                             _share(last["server_cpu_share"]), _share(last["idle_cpu_share"])])
+        out(table(["patients", "endpoint", "req/s", "baseline req/s", "ratio", "server µs/req", "µs ratio",
+                   "client CPU", "server CPU", "idle CPU"], rows))
+        out("")
     out(f"Latency (one sequential keep-alive client, {opts['latency_requests']} requests per query after "
         f"{opts['latency_warmup']} untimed, over many patients / names)")
     rows = []

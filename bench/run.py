@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import os
 import platform
 import random
@@ -29,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make the `bench` package importable
     sys.path.insert(0, str(ROOT))
 
-from bench import load, report, sample, seeding  # noqa: E402
+from bench import load, report, sample, seeding, tokens  # noqa: E402
 from bench.server import BenchError, SandboxServer  # noqa: E402
 
 DEFAULT_OUTPUT = ROOT / "bench" / "results" / "latest.json"
@@ -106,17 +107,16 @@ def bench_size(n: int, tmp: Path, args: argparse.Namespace) -> dict:
             client.close()
         _say(f"[{n} patients] {found.counts}; throughput …")
         throughput = measure_throughput(server, found, args)
+        _say(f"[{n} patients] token issuance …")
+        issuance = measure_tokens(server, db, found, args)
         _say(f"[{n} patients] latency …")
         latency = measure_latency(server.address, found, args)
-    return {"seeding": seed.as_dict(), "sample": found.counts, "throughput": throughput, "latency": latency}
+    return {"seeding": seed.as_dict(), "sample": found.counts, "throughput": throughput, "tokens": issuance,
+            "latency": latency}
 
 
 def measure_throughput(server: SandboxServer, found: sample.Sample, args: argparse.Namespace) -> dict:
-    """Baseline and reads in turn, each round; the ratio is taken per round, then the median of rounds.
-
-    ``cpu_ratio`` compares the server's own CPU cost per request (baseline ÷ read), which the load
-    generator's share of the two cores does not blur.
-    """
+    """Baseline and reads in turn, each round (see ``summarise``)."""
     paths = {
         "healthz": ["/healthz"],
         "patient_read": [f"/fhir/Patient/{quote(i)}" for i in found.patient_ids],
@@ -127,17 +127,47 @@ def measure_throughput(server: SandboxServer, found: sample.Sample, args: argpar
         rounds.append({key: load.throughput(server.address, p, args.clients, args.warmup, args.duration,
                                             server.cpu_seconds, args.reconnect_every).as_dict()
                        for key, p in paths.items()})
-    reads = [key for key in paths if key != "healthz"]
-    median = {key: statistics.median(r[key]["requests_per_s"] for r in rounds) for key in paths}
+    return summarise(rounds, list(paths))
+
+
+def measure_tokens(server: SandboxServer, db: Path, found: sample.Sample, args: argparse.Namespace) -> dict:
+    """Token issuance throughput — code exchange with id_token, refresh (rotating), client_credentials
+    (RS384 assertion) — against /healthz in the same rounds. Each round gets fresh single-use credentials."""
+    setup = tokens.prepare(db, server.base_url, found.patient_ids[0])
+    budget = tokens.round_budget(args.warmup + args.duration, args.clients)
+    rounds = []
+    for _ in range(args.rounds):
+        codes = tokens.issue_codes(setup, budget * args.clients)
+        refresh_tokens = tokens.issue_refresh_tokens(setup, args.clients)
+        workloads = {
+            "healthz": None,
+            "code_exchange": functools.partial(tokens.CodeExchange, setup, codes),
+            "refresh": functools.partial(tokens.Refresh, setup, refresh_tokens),
+            "client_credentials": functools.partial(tokens.ClientCredentials, setup, budget),
+        }
+        rounds.append({key: load.throughput(server.address, ["/healthz"], args.clients, args.warmup, args.duration,
+                                            server.cpu_seconds, args.reconnect_every, workload).as_dict()
+                       for key, workload in workloads.items()})
+    return summarise(rounds, list(workloads))
+
+
+def summarise(rounds: list[dict], keys: list[str]) -> dict:
+    """Medians over rounds; each endpoint's ratio to /healthz is taken per round, then the median of rounds.
+
+    ``cpu_ratio`` compares the server's own CPU cost per request (baseline ÷ endpoint), which the load
+    generator's share of the two cores does not blur.
+    """
+    others = [key for key in keys if key != "healthz"]
+    median = {key: statistics.median(r[key]["requests_per_s"] for r in rounds) for key in keys}
     ratio = {key: statistics.median(r[key]["requests_per_s"] / r["healthz"]["requests_per_s"] for r in rounds)
-             for key in reads}
+             for key in others}
     result = {"median": median, "ratio": ratio, "rounds": rounds}
-    if all(r[key]["server_cpu_us_per_request"] for r in rounds for key in paths):
+    if all(r[key]["server_cpu_us_per_request"] for r in rounds for key in keys):
         result["server_cpu_us_per_request"] = {
-            key: statistics.median(r[key]["server_cpu_us_per_request"] for r in rounds) for key in paths}
+            key: statistics.median(r[key]["server_cpu_us_per_request"] for r in rounds) for key in keys}
         result["cpu_ratio"] = {key: statistics.median(
             r["healthz"]["server_cpu_us_per_request"] / r[key]["server_cpu_us_per_request"] for r in rounds)
-            for key in reads}
+            for key in others}
     return result
 
 

@@ -39,6 +39,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     ensure_auth_schema(store)
     app.register_blueprint(fhir_blueprint, url_prefix="/fhir")
     app.register_blueprint(auth_blueprint, url_prefix="/auth")
+    from .auth.token_views import blueprint as oauth_blueprint
+
+    app.register_blueprint(oauth_blueprint, url_prefix="/auth")
     from .demo_app import blueprint as demo_blueprint
 
     app.register_blueprint(demo_blueprint, url_prefix="/demo")

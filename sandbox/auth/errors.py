@@ -20,6 +20,12 @@ class OAuthError(Exception):
         super().__init__(description)
         self.description = description
         self.headers = dict(headers or {})
+        self.who: dict[str, str | None] = {}
+
+    def about(self, **who: str | None) -> OAuthError:
+        """Note whom the refusal concerns (client_id, user_id, launch_id) for the audit trail; returns self."""
+        self.who.update(who)
+        return self
 
     def as_json(self) -> dict[str, str]:
         return {"error": self.error, "error_description": self.description}
@@ -51,6 +57,13 @@ class InvalidClient(OAuthError):
 
 class InvalidGrant(OAuthError):
     error = "invalid_grant"
+
+
+class InvalidToken(OAuthError):
+    """RFC 6750 §3.1: a bearer token that is unknown, expired or revoked — 401 with a Bearer challenge."""
+
+    error = "invalid_token"
+    status = 401
 
 
 class UnauthorizedClient(OAuthError):

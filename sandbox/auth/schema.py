@@ -105,6 +105,7 @@ CREATE TABLE IF NOT EXISTS codes (
     used_at INTEGER,
     family_id TEXT
 );
+CREATE INDEX IF NOT EXISTS codes_expires ON codes (expires_at);
 """
 
 # Access and refresh tokens (only SHA-256 hashes). Tokens issued together share a `family_id`; each refresh
@@ -127,6 +128,7 @@ CREATE TABLE IF NOT EXISTS tokens (
     revoked_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS tokens_family ON tokens (family_id);
+CREATE INDEX IF NOT EXISTS tokens_expires ON tokens (expires_at);
 """
 
 # Client assertion ids seen (private_key_jwt): each `jti` of a client is accepted once until it expires.

@@ -1,0 +1,226 @@
+"""The token endpoint's grants (RFC 6749 §4.1.3, §4.4, §6; SMART App Launch 2.2 §Obtain access token,
+§Refresh access token, Backend Services §Obtain access token).
+
+The caller has already authenticated the client (client_auth.py). Each grant checks its own parameters,
+issues tokens (tokens.py) and builds the RFC 6749 §5.1 response with SMART's launch context; a request it
+cannot honour raises an OAuthError naming the rule (RFC 6749 §5.2).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..store import Store
+from . import audit, pkce, tokens
+from .clients import Client
+from .codes import redeem_code
+from .errors import InvalidGrant, InvalidRequest, InvalidScope, UnauthorizedClient, UnsupportedGrantType
+from .id_tokens import make_id_token, wants_id_token
+from .scopes import ScopeSet, parse_resource_scope
+
+# SMART App Launch 2.2 §Launch context arrives with your access token — each one only when set.
+CONTEXT_PARAMS = ("patient", "encounter", "fhirContext", "need_patient_banner", "smart_style_url", "intent", "tenant")
+BACKEND_MAX_LIFETIME = 300  # SMART Backend Services: expires_in SHOULD be no more than 300 seconds
+
+
+def require(form: Mapping[str, str], name: str) -> str:
+    """RFC 6749 §5.2 invalid_request — a required parameter is missing (an empty one counts as missing)."""
+    value = form.get(name)
+    if not value:
+        raise InvalidRequest(f"{name} is required")
+    return value
+
+
+def context_params(context: Mapping[str, Any]) -> dict[str, Any]:
+    """The launch context parameters of a token response that are set, in SMART's order.
+
+    SMART App Launch 2.2 §fhirContext — an array of objects (`reference`, `canonical`, `identifier`, `type`,
+    `role`); a plain reference string, as in STU 2.0, is given as ``{"reference": …}``.
+    """
+    params = {name: context[name] for name in CONTEXT_PARAMS if context.get(name) not in (None, "", [])}
+    if isinstance(params.get("fhirContext"), list):
+        params["fhirContext"] = [{"reference": item} if isinstance(item, str) else item
+                                 for item in params["fhirContext"]]
+    return params
+
+
+def token_response(store: Store, settings: Mapping[str, Any], client: Client, form: Mapping[str, str]) -> dict:
+    """RFC 6749 §5.1 — the successful answer to a token request by an authenticated ``client``."""
+    grant_type = check_grant_type(form)
+    if not client.allows_grant(grant_type):
+        raise UnauthorizedClient(f"Client {client.client_id} is not registered for the {grant_type} grant "
+                                 f"(its grant_types: {', '.join(client.grant_types)})")
+    return GRANTS[grant_type](store, settings, client, form)
+
+
+def check_grant_type(form: Mapping[str, str]) -> str:
+    """The grant_type, checked before anything else: missing → invalid_request, unknown →
+    unsupported_grant_type (RFC 6749 §5.2)."""
+    grant_type = require(form, "grant_type")
+    if grant_type not in GRANTS:
+        raise UnsupportedGrantType(f"grant_type {grant_type!r} is not supported; use one of {', '.join(GRANTS)}")
+    return grant_type
+
+
+# -- authorization_code ------------------------------------------------------------------------------------
+
+
+def exchange_code(store: Store, settings: Mapping[str, Any], client: Client, form: Mapping[str, str]) -> dict:
+    """RFC 6749 §4.1.3 — the code must be known, unexpired, unused, issued to this client and bound to this
+    redirect_uri; RFC 7636 §4.6 and SMART App Launch 2.2 — the code_verifier must hash (S256) to its challenge."""
+    code, redirect_uri = require(form, "code"), require(form, "redirect_uri")
+    verifier = pkce.check_verifier_syntax(form.get("code_verifier"))
+    family_id = tokens.new_family_id()
+    redemption = redeem_code(store, code, family_id)
+    grant = redemption.grant
+    if grant is None:
+        if redemption.reused_family:
+            revoked = tokens.revoke_family(store, redemption.reused_family)
+            audit.record(store, "code.reused", audit.FAILURE, client_id=client.client_id,
+                         rule="An authorization code was presented twice: the tokens its first use issued are "
+                              "revoked (RFC 6749 §4.1.2)", family_id=redemption.reused_family, revoked=revoked)
+            raise InvalidGrant(f"{redemption.problem}; the tokens issued with it are now revoked "
+                               "(RFC 6749 §4.1.2)").about(client_id=client.client_id)
+        raise InvalidGrant(redemption.problem).about(client_id=client.client_id)
+    who = {"client_id": client.client_id, "user_id": grant.user_id, "launch_id": grant.launch_id}
+    if grant.client_id != client.client_id:
+        raise InvalidGrant("The authorization code was issued to another client (RFC 6749 §4.1.3)").about(**who)
+    if grant.redirect_uri != redirect_uri:
+        raise InvalidGrant("redirect_uri differs from the one of the authorization request; it must be identical "
+                           "(RFC 6749 §4.1.3)").about(**who)
+    try:
+        pkce.check_verifier(verifier, grant.code_challenge)
+    except InvalidGrant as error:
+        raise error.about(**who) from None
+    now = int(time.time())
+    with store.transaction():  # the tokens and their audit event in one commit
+        issued = tokens.issue(
+            store, family_id=family_id, client_id=client.client_id, scope=grant.scope,
+            access_lifetime=settings["ACCESS_TOKEN_LIFETIME"], user_id=grant.user_id, session_id=grant.session_id,
+            context=grant.context, refresh_expires_at=_refresh_expiry(store, settings, client, grant.scope,
+                                                                      grant.session_id, now), now=now)
+        audit.record(store, "token.issued", **who, rule="Authorization code exchanged for tokens",
+                     grant_type="authorization_code", scope=grant.scope, family_id=family_id,
+                     refresh_token=issued.refresh_token is not None)
+    return _body(store, settings, client, issued, grant.scope, grant.user_id, grant.context, grant.nonce)
+
+
+def _refresh_expiry(store: Store, settings: Mapping[str, Any], client: Client, scope: str, session_id: str | None,
+                    now: int) -> int | None:
+    """A refresh token only for offline_access/online_access, and only to a client registered for the
+    refresh_token grant (it could not use one otherwise)."""
+    if not client.allows_grant("refresh_token"):
+        return None
+    return tokens.refresh_expiry(store, settings, scope, session_id, now)
+
+
+# -- refresh_token -------------------------------------------------------------------------------------------
+
+
+def refresh(store: Store, settings: Mapping[str, Any], client: Client, form: Mapping[str, str]) -> dict:
+    """RFC 6749 §6 — a new access token for a refresh token of this client, optionally with narrower scope;
+    the refresh token rotates, and a rotated-out one presented again revokes its family (RFC 9700 §4.14.2)."""
+    presented = require(form, "refresh_token")
+    info = tokens.find(store, presented)
+    if info is None or info.kind != tokens.REFRESH:
+        raise InvalidGrant("The refresh token is not known").about(client_id=client.client_id)
+    who = {"client_id": client.client_id, "user_id": info.user_id}
+    if info.client_id != client.client_id:
+        raise InvalidGrant("The refresh token was issued to another client (RFC 6749 §6)").about(**who)
+    if info.rotated_at is not None or info.revoked_at is not None:
+        _reused(store, info)
+        raise InvalidGrant("The refresh token was already used or revoked; every token issued with it is now "
+                           "revoked (refresh token rotation, RFC 9700 §4.14.2)").about(**who)
+    problem = tokens.inactive_reason(store, info)
+    if problem:
+        raise InvalidGrant(problem).about(**who)
+    scope = _narrowed(form, info, who)
+    now = int(time.time())
+    with store.transaction():
+        issued = tokens.rotate(
+            store, presented, access_scope=scope, access_lifetime=settings["ACCESS_TOKEN_LIFETIME"],
+            refresh_expires_at=tokens.refresh_expiry(store, settings, info.scope, info.session_id, now,
+                                                     info.expires_at), now=now)
+        if issued is not None:
+            audit.record(store, "token.refreshed", **who, rule="Refresh token exchanged and rotated",
+                         grant_type="refresh_token", scope=scope, family_id=info.family_id)
+    if issued is None:  # another request rotated it first
+        _reused(store, info)
+        raise InvalidGrant("The refresh token was already used; every token issued with it is now revoked "
+                           "(refresh token rotation, RFC 9700 §4.14.2)").about(**who)
+    return _body(store, settings, client, issued, scope, info.user_id, info.context)
+
+
+def _narrowed(form: Mapping[str, str], info: tokens.TokenInfo, who: dict) -> str:
+    """RFC 6749 §6 — the requested scope MUST NOT include any scope not originally granted; omitted, it is
+    the original scope."""
+    requested = form.get("scope")
+    if not requested:
+        return info.scope
+    asked = ScopeSet.parse(requested)
+    if not asked:
+        raise InvalidScope(f"None of the requested scopes ({requested}) is known").about(**who)
+    if not asked.is_subset_of(ScopeSet.parse(info.scope)):
+        raise InvalidScope(f"A refresh may narrow the scope, never widen it: {requested!r} is not within the "
+                           f"granted {info.scope!r} (RFC 6749 §6)").about(**who)
+    return str(asked)
+
+
+def _reused(store: Store, info: tokens.TokenInfo) -> None:
+    revoked = tokens.revoke_family(store, info.family_id)
+    audit.record(store, "refresh.reused", audit.FAILURE, client_id=info.client_id, user_id=info.user_id,
+                 rule="A rotated-out or revoked refresh token was presented: the whole token family is revoked "
+                      "(RFC 9700 §4.14.2)", family_id=info.family_id, revoked=revoked)
+
+
+# -- client_credentials --------------------------------------------------------------------------------------
+
+
+def client_credentials(store: Store, settings: Mapping[str, Any], client: Client, form: Mapping[str, str]) -> dict:
+    """SMART Backend Services — client_credentials with private_key_jwt, system/ scopes only, a short-lived
+    access token and no refresh token (RFC 6749 §4.4.3: a refresh token SHOULD NOT be included)."""
+    who = {"client_id": client.client_id}
+    if client.token_endpoint_auth_method != "private_key_jwt":
+        raise UnauthorizedClient("SMART Backend Services: the client_credentials grant needs a client registered "
+                                 "with token_endpoint_auth_method private_key_jwt").about(**who)
+    requested = require(form, "scope")
+    system = ScopeSet(tuple(s for s in ScopeSet.parse(requested).scopes
+                            if (parsed := parse_resource_scope(s)) is not None and parsed.context == "system"))
+    granted = system.restrict_to(client.scopes)
+    if not granted:
+        raise InvalidScope(f"No scope of {requested!r} can be granted: a backend service gets system/ scopes "
+                           f"within its registered {client.scope!r}").about(**who)
+    scope = str(granted)
+    lifetime = min(settings["BACKEND_TOKEN_LIFETIME"], BACKEND_MAX_LIFETIME)
+    with store.transaction():
+        issued = tokens.issue(store, family_id=tokens.new_family_id(), client_id=client.client_id, scope=scope,
+                              access_lifetime=lifetime)
+        audit.record(store, "token.issued", **who, rule="Backend service token issued (client_credentials)",
+                     grant_type="client_credentials", scope=scope, family_id=issued.family_id)
+    return _body(store, settings, client, issued, scope, None, {})
+
+
+# -- the response ----------------------------------------------------------------------------------------------
+
+
+def _body(store: Store, settings: Mapping[str, Any], client: Client, issued: tokens.Issued, scope: str,
+          user_id: str | None, context: Mapping[str, Any], nonce: str | None = None) -> dict:
+    """RFC 6749 §5.1 with SMART App Launch 2.2 §Response: access_token, token_type, expires_in, scope,
+    refresh_token and id_token when granted, then the launch context."""
+    body: dict[str, Any] = {"access_token": issued.access_token, "token_type": "Bearer",
+                            "expires_in": issued.expires_in, "scope": scope}
+    if issued.refresh_token:
+        body["refresh_token"] = issued.refresh_token
+    if user_id and wants_id_token(scope):
+        body["id_token"] = make_id_token(store, settings, client.client_id, user_id, scope, nonce, issued.issued_at)
+    body.update(context_params(context))
+    return body
+
+
+GRANTS: dict[str, Callable[[Store, Mapping[str, Any], Client, Mapping[str, str]], dict]] = {
+    "authorization_code": exchange_code,
+    "refresh_token": refresh,
+    "client_credentials": client_credentials,
+}
