@@ -257,6 +257,17 @@ def test_register_get_list_remove(registry):
     assert registry.get(first.client_id) is None
 
 
+def test_removing_an_app_revokes_its_tokens(registry):
+    from sandbox.auth.tokens import active_token, issue, new_family_id
+
+    app = registry.register({**PUBLIC, "client_name": "Gone soon"})
+    token = issue(registry.store, family_id=new_family_id(), client_id=app.client_id, scope="patient/*.rs",
+                  access_lifetime=3600).access_token
+    assert active_token(registry.store, token) is not None
+    registry.remove(app.client_id)
+    assert active_token(registry.store, token) is None
+
+
 def test_client_ids_and_secrets_are_random_and_url_safe(registry):
     clients = [registry.register({"redirect_uris": [REDIRECT]}) for _ in range(5)]
     assert len({c.client_id for c in clients}) == 5

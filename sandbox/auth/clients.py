@@ -183,8 +183,10 @@ class ClientRegistry:
         return self.get(client_id)
 
     def remove(self, client_id: str) -> bool:
-        """Remove an app. Returns whether it existed."""
+        """Remove an app and revoke every token it holds. Returns whether it existed."""
         with self.store.transaction() as conn:
+            conn.execute("UPDATE tokens SET revoked_at = CAST(strftime('%s', 'now') AS INTEGER) WHERE client_id = ? "
+                         "AND revoked_at IS NULL", (client_id,))
             return conn.execute("DELETE FROM clients WHERE client_id = ?", (client_id,)).rowcount > 0
 
 

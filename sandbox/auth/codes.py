@@ -58,7 +58,8 @@ def issue_code(store: Store, grant: CodeGrant, lifetime: int) -> str:
             (digest(code), grant.client_id, grant.redirect_uri, grant.code_challenge, grant.scope, grant.user_id,
              grant.session_id, grant.launch_id, json.dumps(grant.context), grant.nonce, now, now + lifetime),
         )
-        conn.execute("DELETE FROM codes WHERE expires_at < ? AND used_at IS NULL", (now - 3600,))
+        # Codes an hour past their expiry are forgotten, used or not (reuse is detected until then).
+        conn.execute("DELETE FROM codes WHERE expires_at < ?", (now - 3600,))
     return code
 
 
