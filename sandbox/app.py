@@ -38,6 +38,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     ensure_auth_schema(store)
     app.register_blueprint(fhir_blueprint, url_prefix="/fhir")
+    _require_tokens_on_fhir(app)
     app.register_blueprint(auth_blueprint, url_prefix="/auth")
     from .auth.token_views import blueprint as oauth_blueprint
 
@@ -69,6 +70,21 @@ def _redirect_to_base_url(app: Flask) -> None:
             return None
         target = app.config["BASE_URL"] + request.full_path.rstrip("?")
         return redirect(target, code=308)
+
+
+def _require_tokens_on_fhir(app: Flask) -> None:
+    """Every FHIR request runs under its bearer token's access policy (auth/bearer.py)."""
+    from .auth.bearer import authenticate, record_decisions
+
+    @app.before_request
+    def fhir_token():
+        if request.blueprint == "fhir":
+            return authenticate()
+        return None
+
+    @app.after_request
+    def fhir_audit(response):
+        return record_decisions(response) if request.blueprint == "fhir" else response
 
 
 def store_of(app: Flask) -> Store:

@@ -63,6 +63,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ADMIN_TOKEN", None, "Bearer token that callers on other machines need for admin endpoints (dynamic "
             "registration, headless launches); loopback callers need none. Default: a random token kept in the "
             "database; `sandbox admin-token` prints it."),
+    Setting("OPEN_READ", False, "Serve FHIR reads and searches without an access token, for exploring the data "
+            "(writes still need one). Off by default; the UI says so when it is on.", _parse_bool),
     Setting("CODE_LIFETIME", 60, "Seconds an authorization code stays redeemable.", int),
     Setting("LAUNCH_LIFETIME", 300, "Seconds an EHR launch context stays usable by its app.", int),
     Setting("ACCESS_TOKEN_LIFETIME", 3600, "Seconds an access token lives (`expires_in`).", int),

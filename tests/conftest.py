@@ -9,9 +9,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
+from flask.testing import FlaskClient
 
 from sandbox.app import create_app
 
@@ -22,11 +24,45 @@ TEST_SEED = 7
 TEST_PATIENTS = 5
 
 
+FULL_ACCESS = "system/*.cruds"
+
+
+def issue_token(store, scope: str = FULL_ACCESS, client_id: str = "test-client", user_id: str | None = None,
+                lifetime: int = 3600, **context) -> str:
+    """An access token stored as the token endpoint would store it (for tests of the FHIR API itself)."""
+    from sandbox.auth import ensure_schema
+    from sandbox.auth.tokens import issue, new_family_id
+
+    ensure_schema(store)
+    return issue(store, family_id=new_family_id(), client_id=client_id, scope=scope, access_lifetime=lifetime,
+                 user_id=user_id, context=context).access_token
+
+
+class FhirTestClient(FlaskClient):
+    """A test client that presents a full-access bearer token on FHIR requests, as a backend service
+    would, unless the test sets its own Authorization header (an empty one sends none)."""
+
+    def open(self, *args, **kwargs):
+        path = args[0] if args and isinstance(args[0], str) else kwargs.get("path", "")
+        headers = dict(kwargs.pop("headers", None) or {})
+        if urlsplit(path).path.startswith("/fhir") and "Authorization" not in headers:
+            headers["Authorization"] = f"Bearer {self.application.config['TEST_FHIR_TOKEN']}"
+        elif headers.get("Authorization") == "":
+            del headers["Authorization"]
+        return super().open(*args, headers=headers, **kwargs)
+
+
+def with_test_token(app):
+    """Give the app's test clients a full-access token on FHIR requests (FhirTestClient)."""
+    app.config["TEST_FHIR_TOKEN"] = issue_token(app.extensions["store"])
+    app.test_client_class = FhirTestClient
+    return app
+
+
 @pytest.fixture
 def app(tmp_path):
-    app = create_app({"DB": str(tmp_path / "test.sqlite"), "BASE_URL": "http://localhost",
-                      "ANCHOR_DATE": ANCHOR_DATE, "TESTING": True})
-    yield app
+    yield with_test_token(create_app({"DB": str(tmp_path / "test.sqlite"), "BASE_URL": "http://localhost",
+                               "ANCHOR_DATE": ANCHOR_DATE, "TESTING": True}))
 
 
 @pytest.fixture
@@ -48,7 +84,9 @@ def seeded_db(tmp_path_factory) -> Path:
 
     path = tmp_path_factory.mktemp("seeded") / "seeded.sqlite"
     values = load({"DB": str(path), "SEED": TEST_SEED, "PATIENTS": TEST_PATIENTS, "ANCHOR_DATE": ANCHOR_DATE})
-    bootstrap.seed_database(Store(str(path)), values["SEED"], values["PATIENTS"], values["ANCHOR_DATE"])
+    store = Store(str(path))
+    bootstrap.seed_database(store, values["SEED"], values["PATIENTS"], values["ANCHOR_DATE"])
+    bootstrap.seed_directory(store, "http://localhost")
     return path
 
 
@@ -57,13 +95,27 @@ def seeded_app(seeded_db, tmp_path):
     """An app on a private copy of the seeded database, so tests may write."""
     copy = tmp_path / "seeded.sqlite"
     shutil.copy(seeded_db, copy)
-    return create_app({"DB": str(copy), "BASE_URL": "http://localhost", "ANCHOR_DATE": ANCHOR_DATE,
-                       "TESTING": True})
+    return with_test_token(create_app({"DB": str(copy), "BASE_URL": "http://localhost", "ANCHOR_DATE": ANCHOR_DATE,
+                                "TESTING": True}))
 
 
 @pytest.fixture
 def seeded_client(seeded_app):
     return seeded_app.test_client()
+
+
+class LiveServer(str):
+    """The live server's base URL, which also knows its database file."""
+
+    def __new__(cls, base_url: str, db: Path):
+        server = super().__new__(cls, base_url)
+        server.db = db
+        return server
+
+    def token(self, scope: str = FULL_ACCESS, **kwargs) -> str:
+        from sandbox.store import Store
+
+        return issue_token(Store(str(self.db)), scope, **kwargs)
 
 
 def free_port() -> int:
@@ -95,7 +147,7 @@ def live_server(seeded_db, tmp_path_factory):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"sandbox serve did not start; see {log.name}")
             time.sleep(0.2)
-        yield base_url
+        yield LiveServer(base_url, db)
     finally:
         process.terminate()
         try:

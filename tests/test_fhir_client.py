@@ -9,9 +9,14 @@ from fhirpy.base.exceptions import ResourceNotFound
 STORY_PATIENT = "story-diabetes"
 
 
+@pytest.fixture(scope="module")
+def bearer(live_server):
+    return {"Authorization": f"Bearer {live_server.token()}"}
+
+
 @pytest.fixture
-def fhir(live_server):
-    return SyncFHIRClient(f"{live_server}/fhir")
+def fhir(live_server, bearer):
+    return SyncFHIRClient(f"{live_server}/fhir", authorization=bearer["Authorization"])
 
 
 def test_fhirpy_searches_and_reads_patients(fhir):
@@ -52,18 +57,20 @@ def test_fhirpy_follows_paging_across_workers(fhir):
     assert len(set(ids)) == total
 
 
-def test_links_are_built_from_base_url(live_server):
-    bundle = requests.get(f"{live_server}/fhir/Encounter?patient={STORY_PATIENT}&_count=2", timeout=10).json()
+def test_links_are_built_from_base_url(live_server, bearer):
+    bundle = requests.get(f"{live_server}/fhir/Encounter?patient={STORY_PATIENT}&_count=2", headers=bearer,
+                          timeout=10).json()
     assert all(link["url"].startswith(f"{live_server}/fhir/Encounter?") for link in bundle["link"])
     assert bundle["entry"][0]["fullUrl"].startswith(f"{live_server}/fhir/Encounter/")
 
 
-def test_fhirclient_discovers_the_server_and_reads(live_server):
+def test_fhirclient_discovers_the_server_and_reads(live_server, bearer):
     from fhirclient import client
     from fhirclient.models.observation import Observation
     from fhirclient.models.patient import Patient
 
     smart = client.FHIRClient(settings={"app_id": "sandbox-tests", "api_base": f"{live_server}/fhir"})
+    smart.server.session.headers.update(bearer)  # a backend-style token; the SMART flows have their own tests
     smart.prepare()
     assert smart.server.capabilityStatement.fhirVersion == "4.0.1"
     patient = Patient.read(STORY_PATIENT, smart.server)
@@ -76,6 +83,6 @@ def test_fhirclient_discovers_the_server_and_reads(live_server):
     assert len(pages) > 1
     assert len(ids) == len(set(ids)) == pages[0].total
     everything = requests.get(f"{live_server}/fhir/Patient/{STORY_PATIENT}/$everything?_count=1000",
-                              timeout=10).json()
+                              headers=bearer, timeout=10).json()
     types = {entry["resource"]["resourceType"] for entry in everything["entry"]}
     assert {"Patient", "Encounter", "Observation", "Practitioner"} <= types

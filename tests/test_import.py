@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 from click.testing import CliRunner
-from conftest import ANCHOR_DATE, FIXTURES
+from conftest import ANCHOR_DATE, FIXTURES, with_test_token
 
 from sandbox.app import create_app
 from sandbox.cli import main
@@ -38,7 +38,8 @@ def synthea(tmp_path_factory):
                     "checkout and is never copied into the repository")
     db = tmp_path_factory.mktemp("synthea") / "synthea.sqlite"
     report = import_paths(Store(str(db)), [SYNTHEA], echo=quiet)
-    app = create_app({"DB": str(db), "BASE_URL": "http://localhost", "ANCHOR_DATE": ANCHOR_DATE, "TESTING": True})
+    app = with_test_token(create_app({"DB": str(db), "BASE_URL": "http://localhost", "ANCHOR_DATE": ANCHOR_DATE,
+                                      "TESTING": True}))
     return report, app
 
 

@@ -96,7 +96,8 @@ def test_the_id_token_header_names_the_signing_key(client, store, app_client, us
 
 def test_only_hashes_of_tokens_are_stored(client, store, app_client, user):
     body = exchange(client, store, app_client, user_id=user.id).json
-    rows = store.conn.execute("SELECT token_hash, kind FROM tokens ORDER BY kind").fetchall()
+    rows = store.conn.execute("SELECT token_hash, kind FROM tokens WHERE client_id = ? ORDER BY kind",
+                              (app_client.client_id,)).fetchall()
     assert rows == [(digest(body["access_token"]), "access"), (digest(body["refresh_token"]), "refresh")]
 
 

@@ -74,9 +74,8 @@ class ScopePolicy(AccessPolicy):
     def check(self, permission: str, resource_type: str, resource: dict | None = None) -> None:
         reaches = self.reaches(permission, resource_type)
         if not reaches:
-            if permission == READ and resource is not None and self._is_own_user(resource_type,
-                                                                                 resource.get("id")):
-                return self._allow("fhirUser scope: a user may read their own resource")
+            if permission == READ and self._may_read_own_user(resource_type, resource):
+                return None  # the read of the user's own resource is decided on the stored resource
             self._refuse(self.missing_scope(permission, resource_type))
         if resource is not None and not any(self._matches_in_memory(reach, resource) for reach in reaches):
             self._refuse(f"{VERBS[permission]} this {resource_type} is outside what the token's scopes reach "
@@ -200,6 +199,14 @@ class ScopePolicy(AccessPolicy):
             if not any(_token_matches(value, criterion.param, tokens) for value in criterion.values):
                 return False
         return True
+
+    def _may_read_own_user(self, resource_type: str, resource: dict | None) -> bool:
+        """fhirUser scope: the type of the user's own resource may be read, that one resource only."""
+        if "fhirUser" not in self.scopes or not self.fhir_user:
+            return False
+        if resource is None:
+            return self.fhir_user.startswith(resource_type + "/")
+        return self._is_own_user(resource_type, resource.get("id"))
 
     def _is_own_user(self, resource_type: str, rid: str | None) -> bool:
         return "fhirUser" in self.scopes and self.fhir_user == f"{resource_type}/{rid}"

@@ -26,7 +26,10 @@ class GenerationFailed(RuntimeError):
 
 def prepared_batches(seed: int, patients: int, anchor_date: dt.date) -> Iterator[list[Prepared]]:
     """The batches of ``generate_batches``, each resource already prepared for storing."""
-    ctx = multiprocessing.get_context("spawn")
+    # fork where there is one: the child only generates (it never touches the parent's SQLite connection),
+    # and it works whatever the parent's __main__ is (spawn cannot re-import a script read from stdin).
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    ctx = multiprocessing.get_context(method)
     channel = ctx.Queue(maxsize=QUEUE_DEPTH)
     worker = ctx.Process(target=_produce, args=(channel, seed, patients, anchor_date), daemon=True)
     worker.start()

@@ -1,0 +1,107 @@
+"""Bearer tokens on the FHIR API (RFC 6750; SMART App Launch 2.2 §Access token use).
+
+Every FHIR request except the CapabilityStatement, the discovery documents and CORS preflights needs a
+valid, unexpired, unrevoked access token issued by this server: without one it gets 401 with
+`WWW-Authenticate: Bearer` (RFC 6750 §3), with `error="invalid_token"` when one was presented. The token
+becomes the request's access policy (auth/access_policy.py); after the response, the policy's decisions go
+to the audit trail with the rule that made them.
+
+The OPEN_READ setting lets people explore the data without a token: reads and searches only.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, g, request
+
+from ..fhir.access import READ, SEARCH, AccessPolicy
+from ..fhir.policy import use_policy
+from ..store import Store
+from ..store.errors import Forbidden, Unauthorized
+from . import audit
+from .access_policy import ScopePolicy
+from .scopes import ScopeSet
+from .tokens import TokenInfo, active_token
+from .users import UserDirectory
+
+REALM = "sandbox-fhir"
+OPEN_PATHS = ("/fhir/metadata", "/fhir/.well-known/")
+
+
+class ReadOnlyPolicy(AccessPolicy):
+    """OPEN_READ without a token: everything may be read and searched, nothing written."""
+
+    def check(self, permission: str, resource_type: str, resource: dict | None = None) -> None:
+        if permission not in (READ, SEARCH):
+            raise Forbidden("This sandbox serves FHIR data without a token for reading only (OPEN_READ); "
+                            "writes need an access token with write scopes")
+
+
+def authenticate() -> None:
+    """Before every FHIR request: find the token and install its policy, or refuse with 401."""
+    if request.method == "OPTIONS" or request.path.rstrip("/") == "/fhir/metadata" \
+            or request.path.startswith(OPEN_PATHS[1]):
+        return
+    store: Store = current_app.extensions["store"]
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    presented = presented.strip()
+    if not presented or scheme.lower() != "bearer":
+        if current_app.config.get("OPEN_READ"):
+            use_policy(ReadOnlyPolicy())
+            return
+        raise Unauthorized(
+            "This FHIR server needs an access token: send Authorization: Bearer <token> (SMART App Launch)",
+            headers={"WWW-Authenticate": f'Bearer realm="{REALM}"'})
+    info = active_token(store, presented)
+    if info is None:
+        audit.record(store, "access.refused", audit.FAILURE, rule="The access token is unknown, expired or revoked",
+                     method=request.method, path=request.full_path.rstrip("?"))
+        raise Unauthorized(
+            "The access token is not valid: it is unknown, expired or revoked. Get a new one.",
+            headers={"WWW-Authenticate": f'Bearer realm="{REALM}", error="invalid_token", '
+                                         'error_description="The access token is unknown, expired or revoked"'})
+    g.fhir_token = info
+    use_policy(policy_for(store, info))
+
+
+def policy_for(store: Store, info: TokenInfo) -> ScopePolicy:
+    """The access policy of a token: its scopes, its launch patient, and what its user may see."""
+    user = UserDirectory(store).get(info.user_id) if info.user_id else None
+    fhir_user = user.fhir_user if user else None
+    return ScopePolicy(store, ScopeSet.parse(info.scope), patient=info.context.get("patient"),
+                       user_patients=_patients_of_user(store, user), fhir_user=fhir_user)
+
+
+def _patients_of_user(store: Store, user) -> tuple[str, ...] | None:
+    """`user/` scopes reach what the user may see: clinicians every patient, a patient user their own
+    record, a RelatedPerson the patients they are linked to; a token without a user, none."""
+    if user is None:
+        return ()
+    if user.kind == "clinician":
+        return None
+    rtype, rid = user.fhir_resource
+    if rtype == "Patient":
+        return (rid,)
+    if rtype == "RelatedPerson" and store.exists("RelatedPerson", rid):
+        reference = (store.read("RelatedPerson", rid).resource.get("patient") or {}).get("reference", "")
+        return (reference.split("/", 1)[1],) if reference.startswith("Patient/") else ()
+    return ()
+
+
+def record_decisions(response):
+    """After a FHIR request under a token: one audit event with the decision and the rule behind it."""
+    info: TokenInfo | None = g.get("fhir_token")
+    if info is None:
+        return response
+    from ..fhir.policy import current_policy
+
+    policy = current_policy()
+    decisions = getattr(policy, "decisions", [])
+    refused = [rule for outcome, rule in decisions if outcome == audit.FAILURE]
+    allowed = [rule for outcome, rule in decisions if outcome == audit.SUCCESS]
+    outcome = audit.FAILURE if refused or response.status_code >= 400 else audit.SUCCESS
+    rule = (refused or allowed or [f"HTTP {response.status_code}"])[0]
+    audit.record(current_app.extensions["store"], "access.refused" if refused else "access.allowed", outcome,
+                 client_id=info.client_id, user_id=info.user_id, launch_id=info.context.get("launch_id"),
+                 rule=rule, method=request.method, path=request.full_path.rstrip("?"),
+                 status=response.status_code, family=info.family_id)
+    return response
