@@ -40,7 +40,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(fhir_blueprint, url_prefix="/fhir")
     _require_tokens_on_fhir(app)
     app.register_blueprint(auth_blueprint, url_prefix="/auth")
+    from .auth.authorization import blueprint as authorize_blueprint
+    from .auth.pages import blueprint as pages_blueprint
     from .auth.token_views import blueprint as oauth_blueprint
+
+    app.register_blueprint(authorize_blueprint, url_prefix="/auth")
+    app.register_blueprint(pages_blueprint, url_prefix="/auth")
+    from .auth.headless import blueprint as api_blueprint
+
+    app.register_blueprint(api_blueprint, url_prefix="/api")
 
     app.register_blueprint(oauth_blueprint, url_prefix="/auth")
     from .demo_app import blueprint as demo_blueprint

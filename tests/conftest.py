@@ -87,6 +87,7 @@ def seeded_db(tmp_path_factory) -> Path:
     store = Store(str(path))
     bootstrap.seed_database(store, values["SEED"], values["PATIENTS"], values["ANCHOR_DATE"])
     bootstrap.seed_directory(store, "http://localhost")
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # copies of the file must hold everything
     return path
 
 

@@ -85,6 +85,24 @@ CREATE TABLE IF NOT EXISTS launches (
 );
 """
 
+# Authorization requests in progress: validated at the authorize endpoint, then carried through the sign-in,
+# patient and encounter pickers and consent pages by their random id (not by cookie, so that an app in the
+# EHR's frame, where cookies may not flow, still gets through). `csrf` protects the pages' forms.
+PENDING = """
+CREATE TABLE IF NOT EXISTS pending_authorizations (
+    id TEXT PRIMARY KEY,
+    request TEXT NOT NULL,
+    user_id TEXT,
+    session_id TEXT,
+    launch_id TEXT,
+    context TEXT NOT NULL DEFAULT '{}',
+    skip_consent INTEGER NOT NULL DEFAULT 0,
+    csrf TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+"""
+
 # Authorization codes. Only a SHA-256 hash of the code is kept. A code is bound to its client, redirect_uri,
 # PKCE challenge, granted scope, user, session and context; `family_id` names the tokens its redemption issued,
 # so a second redemption can revoke them (RFC 9700 §4.5).
@@ -179,7 +197,7 @@ CREATE TABLE IF NOT EXISTS auth_failures (
 CREATE INDEX IF NOT EXISTS auth_failures_key ON auth_failures (key, at);
 """
 
-TABLES: tuple[str, ...] = (CLIENTS, USERS, SIGNING_KEYS, SESSIONS, LAUNCHES, CODES, TOKENS, ASSERTION_IDS,
+TABLES: tuple[str, ...] = (CLIENTS, USERS, SIGNING_KEYS, SESSIONS, LAUNCHES, PENDING, CODES, TOKENS, ASSERTION_IDS,
                            JWKS_CACHE, AUDIT, FAILURES)
 
 

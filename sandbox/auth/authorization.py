@@ -1,0 +1,195 @@
+"""The authorize endpoint (RFC 6749 §4.1.1, RFC 7636, RFC 9700; SMART App Launch 2.2 §Obtain authorization code).
+
+Order of checks: the client and its exact redirect_uri first — until both are good, errors show a page and
+never redirect (RFC 6749 §4.1.2.1). After that every error goes back to the app with `error`,
+`error_description` and `state`. `aud` must be this FHIR base; PKCE with S256 is required of every client;
+unknown scopes are dropped; an EHR launch's `launch` is taken once and authenticates the user. The request
+then moves through sign-in, patient and encounter pickers and consent (auth/pages.py) as a pending request
+(auth/pending.py) until a code is issued.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+
+from ..store import Store
+from . import audit, launch_context, pending, pkce, signin
+from .clients import Client, ClientRegistry
+from .codes import CodeGrant, issue_code
+from .errors import (
+    AccessDenied,
+    InvalidRequest,
+    InvalidScope,
+    OAuthError,
+    UnauthorizedClient,
+    UnsupportedResponseType,
+    append_query,
+)
+from .scopes import ScopeSet
+from .users import UserDirectory
+
+blueprint = Blueprint("authorize", __name__)
+
+REFRESH_SCOPES = ("offline_access", "online_access")
+PAGE_HEADERS = {"Content-Security-Policy": "frame-ancestors 'self'", "X-Frame-Options": "SAMEORIGIN",
+                "Cache-Control": "no-store"}
+
+
+def store() -> Store:
+    return current_app.extensions["store"]
+
+
+def fhir_base() -> str:
+    return current_app.config["BASE_URL"] + "/fhir"
+
+
+def error_page(title: str, message: str, status: int = 400):
+    """An error shown to the person in the browser (no redirect to an unverified URI)."""
+    return render_template("oauth/error.html", title=title, message=message), status, PAGE_HEADERS
+
+
+@blueprint.route("/authorize", methods=["GET", "POST"])
+def authorize():
+    """SMART App Launch 2.2 §authorize-post: the same parameters by GET query or POST form."""
+    params = request.values
+    client = ClientRegistry(store(), current_app.config["BASE_URL"]).get(params.get("client_id", ""))
+    if client is None:
+        return error_page("Unknown app", "The client_id of this request is not registered in the sandbox. "
+                          "Register the app first (sandbox apps add, or POST /auth/register), then try again.")
+    redirect_uri = params.get("redirect_uri", "")
+    if not client.has_redirect_uri(redirect_uri):
+        registered = ", ".join(client.redirect_uris) or "none"
+        return error_page("Redirect URI not registered",
+                          f"The redirect_uri {redirect_uri or '(missing)'} is not one of the URIs registered for "
+                          f"{client.display_name} (registered: {registered}). The sandbox only sends codes to an "
+                          "exactly registered URI.")
+    state = params.get("state")
+    try:
+        decided = check_request(client, params)
+    except OAuthError as error:
+        audit.record(store(), "authorize.refused", audit.FAILURE, client_id=client.client_id,
+                     launch_id=params.get("launch"), rule=error.description)
+        return redirect(error.redirect_url(redirect_uri, state))
+    return start(client, decided, params)
+
+
+def check_request(client: Client, params: Mapping[str, str]) -> dict[str, Any]:
+    """Everything checked before anyone is asked anything; returns the request as decided."""
+    if params.get("response_type") != "code":
+        raise UnsupportedResponseType(f"response_type must be 'code', not {params.get('response_type')!r}")
+    if not client.allows_grant("authorization_code"):
+        raise UnauthorizedClient(f"{client.display_name} is not registered for the authorization_code grant")
+    aud = (params.get("aud") or "").rstrip("/")
+    if aud != fhir_base():
+        raise InvalidRequest(f"aud must be this FHIR server's base URL, {fhir_base()} (received "
+                             f"{params.get('aud') or 'none'})")
+    challenge, method = params.get("code_challenge"), params.get("code_challenge_method")
+    if not challenge:
+        raise InvalidRequest("PKCE is required: send code_challenge and code_challenge_method=S256")
+    if method != "S256":
+        raise InvalidRequest(f"code_challenge_method must be S256 (received {method or 'none'}); "
+                             "the plain method is not allowed")
+    if not pkce.is_s256_challenge(challenge):
+        raise InvalidRequest("code_challenge must be the base64url SHA-256 of the verifier (43 characters)")
+    scope = granted_scope(client, params.get("scope"), has_launch=bool(params.get("launch")))
+    return {"client_id": client.client_id, "redirect_uri": params["redirect_uri"], "state": params.get("state"),
+            "scope": str(scope), "code_challenge": challenge, "nonce": params.get("nonce")}
+
+
+def granted_scope(client: Client, requested: str | None, has_launch: bool) -> ScopeSet:
+    """SMART App Launch 2.2 §Scopes — unknown scopes are dropped, never an error; what remains is narrowed to
+    what the app may be granted. `launch` means nothing without a launch; refresh scopes need the grant."""
+    if not requested or not requested.strip():
+        raise InvalidScope("scope is required: ask for the scopes the app needs (e.g. launch/patient openid "
+                           "fhirUser patient/*.rs)")
+    scopes = ScopeSet.parse(requested).restrict_to(client.scopes)
+    drop = set()
+    if not has_launch:
+        drop.add("launch")
+    if not client.allows_grant("refresh_token"):
+        drop.update(REFRESH_SCOPES)
+    return ScopeSet(tuple(s for s in scopes.scopes if s not in drop))
+
+
+def start(client: Client, decided: dict[str, Any], params: Mapping[str, str]):
+    """Begin the pending request: an EHR launch brings its user and context, a standalone launch needs the
+    person signed in (in this browser)."""
+    base_context = {"need_patient_banner": True, "smart_style_url": style_url()}
+    launch_id = params.get("launch")
+    if launch_id:
+        launch, reason = launch_context.take(store(), launch_id, client.client_id)
+        if launch is None:
+            audit.record(store(), "launch.refused", audit.FAILURE, client_id=client.client_id, launch_id=launch_id,
+                         rule=reason)
+            return redirect(InvalidRequest(reason).redirect_url(decided["redirect_uri"], decided["state"]))
+        item = pending.create(store(), decided, user_id=launch.user_id, session_id=launch.session_id,
+                              launch_id=launch.id, context={**base_context, **launch.context},
+                              skip_consent=launch.skip_consent or client.pre_approved)
+    else:
+        user, session_id = signin.current()
+        item = pending.create(store(), decided, user_id=user.id if user else None, session_id=session_id,
+                              launch_id=None, context=base_context, skip_consent=client.pre_approved)
+    return advance(item)
+
+
+def style_url() -> str:
+    return current_app.config["BASE_URL"] + "/auth/smart-style.json"
+
+
+def advance(item: pending.Pending):
+    """The next step of a pending request: sign-in, patient, encounter, consent, then the code."""
+    if item.user_id is None:
+        return redirect(url_for("pages.login", next=url_for("pages.resume", request=item.id)))
+    user = UserDirectory(store()).get(item.user_id)
+    if user is None:
+        return deny(item, AccessDenied("The signed-in user no longer exists"))
+    scopes = ScopeSet.parse(item.request["scope"])
+    if "launch/patient" in scopes and not item.context.get("patient"):
+        own = own_patient(user)
+        if own is None:
+            return redirect(url_for("pages.pick_patient", request=item.id))
+        item = item.with_context(patient=own)
+        pending.save(store(), item)
+    wants_encounter = "launch/encounter" in scopes and "encounter_chosen" not in item.context
+    if wants_encounter and not item.context.get("encounter") and item.context.get("patient"):
+        return redirect(url_for("pages.pick_encounter", request=item.id))
+    if not item.skip_consent:
+        return redirect(url_for("pages.consent", request=item.id))
+    return issue(item, item.request["scope"])
+
+
+def own_patient(user) -> str | None:
+    """A patient user is their own patient; a RelatedPerson acts for the patient they are linked to."""
+    rtype, rid = user.fhir_resource
+    if rtype == "Patient":
+        return rid
+    if rtype == "RelatedPerson" and store().exists("RelatedPerson", rid):
+        reference = (store().read("RelatedPerson", rid).resource.get("patient") or {}).get("reference", "")
+        return reference.split("/", 1)[1] if reference.startswith("Patient/") else None
+    return None
+
+
+def issue(item: pending.Pending, scope: str):
+    """Issue the code and send the browser back to the app (RFC 6749 §4.1.2)."""
+    context = {k: v for k, v in item.context.items() if k != "encounter_chosen"}
+    grant = CodeGrant(item.request["client_id"], item.request["redirect_uri"], item.request["code_challenge"],
+                      scope, item.user_id, item.session_id, item.launch_id, context, item.request.get("nonce"))
+    code = issue_code(store(), grant, current_app.config["CODE_LIFETIME"])
+    pending.finish(store(), item)
+    audit.record(store(), "code.issued", client_id=grant.client_id, user_id=grant.user_id, launch_id=grant.launch_id,
+                 rule="Authorization approved: a single-use code bound to client, redirect_uri, PKCE challenge, "
+                      "scope and context", scope=scope, context=context)
+    params = {"code": code}
+    if item.request.get("state") is not None:
+        params["state"] = item.request["state"]
+    return redirect(append_query(item.request["redirect_uri"], params))
+
+
+def deny(item: pending.Pending, error: OAuthError):
+    pending.finish(store(), item)
+    audit.record(store(), "authorize.denied", audit.FAILURE, client_id=item.request["client_id"],
+                 user_id=item.user_id, launch_id=item.launch_id, rule=error.description)
+    return redirect(error.redirect_url(item.request["redirect_uri"], item.request.get("state")))

@@ -1,0 +1,102 @@
+"""Headless EHR launches for app developers' own CI: `POST /api/launches` (a sandbox convenience, not a standard).
+
+JSON `{"client_id", "patient", "encounter", "user", "fhirContext", "intent", "skip_login", "skip_consent"}` →
+201 `{"launch", "iss", "launch_url"}`. The launch is what a clinician's Launch button would make: bound to the
+app and to a user (a FHIR reference, default the first seeded clinician) with a fresh session of theirs. An
+authorize request carrying it with both skip flags set comes straight back with a code. Open to loopback
+callers; anyone else needs the admin token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+
+from ..store import Store
+from . import launch_context, signin
+from .admin import require_local_or_admin
+from .clients import ClientRegistry
+from .errors import append_query
+from .users import UserDirectory
+
+blueprint = Blueprint("api", __name__)
+
+
+class LaunchRequestError(ValueError):
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+@blueprint.post("/launches")
+@require_local_or_admin
+def create_launch():
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return _error("Send a JSON object with Content-Type: application/json, e.g. "
+                      '{"client_id": "demo-app", "patient": "story-diabetes"}')
+    store: Store = current_app.extensions["store"]
+    base_url = current_app.config["BASE_URL"]
+    try:
+        launch, launch_url = make_launch(store, base_url, body, current_app.config)
+    except LaunchRequestError as exc:
+        return _error(str(exc), exc.status)
+    return jsonify({"launch": launch.id, "iss": f"{base_url}/fhir", "launch_url": launch_url}), 201, \
+        {"Cache-Control": "no-store"}
+
+
+def make_launch(store: Store, base_url: str, body: dict[str, Any],
+                settings) -> tuple[launch_context.Launch, str | None]:
+    """Validate a launch request against the registry and the FHIR data, and save the launch."""
+    client = ClientRegistry(store, base_url).get(str(body.get("client_id") or ""))
+    if client is None:
+        raise LaunchRequestError(f"client_id {body.get('client_id')!r} is not a registered app", 404)
+    patient, encounter = body.get("patient"), body.get("encounter")
+    for name, value in (("patient", patient), ("encounter", encounter), ("intent", body.get("intent"))):
+        if value is not None and not isinstance(value, str):
+            raise LaunchRequestError(f"{name} must be a string (a resource id)")
+    if patient and not store.exists("Patient", patient):
+        raise LaunchRequestError(f"Patient/{patient} does not exist", 404)
+    if encounter:
+        if not store.exists("Encounter", encounter):
+            raise LaunchRequestError(f"Encounter/{encounter} does not exist", 404)
+        subject = (store.read("Encounter", encounter).resource.get("subject") or {}).get("reference")
+        if patient and subject != f"Patient/{patient}":
+            raise LaunchRequestError(f"Encounter/{encounter} belongs to {subject}, not Patient/{patient}")
+    directory = UserDirectory(store)
+    reference = body.get("user")
+    user = directory.by_fhir_user(reference) if reference else directory.first_clinician()
+    if user is None:
+        raise LaunchRequestError(f"No sandbox user stands for {reference!r}" if reference else
+                                 "There is no clinician user; seed the database first", 404)
+    context = {"patient": patient, "encounter": encounter, "fhirContext": _fhir_context(body.get("fhirContext")),
+               "intent": body.get("intent"), "need_patient_banner": bool(body.get("need_patient_banner", True)),
+               "smart_style_url": f"{base_url}/auth/smart-style.json"}
+    session_id = signin.start(store, user.id, settings["SESSION_LIFETIME"])
+    launch = launch_context.create(store, client.client_id, user.id, session_id, context, settings["LAUNCH_LIFETIME"],
+                                   skip_login=bool(body.get("skip_login")), skip_consent=bool(body.get("skip_consent")))
+    launch_url = None
+    if client.launch_uri:
+        launch_url = append_query(client.launch_uri, {"iss": f"{base_url}/fhir", "launch": launch.id})
+    return launch, launch_url
+
+
+def _fhir_context(value: Any) -> list[dict[str, Any]] | None:
+    """SMART 2.2 fhirContext: a list of objects; plain "Type/id" strings are taken as references."""
+    if value in (None, [], ""):
+        return None
+    if not isinstance(value, list):
+        raise LaunchRequestError('fhirContext must be a list, e.g. [{"reference": "DiagnosticReport/123"}]')
+    items = []
+    for item in value:
+        if isinstance(item, str):
+            item = {"reference": item}
+        if not isinstance(item, dict) or not item:
+            raise LaunchRequestError("each fhirContext entry must be an object such as {\"reference\": \"Type/id\"}")
+        items.append(item)
+    return items
+
+
+def _error(message: str, status: int = 400):
+    return jsonify({"error": "invalid_request", "error_description": message}), status, {"Cache-Control": "no-store"}

@@ -1,0 +1,66 @@
+"""EHR launch contexts (SMART App Launch 2.2 §EHR Launch): the opaque `launch` value an app receives.
+
+A launch is bound to one client and one user (and that user's session), lives LAUNCH_LIFETIME seconds and
+can be used once. Its context holds what the token response will carry: patient, encounter, fhirContext
+(STU2.2 list of objects), intent, need_patient_banner, smart_style_url, tenant.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..store import Store
+from . import audit
+
+
+@dataclass(frozen=True)
+class Launch:
+    id: str
+    client_id: str
+    user_id: str
+    session_id: str | None
+    context: dict[str, Any] = field(default_factory=dict)
+    skip_login: bool = False
+    skip_consent: bool = False
+
+
+def create(store: Store, client_id: str, user_id: str, session_id: str | None, context: dict[str, Any],
+           lifetime: int, skip_login: bool = False, skip_consent: bool = False) -> Launch:
+    launch = Launch(secrets.token_urlsafe(24), client_id, user_id, session_id,
+                    {k: v for k, v in context.items() if v not in (None, "", [])}, skip_login, skip_consent)
+    now = int(time.time())
+    with store.transaction() as conn:
+        conn.execute(
+            "INSERT INTO launches (id, client_id, user_id, session_id, context, skip_login, skip_consent, created_at, "
+            "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (launch.id, client_id, user_id, session_id, json.dumps(launch.context), int(skip_login),
+             int(skip_consent), now, now + lifetime))
+        conn.execute("DELETE FROM launches WHERE expires_at < ?", (now - 86400,))
+    audit.record(store, "launch.created", client_id=client_id, user_id=user_id, launch_id=launch.id,
+                 rule="A launch context was saved for this app and user", context=launch.context)
+    return launch
+
+
+def take(store: Store, launch_id: str, client_id: str) -> tuple[Launch | None, str | None]:
+    """Use a launch once: (the launch, None), or (None, why it was refused)."""
+    now = int(time.time())
+    with store.transaction() as conn:
+        row = conn.execute(
+            "SELECT client_id, user_id, session_id, context, skip_login, skip_consent, expires_at, used_at "
+            "FROM launches WHERE id = ?", (launch_id,)).fetchone()
+        if row is None:
+            return None, "The launch parameter is not known to this EHR"
+        owner, user_id, session_id, context, skip_login, skip_consent, expires_at, used_at = row
+        if owner != client_id:
+            return None, "The launch was created for another app"
+        if used_at is not None:
+            return None, "The launch was already used; start a new launch from the EHR"
+        if expires_at <= now:
+            return None, "The launch has expired; start a new launch from the EHR"
+        conn.execute("UPDATE launches SET used_at = ? WHERE id = ?", (now, launch_id))
+    return Launch(launch_id, client_id, user_id, session_id, json.loads(context), bool(skip_login),
+                  bool(skip_consent)), None

@@ -1,0 +1,232 @@
+"""The pages a person sees during authorization: sign-in, patient picker, encounter picker and consent.
+
+Each form carries a CSRF token (the sign-in page's lives in the signed session cookie, the others belong
+to their pending request), and every page forbids framing by other sites (`frame-ancestors 'self'`).
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+
+from ..store.query import parse_search
+from ..store.search import search
+from . import audit, pending, ratelimit, signin
+from .authorization import PAGE_HEADERS, advance, deny, error_page, issue, store
+from .clients import ClientRegistry
+from .consent_text import IDENTITY, describe, describe_resource_scope, type_words
+from .errors import AccessDenied, TooManyRequests
+from .scopes import ScopeSet
+from .users import UserDirectory
+
+blueprint = Blueprint("pages", __name__)
+
+SAMPLE_CLINICIANS = 6
+PICKER_PAGE = 25
+
+
+def page(template: str, status: int = 200, **values):
+    return render_template(template, **values), status, PAGE_HEADERS
+
+
+def login_csrf() -> str:
+    token = session.get("csrf")
+    if not token:
+        token = session["csrf"] = secrets.token_urlsafe(18)
+    return token
+
+
+def csrf_ok(expected: str) -> bool:
+    return hmac.compare_digest(request.form.get("csrf", ""), expected or "")
+
+
+def bad_csrf():
+    return error_page("This form has expired", "The page's security token did not match, so nothing was done. "
+                      "Go back, reload the page and try again.")
+
+
+def safe_next(target: str | None) -> str:
+    """Only paths on this site: never an absolute URL or a protocol-relative //host (open redirects)."""
+    if not target or not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
+        return url_for("index")
+    return target
+
+
+# -- sign-in -------------------------------------------------------------------------------------------------
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+def login():
+    directory = UserDirectory(store())
+    next_url = safe_next(request.values.get("next"))
+    error = None
+    if request.method == "POST":
+        if not csrf_ok(login_csrf()):
+            return bad_csrf()
+        username = request.form.get("username", "").strip()
+        keys = [f"login:{username.lower()}", f"login-ip:{request.remote_addr}"]
+        try:
+            ratelimit.check(store(), current_app.config, *keys)
+        except TooManyRequests as exc:
+            return page("oauth/error.html", 429, title="Too many attempts", message=exc.description)
+        user = directory.by_username(username)
+        if user is not None and (user.password_hash is None or user.check_password(request.form.get("password", ""))):
+            signin.sign_in(user)
+            return redirect(next_url)
+        ratelimit.note_failure(store(), current_app.config, *keys)
+        audit.record(store(), "signin.refused", audit.FAILURE, rule=f"Unknown user or wrong password for {username!r}")
+        error = "That user name and password did not match a sandbox user. Pick a user below or check the spelling."
+    clinicians = directory.list("clinician")[:SAMPLE_CLINICIANS]
+    people = directory.list("patient") + directory.list("related-person")
+    return page("oauth/login.html", 401 if error else 200, csrf=login_csrf(), next_url=next_url, error=error,
+                clinicians=clinicians, people=people)
+
+
+@blueprint.post("/logout")
+def logout():
+    if not csrf_ok(login_csrf()):
+        return bad_csrf()
+    signin.sign_out()
+    return redirect(safe_next(request.form.get("next")))
+
+
+# -- the steps of a pending authorization ---------------------------------------------------------------------
+
+
+def current_item():
+    item = pending.get(store(), request.values.get("request"))
+    if item is None:
+        return None, error_page("This authorization has expired",
+                                "The sign-in or consent step took too long or was already finished. Go back to the "
+                                "app and start again.")
+    if item.user_id is None:
+        user, session_id = signin.current()
+        if user is not None:
+            item = pending.Pending(item.id, item.request, user.id, session_id, item.launch_id, item.context,
+                                   item.skip_consent, item.csrf)
+            pending.save(store(), item)
+    return item, None
+
+
+@blueprint.get("/authorize/resume")
+def resume():
+    item, problem = current_item()
+    return problem or advance(item)
+
+
+@blueprint.route("/authorize/patient", methods=["GET", "POST"])
+def pick_patient():
+    item, problem = current_item()
+    if problem:
+        return problem
+    if request.method == "POST":
+        if not csrf_ok(item.csrf):
+            return bad_csrf()
+        if "deny" in request.form:
+            return deny(item, AccessDenied("The user cancelled at the patient picker"))
+        patient_id = request.form.get("patient", "")
+        if not store().exists("Patient", patient_id):
+            return error_page("Unknown patient", "That patient is not in the sandbox. Go back and pick another.")
+        item = item.with_context(patient=patient_id)
+        pending.save(store(), item)
+        return advance(item)
+    text = request.args.get("q", "").strip()
+    params = [("name", text)] if text else []
+    query = parse_search("Patient", [*params, ("_sort", "family"), ("_count", str(PICKER_PAGE))])
+    found = search(store(), query)
+    return page("oauth/pick_patient.html", item=item, client=client_of(item), q=text, total=found.total,
+                patients=[patient_row(s.resource) for s in found.matches])
+
+
+@blueprint.route("/authorize/encounter", methods=["GET", "POST"])
+def pick_encounter():
+    item, problem = current_item()
+    if problem:
+        return problem
+    patient_id = item.context.get("patient")
+    if request.method == "POST":
+        if not csrf_ok(item.csrf):
+            return bad_csrf()
+        if "deny" in request.form:
+            return deny(item, AccessDenied("The user cancelled at the encounter picker"))
+        encounter_id = request.form.get("encounter", "")
+        if encounter_id and not encounter_of(encounter_id, patient_id):
+            return error_page("Unknown encounter", "That encounter does not belong to the selected patient.")
+        item = item.with_context(encounter=encounter_id or None, encounter_chosen=True)
+        pending.save(store(), item)
+        return advance(item)
+    query = parse_search("Encounter", [("patient", patient_id), ("_sort", "-date"), ("_count", "20")])
+    encounters = [encounter_row(s.resource) for s in search(store(), query).matches]
+    return page("oauth/pick_encounter.html", item=item, client=client_of(item), encounters=encounters,
+                patient=patient_row(store().read("Patient", patient_id).resource))
+
+
+@blueprint.route("/authorize/consent", methods=["GET", "POST"])
+def consent():
+    item, problem = current_item()
+    if problem:
+        return problem
+    client = client_of(item)
+    scopes = ScopeSet.parse(item.request["scope"])
+    if request.method == "POST":
+        if not csrf_ok(item.csrf):
+            return bad_csrf()
+        if request.form.get("decision") != "approve":
+            return deny(item, AccessDenied("The user denied the app access"))
+        kept = set(request.form.getlist("type"))
+        approved = [s for s in scopes.scopes if resource_type_of(s) is None or resource_type_of(s) in kept]
+        audit.record(store(), "authorize.approved", client_id=client.client_id, user_id=item.user_id,
+                     launch_id=item.launch_id, rule="The user approved on the consent page",
+                     unchecked=sorted({resource_type_of(s) for s in scopes.scopes} - kept - {None}))
+        return issue(item, " ".join(approved))
+    patient_name = None
+    if item.context.get("patient") and store().exists("Patient", item.context["patient"]):
+        patient_name = patient_row(store().read("Patient", item.context["patient"]).resource)["name"]
+    resources = [(str(s), s.resource_type, describe_resource_scope(s, patient_name)) for s in scopes.resource_scopes]
+    others = [(s, describe(s)) for s in scopes.scopes if s in IDENTITY or s.startswith("launch/")]
+    return page("oauth/consent.html", item=item, client=client, resources=resources, others=others,
+                patient_name=patient_name, type_words=type_words)
+
+
+# -- helpers ------------------------------------------------------------------------------------------------------
+
+
+def client_of(item: pending.Pending):
+    return ClientRegistry(store(), current_app.config["BASE_URL"]).get(item.request["client_id"])
+
+
+def resource_type_of(scope_text: str) -> str | None:
+    parsed = ScopeSet((scope_text,)).resource_scopes
+    return parsed[0].resource_type if parsed else None
+
+
+def encounter_of(encounter_id: str, patient_id: str | None) -> bool:
+    if not store().exists("Encounter", encounter_id):
+        return False
+    subject = (store().read("Encounter", encounter_id).resource.get("subject") or {}).get("reference")
+    return subject == f"Patient/{patient_id}"
+
+
+def patient_row(resource: dict) -> dict:
+    name = next(iter(resource.get("name") or []), {})
+    mrn = next((i.get("value") for i in resource.get("identifier", [])
+                if any(c.get("code") == "MR" for c in (i.get("type") or {}).get("coding", []))), None)
+    family = (name.get("family") or "").upper()
+    given = " ".join(name.get("given") or [])
+    return {"id": resource["id"], "name": f"{family}, {given}".strip(", ") or resource["id"],
+            "born": resource.get("birthDate", "Not known"), "gender": (resource.get("gender") or "Not known").title(),
+            "mrn": mrn or "Not known"}
+
+
+def encounter_row(resource: dict) -> dict:
+    period = resource.get("period") or {}
+    kind = (resource.get("class") or {}).get("display") or (resource.get("class") or {}).get("code", "")
+    type_text = next((t.get("text") or next((c.get("display") for c in t.get("coding", [])), "")
+                      for t in resource.get("type", [])), "")
+    reason = next((r.get("text") or next((c.get("display") for c in r.get("coding", [])), "")
+                   for r in resource.get("reasonCode", [])), "")
+    return {"id": resource["id"], "start": (period.get("start") or "")[:16].replace("T", " "), "class": kind,
+            "type": type_text, "reason": reason, "status": resource.get("status", "")}

@@ -1,0 +1,73 @@
+"""Authorization requests in progress (the `pending_authorizations` table).
+
+The authorize endpoint validates a request once, stores what it decided under a random id, and the sign-in,
+picker and consent pages carry that id; each step adds to it (the user, the chosen patient or encounter)
+until a code is issued. Each pending request has its own CSRF token for the pages' forms, and lives ten
+minutes: long enough for a person, short enough not to linger.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..store import Store
+
+LIFETIME = 600
+
+
+@dataclass(frozen=True)
+class Pending:
+    id: str
+    request: dict[str, Any]  # client_id, redirect_uri, state, scope (as granted), code_challenge, nonce
+    user_id: str | None = None
+    session_id: str | None = None
+    launch_id: str | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+    skip_consent: bool = False
+    csrf: str = ""
+
+    def with_context(self, **values: Any) -> Pending:
+        return replace(self, context={**self.context, **values})
+
+
+def create(store: Store, request: dict[str, Any], *, user_id: str | None, session_id: str | None,
+           launch_id: str | None, context: dict[str, Any], skip_consent: bool) -> Pending:
+    pending = Pending(secrets.token_urlsafe(18), request, user_id, session_id, launch_id, context, skip_consent,
+                      secrets.token_urlsafe(18))
+    now = int(time.time())
+    with store.transaction() as conn:
+        conn.execute(
+            "INSERT INTO pending_authorizations (id, request, user_id, session_id, launch_id, context, skip_consent, "
+            "csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (pending.id, json.dumps(request), user_id, session_id, launch_id, json.dumps(context), int(skip_consent),
+             pending.csrf, now, now + LIFETIME))
+        conn.execute("DELETE FROM pending_authorizations WHERE expires_at < ?", (now,))
+    return pending
+
+
+def get(store: Store, pending_id: str | None) -> Pending | None:
+    if not pending_id:
+        return None
+    row = store.conn.execute(
+        "SELECT request, user_id, session_id, launch_id, context, skip_consent, csrf FROM pending_authorizations "
+        "WHERE id = ? AND expires_at > ?", (pending_id, int(time.time()))).fetchone()
+    if row is None:
+        return None
+    request, user_id, session_id, launch_id, context, skip_consent, csrf = row
+    return Pending(pending_id, json.loads(request), user_id, session_id, launch_id, json.loads(context),
+                   bool(skip_consent), csrf)
+
+
+def save(store: Store, pending: Pending) -> None:
+    with store.transaction() as conn:
+        conn.execute("UPDATE pending_authorizations SET user_id = ?, session_id = ?, context = ? WHERE id = ?",
+                     (pending.user_id, pending.session_id, json.dumps(pending.context), pending.id))
+
+
+def finish(store: Store, pending: Pending) -> None:
+    with store.transaction() as conn:
+        conn.execute("DELETE FROM pending_authorizations WHERE id = ?", (pending.id,))

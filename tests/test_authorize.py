@@ -1,0 +1,129 @@
+"""The authorize endpoint: client and redirect_uri first (error pages), then every error back to the app with
+error, error_description and state; aud, PKCE S256, scopes, and EHR launches taken once."""
+
+from __future__ import annotations
+
+import pytest
+from authorize_support import DEMO, DEMO_REDIRECT, FHIR, authorize_params, exchange, follow, query_of, sign_in
+
+from sandbox.auth import launch_context
+from sandbox.auth.codes import redeem_code
+
+
+@pytest.fixture
+def client(seeded_client):
+    return seeded_client
+
+
+@pytest.fixture
+def store(seeded_app):
+    return seeded_app.extensions["store"]
+
+
+def launch(store, client_id=DEMO, lifetime=300, **context):
+    return launch_context.create(store, client_id, "lori.mcdonald", None, context or {"patient": "story-diabetes"},
+                                 lifetime, skip_login=True, skip_consent=True).id
+
+
+@pytest.mark.parametrize("overrides, words", [
+    ({"client_id": "nobody"}, "not registered"),
+    ({"client_id": None}, "not registered"),
+    ({"redirect_uri": "http://evil.example/cb"}, "is not one of the URIs registered"),
+    ({"redirect_uri": DEMO_REDIRECT + "/"}, "is not one of the URIs registered"),
+    ({"redirect_uri": None}, "(missing)"),
+])
+def test_unknown_client_or_redirect_uri_gets_a_page_never_a_redirect(client, overrides, words):
+    response = client.get("/auth/authorize", query_string=authorize_params(**overrides))
+    assert response.status_code == 400
+    assert "Location" not in response.headers
+    assert words in response.text
+
+
+@pytest.mark.parametrize("overrides, error", [
+    ({"response_type": "token"}, "unsupported_response_type"),
+    ({"aud": None}, "invalid_request"),
+    ({"aud": "http://localhost/other"}, "invalid_request"),
+    ({"code_challenge": None}, "invalid_request"),
+    ({"code_challenge_method": None}, "invalid_request"),
+    ({"code_challenge_method": "plain"}, "invalid_request"),
+    ({"code_challenge": "short"}, "invalid_request"),
+    ({"scope": None}, "invalid_scope"),
+    ({"launch": "no-such-launch"}, "invalid_request"),
+])
+def test_errors_after_the_redirect_uri_is_known_go_back_to_the_app_with_state(client, overrides, error):
+    response = client.get("/auth/authorize", query_string=authorize_params(**overrides))
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith(DEMO_REDIRECT + "?")
+    params = query_of(response.headers["Location"])
+    assert params["error"] == error and params["state"] == "st-1" and params["error_description"]
+    assert "code" not in params
+
+
+def test_aud_with_a_trailing_slash_is_accepted(client, store):
+    response = client.get("/auth/authorize", query_string=authorize_params(aud=FHIR + "/", launch=launch(store)))
+    assert "code" in query_of(response.headers["Location"])
+
+
+def test_ehr_launch_with_skip_flags_comes_straight_back_with_a_bound_code(client, store):
+    launch_id = launch(store, patient="story-diabetes", encounter=None, intent="reconcile-medications")
+    params = authorize_params(launch=launch_id, scope="launch openid fhirUser patient/Observation.rs bogus/scope",
+                              nonce="n-1")
+    response = client.get("/auth/authorize", query_string=params)  # no one is signed in: the launch is enough
+    assert response.status_code == 302
+    code = query_of(response.headers["Location"])["code"]
+    grant = redeem_code(store, code, "family-x").grant
+    assert (grant.client_id, grant.redirect_uri, grant.user_id, grant.launch_id, grant.nonce) == \
+        (DEMO, DEMO_REDIRECT, "lori.mcdonald", launch_id, "n-1")
+    assert grant.scope == "launch openid fhirUser patient/Observation.rs"  # the unknown scope was dropped
+    assert grant.context["patient"] == "story-diabetes"
+    assert grant.context["intent"] == "reconcile-medications"
+
+
+@pytest.mark.parametrize("problem", ["used", "expired", "other-client"])
+def test_used_expired_and_foreign_launches_are_refused(client, store, problem):
+    if problem == "expired":
+        launch_id = launch(store, lifetime=-1)
+    elif problem == "other-client":
+        launch_id = launch(store, client_id="demo-confidential")
+    else:
+        launch_id = launch(store)
+        client.get("/auth/authorize", query_string=authorize_params(launch=launch_id))
+    params = query_of(client.get("/auth/authorize", query_string=authorize_params(launch=launch_id))
+                      .headers["Location"])
+    assert params["error"] == "invalid_request" and params["state"] == "st-1"
+    events = store.conn.execute("SELECT rule FROM audit_events WHERE event = 'launch.refused'").fetchall()
+    assert events
+
+
+def test_v1_scopes_stay_v1_and_refresh_scopes_need_the_refresh_grant(client, store):
+    params = authorize_params(launch=launch(store), scope="launch patient/Observation.read offline_access")
+    code = query_of(client.get("/auth/authorize", query_string=params).headers["Location"])["code"]
+    assert exchange(client, code).json["scope"] == "launch patient/Observation.read offline_access"
+
+
+def test_post_takes_the_same_parameters(client, store):
+    response = client.post("/auth/authorize", data=authorize_params(launch=launch(store)))
+    assert "code" in query_of(response.headers["Location"])
+
+
+def test_standalone_launch_sends_the_person_to_sign_in_first(client):
+    response = client.get("/auth/authorize", query_string=authorize_params())
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/auth/login?next=")
+
+
+def test_a_patient_user_gets_their_own_record_in_context(client, store):
+    sign_in(client, "marcus.johnson")
+    response = follow(client, client.get("/auth/authorize", query_string=authorize_params()))
+    assert "Allow" in response.text  # the consent page, no patient picker
+    form = {"request": _hidden(response.text, "request"), "csrf": _hidden(response.text, "csrf"),
+            "decision": "approve", "type": "*"}
+    done = client.post("/auth/authorize/consent", data=form)
+    body = exchange(client, query_of(done.headers["Location"])["code"]).json
+    assert body["patient"] == "story-diabetes"
+
+
+def _hidden(html, name):
+    from authorize_support import hidden
+
+    return hidden(html, name)
