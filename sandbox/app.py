@@ -46,7 +46,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(authorize_blueprint, url_prefix="/auth")
     app.register_blueprint(pages_blueprint, url_prefix="/auth")
+    from .auth.connected_apps import blueprint as manage_blueprint
     from .auth.headless import blueprint as api_blueprint
+
+    app.register_blueprint(manage_blueprint, url_prefix="/auth")
 
     app.register_blueprint(api_blueprint, url_prefix="/api")
 

@@ -1,0 +1,66 @@
+"""Connected apps: the `management_endpoint` (SMART App Launch 2.2 §Conformance) where a signed-in user sees
+which apps hold tokens for their data and revokes any of them (every access and refresh token of the grant)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from flask import Blueprint, current_app, redirect, request, url_for
+
+from . import audit, signin, tokens
+from .authorization import store
+from .clients import ClientRegistry
+from .consent_text import describe
+from .pages import bad_csrf, csrf_ok, login_csrf, page
+
+blueprint = Blueprint("manage", __name__)
+
+
+@dataclass(frozen=True)
+class Grant:
+    family_id: str
+    client_name: str
+    client_id: str
+    scopes: list[tuple[str, str]]
+    granted_at: str
+    state: str
+
+
+def grants_of(user_id: str) -> list[Grant]:
+    """One row per token family (one authorization) of the user, newest first."""
+    now = int(time.time())
+    rows = store().conn.execute(
+        "SELECT family_id, client_id, min(issued_at), max(CASE WHEN revoked_at IS NULL AND rotated_at IS NULL "
+        "AND expires_at > ? THEN 1 ELSE 0 END), min(CASE WHEN revoked_at IS NULL THEN 0 ELSE 1 END), "
+        "(SELECT scope FROM tokens t2 WHERE t2.family_id = t.family_id ORDER BY issued_at, kind DESC LIMIT 1) "
+        "FROM tokens t WHERE user_id = ? GROUP BY family_id, client_id ORDER BY min(issued_at) DESC",
+        (now, user_id)).fetchall()
+    registry = ClientRegistry(store(), current_app.config["BASE_URL"])
+    grants = []
+    for family_id, client_id, issued_at, active, all_revoked, scope in rows:
+        client = registry.get(client_id)
+        state = "Active" if active else ("Revoked" if all_revoked else "Expired")
+        grants.append(Grant(family_id, client.display_name if client else client_id, client_id,
+                            [(s, describe(s)) for s in scope.split()],
+                            time.strftime("%d-%b-%Y %H:%M", time.localtime(issued_at)), state))
+    return grants
+
+
+@blueprint.route("/manage", methods=["GET", "POST"])
+def manage():
+    user, _ = signin.current()
+    if user is None:
+        return redirect(url_for("pages.login", next=url_for("manage.manage")))
+    if request.method == "POST":
+        if not csrf_ok(login_csrf()):
+            return bad_csrf()
+        family_id = request.form.get("family", "")
+        owned = store().conn.execute("SELECT client_id FROM tokens WHERE family_id = ? AND user_id = ? LIMIT 1",
+                                     (family_id, user.id)).fetchone()
+        if owned:
+            tokens.revoke_family(store(), family_id)
+            audit.record(store(), "revocation", client_id=owned[0], user_id=user.id,
+                         rule="The user revoked the app's access on the connected apps page", family=family_id)
+        return redirect(url_for("manage.manage"))
+    return page("oauth/manage.html", user=user, grants=grants_of(user.id), csrf=login_csrf())

@@ -1,0 +1,33 @@
+"""The management endpoint: a signed-in user sees the apps holding tokens for them and revokes one."""
+
+from __future__ import annotations
+
+from authorize_support import hidden, sign_in
+from conftest import issue_token
+from sandbox.auth.tokens import active_token
+
+
+def test_a_user_sees_and_revokes_an_app(seeded_client, seeded_app):
+    store = seeded_app.extensions["store"]
+    mine = issue_token(store, "openid patient/Observation.rs", client_id="demo-app", user_id="marcus.johnson")
+    theirs = issue_token(store, "patient/*.rs", client_id="demo-app", user_id="lori.mcdonald")
+    assert seeded_client.get("/auth/manage").headers["Location"].startswith("/auth/login")
+    sign_in(seeded_client, "marcus.johnson")
+    page = seeded_client.get("/auth/manage")
+    assert "Sandbox Demo App" in page.text and "Read and search observations" in page.text
+    assert page.text.count("Revoke</button>") == 1  # only this user's grant is listed
+    seeded_client.post("/auth/manage", data={"csrf": hidden(page.text, "csrf"), "family": hidden(page.text, "family")})
+    assert active_token(store, mine) is None
+    assert active_token(store, theirs) is not None
+    assert "Revoked" in seeded_client.get("/auth/manage").text
+
+
+def test_revoking_needs_the_csrf_token_and_only_touches_own_grants(seeded_client, seeded_app):
+    store = seeded_app.extensions["store"]
+    theirs = issue_token(store, "patient/*.rs", client_id="demo-app", user_id="lori.mcdonald")
+    family = store.conn.execute("SELECT family_id FROM tokens WHERE user_id = 'lori.mcdonald'").fetchone()[0]
+    sign_in(seeded_client, "marcus.johnson")
+    assert seeded_client.post("/auth/manage", data={"family": family}).status_code == 400
+    csrf = hidden(seeded_client.get("/auth/login").text, "csrf")  # the browser's token, valid for its forms
+    seeded_client.post("/auth/manage", data={"csrf": csrf, "family": family})
+    assert active_token(store, theirs) is not None
