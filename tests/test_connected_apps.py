@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from authorize_support import hidden, sign_in
 from conftest import issue_token
+
 from sandbox.auth.tokens import active_token
 
 
