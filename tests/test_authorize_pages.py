@@ -121,3 +121,24 @@ def test_signing_out_ends_online_access(client):
     client.post("/auth/logout", data={"csrf": hidden(page.text, "csrf")})
     again = client.post("/auth/token", data={**refresh, "refresh_token": rotated["refresh_token"]})
     assert again.status_code == 400 and again.json["error"] == "invalid_grant"
+
+
+def test_consent_can_share_only_some_observation_categories(client, seeded_app):
+    sign_in(client, "marcus.johnson")
+    consent = start(client, scope="openid launch/patient patient/Observation.rs patient/Condition.read")
+    assert "Lab results" in consent.text and "Problem list" in consent.text
+    request_id, csrf = hidden(consent.text, "request"), hidden(consent.text, "csrf")
+    done = client.post("/auth/authorize/consent", data={
+        "request": request_id, "csrf": csrf, "decision": "approve", "type": ["Observation", "Condition"],
+        "categories-shown:patient/Observation.rs": "1",
+        "category:patient/Observation.rs": ["laboratory", "vital-signs"],
+        "categories-shown:patient/Condition.read": "1",
+        "category:patient/Condition.read": ["problem-list-item", "encounter-diagnosis", "health-concern"]})
+    token = exchange(client, query_of(done.headers["Location"])["code"]).json
+    lab = "patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory"
+    vitals = lab.replace("laboratory", "vital-signs")
+    assert token["scope"] == f"openid launch/patient {lab} {vitals} patient/Condition.read"
+    bearer = {"Authorization": f"Bearer {token['access_token']}"}
+    found = client.get("/fhir/Observation?patient=story-diabetes&_count=500", headers=bearer).json
+    categories = {c["code"] for e in found["entry"] for cat in e["resource"]["category"] for c in cat["coding"]}
+    assert categories == {"laboratory", "vital-signs"}

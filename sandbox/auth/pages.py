@@ -17,6 +17,7 @@ from ..store.search import search
 from . import audit, pending, ratelimit, signin
 from .authorization import PAGE_HEADERS, advance, deny, error_page, issue, store
 from .clients import ClientRegistry
+from .consent_categories import CATEGORIES, narrow, offers_categories
 from .consent_text import IDENTITY, describe, describe_resource_scope, type_words
 from .errors import AccessDenied, TooManyRequests
 from .scopes import ScopeSet
@@ -177,7 +178,15 @@ def consent():
         if request.form.get("decision") != "approve":
             return deny(item, AccessDenied("The user denied the app access"))
         kept = set(request.form.getlist("type"))
-        approved = [s for s in scopes.scopes if resource_type_of(s) is None or resource_type_of(s) in kept]
+        approved = []
+        for text in scopes.scopes:
+            rtype = resource_type_of(text)
+            if rtype is None:
+                approved.append(text)
+            elif rtype in kept:
+                parsed = ScopeSet((text,)).resource_scopes[0]
+                shown = offers_categories(parsed) and f"categories-shown:{text}" in request.form
+                approved += narrow(parsed, request.form.getlist(f"category:{text}")) if shown else [text]
         audit.record(store(), "authorize.approved", client_id=client.client_id, user_id=item.user_id,
                      launch_id=item.launch_id, rule="The user approved on the consent page",
                      unchecked=sorted({resource_type_of(s) for s in scopes.scopes} - kept - {None}))
@@ -185,7 +194,8 @@ def consent():
     patient_name = None
     if item.context.get("patient") and store().exists("Patient", item.context["patient"]):
         patient_name = patient_row(store().read("Patient", item.context["patient"]).resource)["name"]
-    resources = [(str(s), s.resource_type, describe_resource_scope(s, patient_name)) for s in scopes.resource_scopes]
+    resources = [(str(s), s.resource_type, describe_resource_scope(s, patient_name),
+                  CATEGORIES[s.resource_type] if offers_categories(s) else ()) for s in scopes.resource_scopes]
     others = [(s, describe(s)) for s in scopes.scopes if s in IDENTITY or s.startswith("launch/")]
     return page("oauth/consent.html", item=item, client=client, resources=resources, others=others,
                 patient_name=patient_name, type_words=type_words)
