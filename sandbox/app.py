@@ -34,9 +34,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from .auth import blueprint as auth_blueprint
     from .auth import ensure_schema as ensure_auth_schema
+    from .auth.wellknown import blueprint as wellknown_blueprint
+    from .auth.wellknown import capability_security
     from .fhir import blueprint as fhir_blueprint
+    from .fhir.capability import SECURITY_HOOK
 
     ensure_auth_schema(store)
+    app.register_blueprint(wellknown_blueprint)
+    app.extensions[SECURITY_HOOK] = capability_security
     app.register_blueprint(fhir_blueprint, url_prefix="/fhir")
     _require_tokens_on_fhir(app)
     app.register_blueprint(auth_blueprint, url_prefix="/auth")

@@ -84,8 +84,8 @@ def test_patient_lists_revincludes_and_everything(statement):
                          "Supports _since, _type, _count and _offset."}]
 
 
-def test_no_security_section_until_the_authorization_server_adds_one(statement):
-    assert "security" not in statement["rest"][0]
+def test_the_authorization_server_fills_the_security_section(statement):
+    assert statement["rest"][0]["security"]["service"][0]["coding"][0]["code"] == "SMART-on-FHIR"
 
 
 def test_security_hook_fills_rest_security(app, client):
