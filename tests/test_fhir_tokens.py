@@ -195,3 +195,15 @@ def test_open_read_serves_reads_without_a_token_but_no_writes(tmp_path):
     refused = client.post("/fhir/Patient", json={"resourceType": "Patient"}, headers={"Authorization": ""})
     assert refused.status_code == 403
     assert "OPEN_READ" in refused.json["issue"][0]["diagnostics"]
+
+
+def test_type_and_system_history_need_unrestricted_read(live):
+    scoped = token(live, "patient/*.rs", patient=OWN)
+    for path in ("Observation/_history", "_history"):
+        refused = get(live, path, scoped)
+        assert refused.status_code == 403 and "history" in refused.json()["issue"][0]["diagnostics"]
+    assert get(live, f"Observation/{live.obs[(OWN, 'laboratory')]}/_history", scoped).status_code == 200
+    assert get(live, f"Observation/{live.obs[(OTHER, 'laboratory')]}/_history", scoped).status_code == 403
+    backend = token(live, "system/*.rs")
+    assert get(live, "Observation/_history?_count=1", backend).status_code == 200
+    assert get(live, "_history?_count=1", backend).status_code == 200

@@ -96,6 +96,13 @@ class ScopePolicy(AccessPolicy):
     def search_filters(self, resource_type: str) -> tuple[Filter, ...]:
         return self.filters_for(SEARCH, resource_type)
 
+    def reads_everything(self, resource_type: str | None) -> bool:
+        if resource_type is not None:
+            return any(reach.unrestricted for reach in self.reaches(READ, resource_type))
+        return any(scope.resource_type == "*" and "r" in scope.permissions and not scope.query
+                   and self._patients_of(scope.context, "Observation") is None
+                   for scope in self.scopes.resource_scopes)
+
     def may_see(self, stored: Stored) -> bool:
         return bool(self.visible([stored]))
 

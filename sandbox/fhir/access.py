@@ -26,6 +26,11 @@ class AccessPolicy:
         policy needs the content, so the open path serves stored JSON without parsing it."""
         self.check(permission, stored.type, None)
 
+    def reads_everything(self, resource_type: str | None) -> bool:
+        """Whether every resource of the type (None: of every type) may be read: type and system history
+        list versions across resources, which query filters cannot confine."""
+        return True
+
     def search_filters(self, resource_type: str) -> tuple[Filter, ...]:
         """Filters the store adds to every search of ``resource_type``."""
         return ()

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..store.errors import FhirError, InvalidRequest, MethodNotAllowed, NotFound
+from ..store.errors import Forbidden, InvalidRequest, MethodNotAllowed, NotFound
 from ..store.indexing import date_range
 from ..store.query import parse_search
 from ..store.resource_types import STORABLE_TYPES
@@ -271,14 +271,16 @@ def history(ctx: Context, params: Sequence[tuple[str, str]], rtype: str | None =
         if current is None:
             raise NotFound(f"{rtype}/{rid} is not known")
         ctx.policy.check(READ, rtype, None if current.deleted else current.resource)
+    if rid is None and not ctx.policy.reads_everything(rtype):
+        raise Forbidden(f"{'Type' if rtype else 'System'} history lists versions of every "
+                        f"{rtype or 'resource'}, so it needs a read scope without patient or category limits "
+                        f"(such as {'system/' + (rtype or '*') + '.rs'}); read the history of one resource instead")
     count, offset = paging(ctx, params)
     since = None
     for name, value in params:
         if name == "_since":
             since = parse_instant("_since", value)
     versions, total = ctx.store.history(rtype, rid, since, count, offset)
-    if rid is None:
-        versions = [v for v in versions if _may_read(ctx.policy, v)]
     path = "/".join(p for p in (rtype, rid) if p)
     url = f"{ctx.base}/{path}/_history" if path else f"{ctx.base}/_history"
     kept = [(k, v) for k, v in params if k in ("_since", "_count", "_offset")]
@@ -286,9 +288,3 @@ def history(ctx: Context, params: Sequence[tuple[str, str]], rtype: str | None =
     return Answer(200, bundle("history", [history_entry(ctx.base, v) for v in versions], total, links))
 
 
-def _may_read(policy: AccessPolicy, stored: Stored) -> bool:
-    try:
-        policy.check(READ, stored.type, None if stored.deleted else stored.resource)
-    except FhirError:
-        return False
-    return stored.deleted or policy.may_see(stored)
