@@ -65,7 +65,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     @app.get("/")
     def index():
-        return render_template("index.html", base_url=values["BASE_URL"], store=store)
+        return render_template("index.html", base_url=values["BASE_URL"], store=store,
+                               open_read=app.config["OPEN_READ"])
 
     @app.get("/healthz")
     def healthz():

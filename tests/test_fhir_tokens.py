@@ -207,3 +207,13 @@ def test_type_and_system_history_need_unrestricted_read(live):
     backend = token(live, "system/*.rs")
     assert get(live, "Observation/_history?_count=1", backend).status_code == 200
     assert get(live, "_history?_count=1", backend).status_code == 200
+
+
+def test_the_landing_page_says_when_open_read_is_on(tmp_path):
+    def landing(open_read):
+        app = create_app({"DB": str(tmp_path / f"l{open_read}.sqlite"), "BASE_URL": "http://localhost",
+                          "OPEN_READ": open_read})
+        return app.test_client().get("/").text
+
+    assert "Open read is on" in landing(True)
+    assert "Open read is on" not in landing(False)
