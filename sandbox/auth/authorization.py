@@ -29,7 +29,7 @@ from .errors import (
     append_query,
 )
 from .scopes import ScopeSet
-from .users import UserDirectory
+from .users import UserDirectory, patients_of
 
 blueprint = Blueprint("authorize", __name__)
 
@@ -163,13 +163,8 @@ def advance(item: pending.Pending):
 
 def own_patient(user) -> str | None:
     """A patient user is their own patient; a RelatedPerson acts for the patient they are linked to."""
-    rtype, rid = user.fhir_resource
-    if rtype == "Patient":
-        return rid
-    if rtype == "RelatedPerson" and store().exists("RelatedPerson", rid):
-        reference = (store().read("RelatedPerson", rid).resource.get("patient") or {}).get("reference", "")
-        return reference.split("/", 1)[1] if reference.startswith("Patient/") else None
-    return None
+    patients = patients_of(store(), user)
+    return patients[0] if patients else None
 
 
 def issue(item: pending.Pending, scope: str):

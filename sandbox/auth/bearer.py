@@ -21,7 +21,7 @@ from . import audit
 from .access_policy import ScopePolicy
 from .scopes import ScopeSet
 from .tokens import TokenInfo, active_token
-from .users import UserDirectory
+from .users import UserDirectory, patients_of
 
 REALM = "sandbox-fhir"
 OPEN_PATHS = ("/fhir/metadata", "/fhir/.well-known/")
@@ -68,23 +68,7 @@ def policy_for(store: Store, info: TokenInfo) -> ScopePolicy:
     user = UserDirectory(store).get(info.user_id) if info.user_id else None
     fhir_user = user.fhir_user if user else None
     return ScopePolicy(store, ScopeSet.parse(info.scope), patient=info.context.get("patient"),
-                       user_patients=_patients_of_user(store, user), fhir_user=fhir_user)
-
-
-def _patients_of_user(store: Store, user) -> tuple[str, ...] | None:
-    """`user/` scopes reach what the user may see: clinicians every patient, a patient user their own
-    record, a RelatedPerson the patients they are linked to; a token without a user, none."""
-    if user is None:
-        return ()
-    if user.kind == "clinician":
-        return None
-    rtype, rid = user.fhir_resource
-    if rtype == "Patient":
-        return (rid,)
-    if rtype == "RelatedPerson" and store.exists("RelatedPerson", rid):
-        reference = (store.read("RelatedPerson", rid).resource.get("patient") or {}).get("reference", "")
-        return (reference.split("/", 1)[1],) if reference.startswith("Patient/") else ()
-    return ()
+                       user_patients=patients_of(store, user), fhir_user=fhir_user)
 
 
 def record_decisions(response):

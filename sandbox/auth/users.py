@@ -100,6 +100,22 @@ class UserDirectory:
         return _user(row) if row else None
 
 
+def patients_of(store: Store, user: User | None) -> tuple[str, ...] | None:
+    """The patients a user may see: every patient (None) for a clinician, their own record for a patient,
+    the linked patient for a RelatedPerson, none without a user."""
+    if user is None:
+        return ()
+    if user.kind == "clinician":
+        return None
+    rtype, rid = user.fhir_resource
+    if rtype == "Patient":
+        return (rid,)
+    if rtype == "RelatedPerson" and store.exists("RelatedPerson", rid):
+        reference = (store.read("RelatedPerson", rid).resource.get("patient") or {}).get("reference", "")
+        return (reference.split("/", 1)[1],) if reference.startswith("Patient/") else ()
+    return ()
+
+
 def seed_users(store: Store, clinicians: int = CLINICIAN_COUNT) -> list[User]:
     """Derive users from the stored FHIR data: clinicians for the first ``clinicians`` Practitioners,
     portal users for the story patients and for RelatedPersons of story patients.
