@@ -55,6 +55,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .auth.headless import blueprint as api_blueprint
 
     app.register_blueprint(manage_blueprint, url_prefix="/auth")
+    from .auth.app_pages import blueprint as app_pages_blueprint
+
+    app.register_blueprint(app_pages_blueprint, url_prefix="/apps")
 
     app.register_blueprint(api_blueprint, url_prefix="/api")
 

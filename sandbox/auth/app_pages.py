@@ -1,0 +1,143 @@
+"""App registration pages: list, register, edit and remove apps through the browser.
+
+The form is turned into RFC 7591 client metadata and goes through the same ClientRegistry as dynamic
+registration and `sandbox apps`, so one implementation decides what is valid. A new confidential app's
+secret is shown once, right after registration.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, current_app, redirect, request, session, url_for
+
+from . import audit, signin
+from .authorization import store
+from .clients import Client, ClientRegistry
+from .pages import bad_csrf, csrf_ok, login_csrf, page
+from .registration import DEFAULT_APP_SCOPE, RegistrationError
+
+blueprint = Blueprint("apps", __name__)
+
+# Client type on the form → (token_endpoint_auth_method, grant_types), with the sentence the form shows.
+CLIENT_TYPES = {
+    "public": ("none", ["authorization_code", "refresh_token"],
+               "A browser or mobile app that cannot keep a secret; it proves itself with PKCE alone."),
+    "confidential-symmetric": ("client_secret_basic", ["authorization_code", "refresh_token"],
+                               "A server-side app that keeps a client secret and sends it with HTTP Basic."),
+    "confidential-asymmetric": ("private_key_jwt", ["authorization_code", "refresh_token"],
+                                "A server-side app that signs a JWT with its private key (RS384 or ES384)."),
+    "backend": ("private_key_jwt", ["client_credentials"],
+                "A backend service with no user: client_credentials with a signed JWT, system/ scopes only."),
+}
+FLASH_SECRET = "new_app_secret"
+
+
+def _registry() -> ClientRegistry:
+    return ClientRegistry(store(), current_app.config["BASE_URL"])
+
+
+def _signed_in():
+    user, _ = signin.current()
+    return user
+
+
+@blueprint.before_request
+def require_sign_in():
+    if _signed_in() is None:
+        return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
+    if request.method == "POST" and not csrf_ok(login_csrf()):
+        return bad_csrf()
+    return None
+
+
+@blueprint.get("/")
+def list_apps():
+    return page("apps/list.html", apps=_registry().list(), csrf=login_csrf())
+
+
+@blueprint.route("/new", methods=["GET", "POST"])
+def register():
+    form = request.form if request.method == "POST" else {"client_type": "public", "scope": DEFAULT_APP_SCOPE}
+    if request.method == "POST":
+        try:
+            client = _registry().register(metadata_from(request.form), origin="ui")
+        except (RegistrationError, ValueError) as exc:
+            return _form(form, None, str(getattr(exc, "description", exc)), 400)
+        audit.record(store(), "app.registered", client_id=client.client_id, user_id=_signed_in().id,
+                     rule="Registered through the app registration page")
+        if client.client_secret:
+            session[FLASH_SECRET] = client.client_secret
+        return redirect(url_for("apps.show", client_id=client.client_id))
+    return _form(form, None, None)
+
+
+@blueprint.route("/<client_id>", methods=["GET", "POST"])
+def show(client_id: str):
+    client = _registry().get(client_id)
+    if client is None:
+        return page("oauth/error.html", 404, title="Unknown app",
+                    message=f"No app has client_id {client_id}. It may have been removed.")
+    if request.method == "POST":
+        try:
+            client = _registry().update(client_id, metadata_from(request.form))
+        except (RegistrationError, ValueError) as exc:
+            return _form(request.form, client, str(getattr(exc, "description", exc)), 400)
+        return redirect(url_for("apps.show", client_id=client_id, saved=1))
+    secret = session.pop(FLASH_SECRET, None)
+    return _form(form_of(client), client, None, secret=secret, saved=bool(request.args.get("saved")))
+
+
+@blueprint.post("/<client_id>/remove")
+def remove(client_id: str):
+    if _registry().remove(client_id):
+        audit.record(store(), "app.removed", client_id=client_id, user_id=_signed_in().id,
+                     rule="Removed through the app registration page; its tokens were revoked")
+    return redirect(url_for("apps.list_apps"))
+
+
+def _form(form, client: Client | None, error: str | None, status: int = 200, **extra):
+    return page("apps/form.html", status, form=form, client=client, error=error, csrf=login_csrf(),
+                client_types=CLIENT_TYPES, **extra)
+
+
+def metadata_from(form) -> dict[str, Any]:
+    """RFC 7591 client metadata from the form's fields."""
+    kind = form.get("client_type", "public")
+    if kind not in CLIENT_TYPES:
+        raise ValueError("Choose a client type")
+    method, grants, _ = CLIENT_TYPES[kind]
+    metadata: dict[str, Any] = {
+        "client_name": form.get("client_name", "").strip() or None,
+        "description": form.get("description", "").strip() or None,
+        "token_endpoint_auth_method": method,
+        "grant_types": grants,
+        "scope": " ".join(form.get("scope", "").split()) or None,
+        "launch_uri": form.get("launch_uri", "").strip() or None,
+        "logo_uri": form.get("logo_uri", "").strip() or None,
+        "pre_approved": form.get("pre_approved") == "on",
+        "launch_mode": form.get("launch_mode", "embedded"),
+    }
+    if kind != "backend":
+        metadata["redirect_uris"] = [line.strip() for line in form.get("redirect_uris", "").splitlines()
+                                     if line.strip()]
+    if method == "private_key_jwt":
+        jwks_text = form.get("jwks", "").strip()
+        if jwks_text:
+            try:
+                metadata["jwks"] = json.loads(jwks_text)
+            except ValueError as exc:
+                raise ValueError(f"The pasted JWK Set is not JSON: {exc}") from None
+        else:
+            metadata["jwks_uri"] = form.get("jwks_uri", "").strip() or None
+    return {k: v for k, v in metadata.items() if v is not None}
+
+
+def form_of(client: Client) -> dict[str, str]:
+    kind = client.client_type if client.client_type in CLIENT_TYPES else "public"
+    return {"client_type": kind, "client_name": client.client_name or "", "description": client.description or "",
+            "redirect_uris": "\n".join(client.redirect_uris), "scope": client.scope,
+            "launch_uri": client.launch_uri or "", "logo_uri": client.logo_uri or "",
+            "jwks_uri": client.jwks_uri or "", "jwks": json.dumps(client.jwks, indent=2) if client.jwks else "",
+            "pre_approved": "on" if client.pre_approved else "", "launch_mode": client.launch_mode}
