@@ -58,6 +58,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .auth.app_pages import blueprint as app_pages_blueprint
 
     app.register_blueprint(app_pages_blueprint, url_prefix="/apps")
+    from .auth.activity import blueprint as activity_blueprint
+
+    app.register_blueprint(activity_blueprint, url_prefix="/activity")
 
     app.register_blueprint(api_blueprint, url_prefix="/api")
 

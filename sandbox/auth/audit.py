@@ -44,10 +44,10 @@ def record(store: Store, event: str, outcome: str = SUCCESS, *, client_id: str |
 
 
 def recent(store: Store, limit: int = 100, client_id: str | None = None, event: str | None = None,
-           before_id: int | None = None) -> list[AuditEvent]:
-    """Events newest first, optionally for one client or one kind of event."""
+           before_id: int | None = None, launch_id: str | None = None) -> list[AuditEvent]:
+    """Events newest first, optionally for one client, one kind of event or one launch."""
     where, args = [], []
-    for column, value in (("client_id", client_id), ("event", event)):
+    for column, value in (("client_id", client_id), ("event", event), ("launch_id", launch_id)):
         if value is not None:
             where.append(f"{column} = ?")
             args.append(value)

@@ -170,6 +170,8 @@ def own_patient(user) -> str | None:
 def issue(item: pending.Pending, scope: str):
     """Issue the code and send the browser back to the app (RFC 6749 §4.1.2)."""
     context = {k: v for k, v in item.context.items() if k != "encounter_chosen"}
+    if item.launch_id:
+        context["launch_id"] = item.launch_id  # the tokens' FHIR requests join the launch's activity trail
     grant = CodeGrant(item.request["client_id"], item.request["redirect_uri"], item.request["code_challenge"],
                       scope, item.user_id, item.session_id, item.launch_id, context, item.request.get("nonce"))
     code = issue_code(store(), grant, current_app.config["CODE_LIFETIME"])

@@ -186,6 +186,7 @@ CREATE TABLE IF NOT EXISTS audit_events (
     detail TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS audit_events_client ON audit_events (client_id, id);
+CREATE INDEX IF NOT EXISTS audit_events_launch ON audit_events (launch_id, id);
 """
 
 # Recent failures (client authentication, sign-in) per key, for rate limiting.
