@@ -74,6 +74,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         return render_template("index.html", base_url=values["BASE_URL"], store=store,
                                open_read=app.config["OPEN_READ"])
 
+    @app.context_processor
+    def branding():
+        return {"brand": {"name": app.config["BRAND_NAME"], "accent": app.config["BRAND_ACCENT"],
+                          "logo": app.config["BRAND_LOGO_URL"]}}
+
     @app.get("/healthz")
     def healthz():
         """A trivial endpoint: the baseline benchmarks compare every other endpoint with."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,13 @@ def _parse_bool(raw: str) -> bool:
     if value in {"0", "false", "no", "off", ""}:
         return False
     raise ValueError(f"expected true or false, got {raw!r}")
+
+
+def _parse_colour(raw: str) -> str:
+    value = raw.strip()
+    if not re.fullmatch(r"#[0-9A-Fa-f]{6}", value):
+        raise ValueError(f"expected a colour as #RRGGBB, got {raw!r}")
+    return value
 
 
 def _parse_date(raw: str) -> dt.date:
@@ -65,6 +73,11 @@ SETTINGS: tuple[Setting, ...] = (
             "database; `sandbox admin-token` prints it."),
     Setting("OPEN_READ", False, "Serve FHIR reads and searches without an access token, for exploring the data "
             "(writes still need one). Off by default; the UI says so when it is on.", _parse_bool),
+    Setting("BRAND_NAME", "SMART Sandbox EHR", "Product name shown in the EHR, the portal and the sign-in pages "
+            "(for demos)."),
+    Setting("BRAND_ACCENT", "#1D4E89", "Accent colour (links, primary buttons, focus ring) of the pages and of "
+            "`smart_style_url`, as #RRGGBB.", _parse_colour),
+    Setting("BRAND_LOGO_URL", None, "URL of a logo shown beside the product name. Default: none."),
     Setting("CODE_LIFETIME", 60, "Seconds an authorization code stays redeemable.", int),
     Setting("LAUNCH_LIFETIME", 300, "Seconds an EHR launch context stays usable by its app.", int),
     Setting("ACCESS_TOKEN_LIFETIME", 3600, "Seconds an access token lives (`expires_in`).", int),

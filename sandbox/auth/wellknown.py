@@ -140,4 +140,4 @@ def openid_config():
 
 @blueprint.route("/auth/smart-style.json", methods=["GET", "HEAD", "OPTIONS"])
 def smart_style():
-    return _document(SMART_STYLE)
+    return _document({**SMART_STYLE, "color_highlight": current_app.config["BRAND_ACCENT"]})
