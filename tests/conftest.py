@@ -143,7 +143,7 @@ def live_server(seeded_db, tmp_path_factory):
             try:
                 if requests.get(f"{base_url}/healthz", timeout=1).ok:
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # workers still booting
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"sandbox serve did not start; see {log.name}")

@@ -21,9 +21,11 @@ def test_a_launch_reads_back_as_numbered_steps(seeded_client):
     page = client.get(f"/activity/{launch_id}")
     assert page.status_code == 200
     titles = re.findall(r'<span class="step-title">([^<]+)</span>', page.text)
-    assert titles == ["Launch requested: context saved", "Redirect back to the app with a code",
-                      "Code exchanged for tokens", "2 FHIR requests: 1 OK, 1 refused"]
+    assert titles == ["Launch requested: context saved", "Authorization approved",
+                      "Redirect back to the app with a code", "Code exchanged for tokens",
+                      "2 FHIR requests: 1 OK, 1 refused"]
     assert "Reading Patient needs a scope such as patient/Patient.rs" in page.text
+    assert "Approved without a consent page: the launch was made with skip_consent" in page.text
     fragment = client.get(f"/activity/{launch_id}", headers={"HX-Request": "true"})
     assert fragment.status_code == 200 and "<html" not in fragment.text  # htmx polls the fragment
     assert launch_id in client.get("/activity/").text

@@ -4,10 +4,21 @@ error, error_description and state; aud, PKCE S256, scopes, and EHR launches tak
 from __future__ import annotations
 
 import pytest
-from authorize_support import DEMO, DEMO_REDIRECT, FHIR, authorize_params, exchange, follow, query_of, sign_in
+from authorize_support import (
+    DEMO,
+    DEMO_REDIRECT,
+    FHIR,
+    VERIFIER,
+    authorize_params,
+    exchange,
+    follow,
+    query_of,
+    sign_in,
+)
 
-from sandbox.auth import launch_context
+from sandbox.auth import audit, launch_context
 from sandbox.auth.codes import redeem_code
+from sandbox.auth.pkce import s256
 
 
 @pytest.fixture
@@ -74,6 +85,7 @@ def test_ehr_launch_with_skip_flags_comes_straight_back_with_a_bound_code(client
     grant = redeem_code(store, code, "family-x").grant
     assert (grant.client_id, grant.redirect_uri, grant.user_id, grant.launch_id, grant.nonce) == \
         (DEMO, DEMO_REDIRECT, "lori.mcdonald", launch_id, "n-1")
+    assert grant.code_challenge == s256(VERIFIER)
     assert grant.scope == "launch openid fhirUser patient/Observation.rs"  # the unknown scope was dropped
     assert grant.context["patient"] == "story-diabetes"
     assert grant.context["intent"] == "reconcile-medications"
@@ -121,6 +133,37 @@ def test_a_patient_user_gets_their_own_record_in_context(client, store):
     done = client.post("/auth/authorize/consent", data=form)
     body = exchange(client, query_of(done.headers["Location"])["code"]).json
     assert body["patient"] == "story-diabetes"
+
+
+def test_unknown_parameters_are_ignored(client, store):
+    params = authorize_params(launch=launch(store), prompt="none", display="popup", foo="bar", ui_locales="fr")
+    assert "code" in query_of(client.get("/auth/authorize", query_string=params).headers["Location"])
+
+
+def test_granular_scopes_are_kept_verbatim_and_others_narrowed_to_the_registration(client, store):
+    granular = "patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory"
+    params = authorize_params(launch=launch(store), scope=f"launch {granular} patient/Observation.cruds system/*.rs")
+    code = query_of(client.get("/auth/authorize", query_string=params).headers["Location"])["code"]
+    assert redeem_code(store, code, "f").grant.scope == f"launch {granular} patient/Observation.rs"
+
+
+def test_refusals_are_audited_with_the_rule_in_words(client, store):
+    client.get("/auth/authorize", query_string=authorize_params(aud="http://elsewhere.example/fhir"))
+    event = audit.recent(store, event="authorize.refused")[0]
+    assert (event.client_id, event.outcome) == (DEMO, audit.FAILURE)
+    assert event.rule == ("aud must be this FHIR server's base URL, http://localhost/fhir (received "
+                          "http://elsewhere.example/fhir)")
+
+
+def test_malformed_requests_never_fail_with_500(client):
+    for query in ("client_id=demo-app&client_id=x", "client_id=%ff%fe", "redirect_uri=%00", "scope=&aud=&state=",
+                  "client_id=demo-app&redirect_uri=http%3A%2F%2Flocalhost%2Fdemo%2Findex.html&response_type=code"
+                  "&scope=%00%01&aud=%ff"):
+        assert client.get(f"/auth/authorize?{query}").status_code in (302, 400)
+    for path in ("/auth/authorize/resume", "/auth/authorize/patient", "/auth/authorize/encounter",
+                 "/auth/authorize/consent"):
+        assert client.get(path, query_string={"request": "nonsense"}).status_code == 400
+        assert client.post(path, data={"request": "nonsense", "csrf": "x"}).status_code in (400, 405)
 
 
 def _hidden(html, name):

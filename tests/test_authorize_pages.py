@@ -32,8 +32,8 @@ def test_the_whole_standalone_flow_with_a_narrowed_consent(client):
     encounter_id = hidden(encounters.text, "encounter")
     consent = follow(client, client.post("/auth/authorize/encounter", data={
         "request": request_id, "csrf": csrf, "encounter": encounter_id}))
-    assert "Read and search observations of JOHNSON, Marcus" in consent.text
-    assert "Read and search conditions of JOHNSON, Marcus" in consent.text
+    assert "Read and search lab results, vital signs and other observations of JOHNSON, Marcus" in consent.text
+    assert "Read and search conditions and health problems of JOHNSON, Marcus" in consent.text
     done = client.post("/auth/authorize/consent", data={
         "request": request_id, "csrf": csrf, "decision": "approve", "type": ["Observation"]})  # Condition unchecked
     assert done.headers["Location"].startswith(DEMO_REDIRECT)

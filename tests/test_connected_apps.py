@@ -15,7 +15,8 @@ def test_a_user_sees_and_revokes_an_app(seeded_client, seeded_app):
     assert seeded_client.get("/auth/manage").headers["Location"].startswith("/auth/login")
     sign_in(seeded_client, "marcus.johnson")
     page = seeded_client.get("/auth/manage")
-    assert "Sandbox Demo App" in page.text and "Read and search observations" in page.text
+    assert "Sandbox Demo App" in page.text
+    assert "Read and search lab results, vital signs and other observations" in page.text
     assert page.text.count("Revoke</button>") == 1  # only this user's grant is listed
     seeded_client.post("/auth/manage", data={"csrf": hidden(page.text, "csrf"), "family": hidden(page.text, "family")})
     assert active_token(store, mine) is None

@@ -25,7 +25,7 @@ STEPS = {
     "launch.created": ("Launch requested: context saved", "EHR", "launch"),
     "launch.refused": ("Launch refused", "App → EHR", "launch"),
     "authorize.refused": ("Authorization request refused", "App → EHR", "GET /auth/authorize"),
-    "authorize.approved": ("The user approved on the consent page", "User → EHR", "consent"),
+    "authorize.approved": ("Authorization approved", "User → EHR", "consent"),  # the rule says how
     "authorize.denied": ("Authorization denied", "User → EHR", "access_denied"),
     "code.issued": ("Redirect back to the app with a code", "EHR → App", "authorization code"),
     "code.reused": ("A code was used twice: its tokens were revoked", "App → EHR", "invalid_grant"),

@@ -125,6 +125,9 @@ def start(client: Client, decided: dict[str, Any], params: Mapping[str, str]):
             audit.record(store(), "launch.refused", audit.FAILURE, client_id=client.client_id, launch_id=launch_id,
                          rule=reason)
             return redirect(InvalidRequest(reason).redirect_url(decided["redirect_uri"], decided["state"]))
+        # A launch made with skip_login stands for "no one at the keyboard": nothing is asked of anyone, so
+        # missing context stays missing instead of opening a picker (DESIGN: headless launches).
+        decided = {**decided, "pickers": not launch.skip_login}
         item = pending.create(store(), decided, user_id=launch.user_id, session_id=launch.session_id,
                               launch_id=launch.id, context={**base_context, **launch.context},
                               skip_consent=launch.skip_consent or client.pre_approved)
@@ -139,6 +142,21 @@ def style_url() -> str:
     return current_app.config["BASE_URL"] + "/auth/smart-style.json"
 
 
+def step_of(item: pending.Pending) -> str:
+    """Where a pending request stands: "login", "patient", "encounter", "consent" or "issue". The pages accept
+    a form only for the step the request is at, so no step can be skipped or done again out of order."""
+    if item.user_id is None:
+        return "login"
+    scopes = ScopeSet.parse(item.request["scope"])
+    pickers = item.request.get("pickers", True)
+    if "launch/patient" in scopes and not item.context.get("patient") and pickers:
+        return "patient"
+    wants_encounter = "launch/encounter" in scopes and "encounter_chosen" not in item.context
+    if wants_encounter and not item.context.get("encounter") and item.context.get("patient") and pickers:
+        return "encounter"
+    return "issue" if item.skip_consent else "consent"
+
+
 def advance(item: pending.Pending):
     """The next step of a pending request: sign-in, patient, encounter, consent, then the code."""
     if item.user_id is None:
@@ -146,30 +164,35 @@ def advance(item: pending.Pending):
     user = UserDirectory(store()).get(item.user_id)
     if user is None:
         return deny(item, AccessDenied("The signed-in user no longer exists"))
-    scopes = ScopeSet.parse(item.request["scope"])
-    if "launch/patient" in scopes and not item.context.get("patient"):
-        own = own_patient(user)
-        if own is None:
-            return redirect(url_for("pages.pick_patient", request=item.id))
-        item = item.with_context(patient=own)
-        pending.save(store(), item)
-    wants_encounter = "launch/encounter" in scopes and "encounter_chosen" not in item.context
-    if wants_encounter and not item.context.get("encounter") and item.context.get("patient"):
+    if "launch/patient" in ScopeSet.parse(item.request["scope"]) and not item.context.get("patient"):
+        visible = patients_of(store(), user)
+        if visible is not None:  # not a clinician: their own record (or their linked patient's) is the context
+            if not visible:
+                return deny(item, AccessDenied(f"{user.display_name} has no patient record to share with the app "
+                                               "(launch/patient was asked for)"))
+            item = item.with_context(patient=visible[0])
+            pending.save(store(), item)
+    step = step_of(item)
+    if step == "patient":
+        return redirect(url_for("pages.pick_patient", request=item.id))
+    if step == "encounter":
         return redirect(url_for("pages.pick_encounter", request=item.id))
-    if not item.skip_consent:
+    if step == "consent":
         return redirect(url_for("pages.consent", request=item.id))
+    why = "the app is registered as pre-approved" if _pre_approved(item) else "the launch was made with skip_consent"
+    audit.record(store(), "authorize.approved", client_id=item.request["client_id"], user_id=item.user_id,
+                 launch_id=item.launch_id, rule=f"Approved without a consent page: {why}")
     return issue(item, item.request["scope"])
 
 
-def own_patient(user) -> str | None:
-    """A patient user is their own patient; a RelatedPerson acts for the patient they are linked to."""
-    patients = patients_of(store(), user)
-    return patients[0] if patients else None
+def _pre_approved(item: pending.Pending) -> bool:
+    client = ClientRegistry(store(), current_app.config["BASE_URL"]).get(item.request["client_id"])
+    return bool(client and client.pre_approved)
 
 
 def issue(item: pending.Pending, scope: str):
     """Issue the code and send the browser back to the app (RFC 6749 §4.1.2)."""
-    context = {k: v for k, v in item.context.items() if k != "encounter_chosen"}
+    context = {k: v for k, v in item.context.items() if k != "encounter_chosen" and v is not None}
     if item.launch_id:
         context["launch_id"] = item.launch_id  # the tokens' FHIR requests join the launch's activity trail
     grant = CodeGrant(item.request["client_id"], item.request["redirect_uri"], item.request["code_challenge"],

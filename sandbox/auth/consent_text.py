@@ -19,6 +19,23 @@ IDENTITY = {
 }
 
 
+# Words a patient would use for the resource types apps ask for most; others are split from the type name.
+FRIENDLY_TYPES = {
+    "Observation": "lab results, vital signs and other observations",
+    "Condition": "conditions and health problems",
+    "MedicationRequest": "prescriptions (medication requests)",
+    "MedicationStatement": "medicines taken (medication statements)",
+    "AllergyIntolerance": "allergies and intolerances",
+    "Immunization": "immunizations",
+    "DiagnosticReport": "test reports",
+    "DocumentReference": "clinical documents and notes",
+    "Encounter": "visits and hospital stays (encounters)",
+    "Procedure": "procedures",
+    "CarePlan": "care plans",
+    "Patient": "demographics (name, birth date, contact details)",
+}
+
+
 def type_words(resource_type: str) -> str:
     """`MedicationRequest` → `medication requests`; `*` → `all kinds of data`."""
     if resource_type == "*":
@@ -27,12 +44,18 @@ def type_words(resource_type: str) -> str:
     return words if words.endswith("s") else words + "s"
 
 
-def describe_resource_scope(scope: ResourceScope, patient_name: str | None = None) -> str:
+def describe_resource_scope(scope: ResourceScope, patient_name: str | None = None, yours: bool = False) -> str:
+    """SMART App Launch 2.2 §Scopes in plain words: ``patient/Observation.rs`` → "Read and search lab results,
+    vital signs and other observations of ALLEN, Mary" (or "… your lab results …" when ``yours``)."""
     verbs = [PERMISSION_WORDS[p] for p in scope.permissions]
     verb_text = ", ".join(verbs[:-1]) + (" and " if len(verbs) > 1 else "") + verbs[-1]
-    whose = {"patient": f"of {patient_name}" if patient_name else "of the selected patient",
-             "user": "that you can see", "system": "on the whole server"}[scope.context]
-    text = f"{verb_text.capitalize()} {type_words(scope.resource_type)} {whose}"
+    what = FRIENDLY_TYPES.get(scope.resource_type) or type_words(scope.resource_type)
+    if scope.context == "patient" and yours:
+        text = f"{verb_text.capitalize()} your {what}"
+    else:
+        whose = {"patient": f"of {patient_name}" if patient_name else "of the selected patient",
+                 "user": "that you can see", "system": "on the whole server"}[scope.context]
+        text = f"{verb_text.capitalize()} {what} {whose}"
     if scope.query:
         text += " — only where " + ", ".join(f"{k} is {v.split('|')[-1]}" for k, v in scope.query)
     return text

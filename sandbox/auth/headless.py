@@ -1,10 +1,11 @@
 """Headless EHR launches for app developers' own CI: `POST /api/launches` (a sandbox convenience, not a standard).
 
-JSON `{"client_id", "patient", "encounter", "user", "fhirContext", "intent", "skip_login", "skip_consent"}` →
-201 `{"launch", "iss", "launch_url"}`. The launch is what a clinician's Launch button would make: bound to the
-app and to a user (a FHIR reference, default the first seeded clinician) with a fresh session of theirs. An
-authorize request carrying it with both skip flags set comes straight back with a code. Open to loopback
-callers; anyone else needs the admin token.
+JSON `{"client_id", "patient", "encounter", "user", "fhirContext", "intent", "skip_login", "skip_consent"}` (and
+optionally `need_patient_banner`, `tenant`) → 201 `{"launch", "iss", "launch_url"}`. The launch is what a
+clinician's Launch button would make: bound to the app and to a user (a FHIR reference, default the first seeded
+clinician) with a fresh session of theirs; an encounter alone brings its patient, and a patient user launches
+with their own record. An authorize request carrying it with both skip flags set comes straight back with a
+code. Open to loopback callers; anyone else needs the admin token.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from . import launch_context, signin
 from .admin import require_local_or_admin
 from .clients import ClientRegistry
 from .errors import append_query
-from .users import UserDirectory
+from .users import UserDirectory, patients_of
 
 blueprint = Blueprint("api", __name__)
 
@@ -53,26 +54,39 @@ def make_launch(store: Store, base_url: str, body: dict[str, Any],
     if client is None:
         raise LaunchRequestError(f"client_id {body.get('client_id')!r} is not a registered app", 404)
     patient, encounter = body.get("patient"), body.get("encounter")
-    for name, value in (("patient", patient), ("encounter", encounter), ("intent", body.get("intent"))):
-        if value is not None and not isinstance(value, str):
-            raise LaunchRequestError(f"{name} must be a string (a resource id)")
+    for name in ("patient", "encounter", "intent", "user", "tenant"):
+        if body.get(name) is not None and not isinstance(body[name], str):
+            raise LaunchRequestError(f"{name} must be a string" + (" (a resource id)" if name in ("patient",
+                                                                                                "encounter") else ""))
+    for name in ("skip_login", "skip_consent", "need_patient_banner"):
+        if body.get(name) is not None and not isinstance(body[name], bool):
+            raise LaunchRequestError(f"{name} must be true or false (a JSON boolean), not {body[name]!r}")
     if patient and not store.exists("Patient", patient):
         raise LaunchRequestError(f"Patient/{patient} does not exist", 404)
     if encounter:
         if not store.exists("Encounter", encounter):
             raise LaunchRequestError(f"Encounter/{encounter} does not exist", 404)
-        subject = (store.read("Encounter", encounter).resource.get("subject") or {}).get("reference")
+        subject = (store.read("Encounter", encounter).resource.get("subject") or {}).get("reference") or ""
         if patient and subject != f"Patient/{patient}":
-            raise LaunchRequestError(f"Encounter/{encounter} belongs to {subject}, not Patient/{patient}")
+            raise LaunchRequestError(f"Encounter/{encounter} belongs to {subject or 'no patient'}, "
+                                     f"not Patient/{patient}")
+        if not patient and subject.startswith("Patient/"):
+            patient = subject.split("/", 1)[1]  # the encounter's patient is in context too
     directory = UserDirectory(store)
     reference = body.get("user")
     user = directory.by_fhir_user(reference) if reference else directory.first_clinician()
     if user is None:
         raise LaunchRequestError(f"No sandbox user stands for {reference!r}" if reference else
                                  "There is no clinician user; seed the database first", 404)
+    visible = patients_of(store, user)
+    if visible is not None:  # a patient or family member launches with their own (linked) record
+        if patient and patient not in visible:
+            raise LaunchRequestError(f"{user.fhir_user} may not see Patient/{patient}; a {user.kind.replace('-', ' ')}"
+                                     " user launches with their own (linked) patient record", 403)
+        patient = patient or (visible[0] if visible else None)
     context = {"patient": patient, "encounter": encounter, "fhirContext": _fhir_context(body.get("fhirContext")),
-               "intent": body.get("intent"), "need_patient_banner": bool(body.get("need_patient_banner", True)),
-               "smart_style_url": f"{base_url}/auth/smart-style.json"}
+               "intent": body.get("intent"), "need_patient_banner": body.get("need_patient_banner", True) is not False,
+               "smart_style_url": f"{base_url}/auth/smart-style.json", "tenant": body.get("tenant")}
     session_id = signin.start(store, user.id, settings["SESSION_LIFETIME"])
     launch = launch_context.create(store, client.client_id, user.id, session_id, context, settings["LAUNCH_LIFETIME"],
                                    skip_login=bool(body.get("skip_login")), skip_consent=bool(body.get("skip_consent")))

@@ -7,26 +7,29 @@ to their pending request), and every page forbids framing by other sites (`frame
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 
+from ..store import FhirError
 from ..store.query import parse_search
 from ..store.search import search
 from . import audit, pending, ratelimit, signin
-from .authorization import PAGE_HEADERS, advance, deny, error_page, issue, store
+from .authorization import PAGE_HEADERS, advance, deny, error_page, issue, step_of, store
 from .clients import ClientRegistry
 from .consent_categories import CATEGORIES, narrow, offers_categories
 from .consent_text import IDENTITY, describe, describe_resource_scope, type_words
 from .errors import AccessDenied, TooManyRequests
 from .scopes import ScopeSet
-from .users import UserDirectory
+from .users import UserDirectory, patients_of
 
 blueprint = Blueprint("pages", __name__)
 
 SAMPLE_CLINICIANS = 6
 PICKER_PAGE = 25
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def page(template: str, status: int = 200, **values):
@@ -50,8 +53,11 @@ def bad_csrf():
 
 
 def safe_next(target: str | None) -> str:
-    """Only paths on this site: never an absolute URL or a protocol-relative //host (open redirects)."""
+    """Only paths on this site: never an absolute URL or a protocol-relative //host (open redirects). Browsers
+    read a backslash as a slash (``/\\evil.example``) and drop tabs and newlines, so those are refused too."""
     if not target or not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
+        return url_for("index")
+    if "\\" in target or any(ord(c) < 0x21 or c == "\x7f" for c in target):
         return url_for("index")
     return target
 
@@ -72,7 +78,8 @@ def login():
         try:
             ratelimit.check(store(), current_app.config, *keys)
         except TooManyRequests as exc:
-            return page("oauth/error.html", 429, title="Too many attempts", message=exc.description)
+            body, status, headers = page("oauth/error.html", 429, title="Too many attempts", message=exc.description)
+            return body, status, {**headers, "Retry-After": str(exc.retry_after)}
         user = directory.by_username(username)
         if user is not None and (user.password_hash is None or user.check_password(request.form.get("password", ""))):
             signin.sign_in(user)
@@ -82,8 +89,9 @@ def login():
         error = "That user name and password did not match a sandbox user. Pick a user below or check the spelling."
     clinicians = directory.list("clinician")[:SAMPLE_CLINICIANS]
     people = directory.list("patient") + directory.list("related-person")
+    signed_in, _ = signin.current()
     return page("oauth/login.html", 401 if error else 200, csrf=login_csrf(), next_url=next_url, error=error,
-                clinicians=clinicians, people=people)
+                clinicians=clinicians, people=people, signed_in=signed_in, asking=asking_app(next_url))
 
 
 @blueprint.post("/logout")
@@ -92,6 +100,15 @@ def logout():
         return bad_csrf()
     signin.sign_out()
     return redirect(safe_next(request.form.get("next")))
+
+
+def asking_app(next_url: str):
+    """The app whose authorization request waits for this sign-in, if any (to say whom the person signs in for)."""
+    parts = urlsplit(next_url)
+    if parts.path != url_for("pages.resume"):
+        return None
+    item = pending.get(store(), (parse_qs(parts.query).get("request") or [None])[0])
+    return client_of(item) if item else None
 
 
 # -- the steps of a pending authorization ---------------------------------------------------------------------
@@ -112,6 +129,17 @@ def current_item():
     return item, None
 
 
+def out_of_step(item: pending.Pending, step: str):
+    """None when the request stands at ``step``; else the redirect to the step it is at. Pages are reachable by
+    URL, so this keeps anyone from skipping a picker or consent, or changing a choice made (or given by an EHR
+    launch) earlier. Only clinicians pick patients: others get their own record (authorization.advance)."""
+    if step_of(item) != step:
+        return advance(item)
+    if step == "patient" and patients_of(store(), UserDirectory(store()).get(item.user_id)) is not None:
+        return advance(item)
+    return None
+
+
 @blueprint.get("/authorize/resume")
 def resume():
     item, problem = current_item()
@@ -128,18 +156,25 @@ def pick_patient():
             return bad_csrf()
         if "deny" in request.form:
             return deny(item, AccessDenied("The user cancelled at the patient picker"))
+        if elsewhere := out_of_step(item, "patient"):
+            return elsewhere
         patient_id = request.form.get("patient", "")
         if not store().exists("Patient", patient_id):
             return error_page("Unknown patient", "That patient is not in the sandbox. Go back and pick another.")
         item = item.with_context(patient=patient_id)
         pending.save(store(), item)
         return advance(item)
-    text = request.args.get("q", "").strip()
-    params = [("name", text)] if text else []
-    query = parse_search("Patient", [*params, ("_sort", "family"), ("_count", str(PICKER_PAGE))])
-    found = search(store(), query)
-    return page("oauth/pick_patient.html", item=item, client=client_of(item), q=text, total=found.total,
-                patients=[patient_row(s.resource) for s in found.matches])
+    if elsewhere := out_of_step(item, "patient"):
+        return elsewhere
+    text = request.args.get("q", "").strip()[:100]
+    try:
+        query = parse_search("Patient", [*patient_criteria(text), ("_sort", "family,given"),
+                                         ("_count", str(PICKER_PAGE))])
+        found = search(store(), query)
+        patients, total = [patient_row(s.resource) for s in found.matches], found.total or 0
+    except FhirError:
+        patients, total = [], 0
+    return page("oauth/pick_patient.html", item=item, client=client_of(item), q=text, total=total, patients=patients)
 
 
 @blueprint.route("/authorize/encounter", methods=["GET", "POST"])
@@ -153,12 +188,16 @@ def pick_encounter():
             return bad_csrf()
         if "deny" in request.form:
             return deny(item, AccessDenied("The user cancelled at the encounter picker"))
+        if elsewhere := out_of_step(item, "encounter"):
+            return elsewhere
         encounter_id = request.form.get("encounter", "")
         if encounter_id and not encounter_of(encounter_id, patient_id):
             return error_page("Unknown encounter", "That encounter does not belong to the selected patient.")
         item = item.with_context(encounter=encounter_id or None, encounter_chosen=True)
         pending.save(store(), item)
         return advance(item)
+    if elsewhere := out_of_step(item, "encounter"):
+        return elsewhere
     query = parse_search("Encounter", [("patient", patient_id), ("_sort", "-date"), ("_count", "20")])
     encounters = [encounter_row(s.resource) for s in search(store(), query).matches]
     return page("oauth/pick_encounter.html", item=item, client=client_of(item), encounters=encounters,
@@ -177,6 +216,8 @@ def consent():
             return bad_csrf()
         if request.form.get("decision") != "approve":
             return deny(item, AccessDenied("The user denied the app access"))
+        if elsewhere := out_of_step(item, "consent"):
+            return elsewhere
         kept = set(request.form.getlist("type"))
         approved = []
         for text in scopes.scopes:
@@ -191,14 +232,18 @@ def consent():
                      launch_id=item.launch_id, rule="The user approved on the consent page",
                      unchecked=sorted({resource_type_of(s) for s in scopes.scopes} - kept - {None}))
         return issue(item, " ".join(approved))
+    if elsewhere := out_of_step(item, "consent"):
+        return elsewhere
     patient_name = None
     if item.context.get("patient") and store().exists("Patient", item.context["patient"]):
         patient_name = patient_row(store().read("Patient", item.context["patient"]).resource)["name"]
-    resources = [(str(s), s.resource_type, describe_resource_scope(s, patient_name),
+    user = UserDirectory(store()).get(item.user_id)
+    yours = bool(user and item.context.get("patient") and user.fhir_user == f"Patient/{item.context['patient']}")
+    resources = [(str(s), s.resource_type, describe_resource_scope(s, patient_name, yours),
                   CATEGORIES[s.resource_type] if offers_categories(s) else ()) for s in scopes.resource_scopes]
     others = [(s, describe(s)) for s in scopes.scopes if s in IDENTITY or s.startswith("launch/")]
     return page("oauth/consent.html", item=item, client=client, resources=resources, others=others,
-                patient_name=patient_name, type_words=type_words)
+                patient_name=patient_name, type_words=type_words, user=user, yours=yours)
 
 
 # -- helpers ------------------------------------------------------------------------------------------------------
@@ -227,8 +272,8 @@ def patient_row(resource: dict) -> dict:
     family = (name.get("family") or "").upper()
     given = " ".join(name.get("given") or [])
     return {"id": resource["id"], "name": f"{family}, {given}".strip(", ") or resource["id"],
-            "born": resource.get("birthDate", "Not known"), "gender": (resource.get("gender") or "Not known").title(),
-            "mrn": mrn or "Not known"}
+            "born": long_date(resource.get("birthDate")), "gender": (resource.get("gender") or "Not known").title(),
+            "mrn": grouped(mrn) if mrn else "Not known"}
 
 
 def encounter_row(resource: dict) -> dict:
@@ -238,5 +283,38 @@ def encounter_row(resource: dict) -> dict:
                       for t in resource.get("type", [])), "")
     reason = next((r.get("text") or next((c.get("display") for c in r.get("coding", [])), "")
                    for r in resource.get("reasonCode", [])), "")
-    return {"id": resource["id"], "start": (period.get("start") or "")[:16].replace("T", " "), "class": kind,
+    return {"id": resource["id"], "start": long_date(period.get("start"), with_time=True), "class": kind,
             "type": type_text, "reason": reason, "status": resource.get("status", "")}
+
+
+def patient_criteria(text: str) -> list[tuple[str, str]]:
+    """What a person typed in the patient picker: a 4-digit number is a birth year, a longer one an MRN, words
+    are parts of the name, every one of which must match ("johnson marcus", "johnson, m")."""
+    if not text:
+        return []
+    if re.fullmatch(r"\d{4}", text):
+        return [("birthdate", text)]
+    if re.fullmatch(r"[\d ]{5,}", text):
+        return [("identifier", text.replace(" ", ""))]
+    words = [w for w in re.split(r"[\s,]+", text) if w][:4]
+    return [("name", w.replace("\\", "\\\\")) for w in words]
+
+
+def long_date(value: str | None, with_time: bool = False) -> str:
+    """UI-GUIDE §6 dates: ``1968-01-11`` → ``11-Jan-1968``; with a time, 24-hour ``03-Mar-2025 09:00``."""
+    match = re.match(r"^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}:\d{2}))?", value or "")
+    if not match or not 1 <= int(match.group(2)) <= 12:
+        partial = re.match(r"^\d{4}(-\d{2})?", value or "")  # a year or a month stays as precise as it is
+        return partial.group(0) if partial else "Not known"
+    year, month, day, time_of_day = match.groups()
+    text = f"{day}-{MONTHS[int(month) - 1]}-{year}"
+    return f"{text} {time_of_day}" if with_time and time_of_day else text
+
+
+def grouped(identifier: str) -> str:
+    """UI-GUIDE §3: an all-digit MRN in groups of three from the right (``1 000 001``); others as written."""
+    if not identifier.isdigit():
+        return identifier
+    head = len(identifier) % 3
+    groups = ([identifier[:head]] if head else []) + [identifier[i:i + 3] for i in range(head, len(identifier), 3)]
+    return " ".join(groups)

@@ -47,8 +47,14 @@ def end(store: Store, session_id: str) -> None:
 
 
 def sign_in(user: User) -> str:
-    """Start a session for ``user`` and remember it in this browser."""
+    """Start a session for ``user`` and remember it in this browser. Switching user ends the previous
+    session first, as signing out would (its online_access tokens end with it)."""
     store = current_app.extensions["store"]
+    signed_in, current_session = current()
+    if signed_in is not None and signed_in.id == user.id:
+        return current_session  # already this user: keep the session (and its online_access tokens)
+    if session.get(COOKIE_KEY):
+        sign_out()
     session_id = start(store, user.id, current_app.config["SESSION_LIFETIME"])
     session[COOKIE_KEY] = session_id
     audit.record(store, "signin", user_id=user.id, rule="Signed in at the sandbox sign-in page")
