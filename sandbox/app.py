@@ -34,13 +34,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from .auth import blueprint as auth_blueprint
     from .auth import ensure_schema as ensure_auth_schema
-    from .auth.wellknown import blueprint as wellknown_blueprint
-    from .auth.wellknown import capability_security
+    from .auth.smart_config import blueprint as smart_config_blueprint
+    from .auth.smart_config import capability_security
     from .fhir import blueprint as fhir_blueprint
     from .fhir.capability import SECURITY_HOOK
 
     ensure_auth_schema(store)
-    app.register_blueprint(wellknown_blueprint)
+    app.register_blueprint(smart_config_blueprint)  # before /fhir: discovery paths must not reach its catch-all
     app.extensions[SECURITY_HOOK] = capability_security
     app.register_blueprint(fhir_blueprint, url_prefix="/fhir")
     _require_tokens_on_fhir(app)
@@ -68,6 +68,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .demo_app import blueprint as demo_blueprint
 
     app.register_blueprint(demo_blueprint, url_prefix="/demo")
+    from .ehr import blueprint as ehr_blueprint
+
+    app.register_blueprint(ehr_blueprint, url_prefix="/ehr")
 
     @app.get("/")
     def index():

@@ -13,16 +13,28 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
+# Every test module that imports the `browser` fixture gets its own copy of it, but Playwright's sync API can only
+# run once per thread: the copies share one Chromium, closed when the last of them is torn down.
+_shared: dict = {"users": 0}
+
+
 @pytest.fixture(scope="session")
 def browser():
     if not Path(CHROMIUM).exists():
         pytest.skip("Chromium is not installed: `.ci/run` installs Debian's chromium package for browser tests")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
+    if not _shared["users"]:
+        _shared["playwright"] = sync_playwright().start()
+        _shared["chromium"] = _shared["playwright"].chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    _shared["users"] += 1
+    try:
+        yield _shared["chromium"]
+    finally:
+        _shared["users"] -= 1
+        if not _shared["users"]:
+            _shared["chromium"].close()
+            _shared["playwright"].stop()
 
 
 @pytest.fixture
