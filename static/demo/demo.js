@@ -69,7 +69,9 @@
   function launch() {
     var params = new URLSearchParams(window.location.search);
     var iss = params.get("iss") || new URL("/fhir", window.location.href).href;
-    FHIR.oauth2.authorize({ clientId: "demo-app", scope: SCOPE, redirectUri: "index.html", iss: iss })
+    // completeInTarget: inside the EHR's frame the whole flow stays in the frame, where the app lives
+    FHIR.oauth2.authorize({ clientId: "demo-app", scope: SCOPE, redirectUri: "index.html", iss: iss,
+      completeInTarget: true })
       .catch(fail);
   }
 
