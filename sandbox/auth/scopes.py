@@ -13,6 +13,7 @@ scopes are echoed verbatim, because clients compare the granted text with what t
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
@@ -90,6 +91,7 @@ class ResourceScope:
         return ResourceScope(narrowed.context, rtype, permissions, query, narrowed.version, narrowed.render())
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_resource_scope(text: str) -> ResourceScope | None:
     """A ResourceScope, or None when ``text`` is not a valid SMART resource scope."""
     match = _RESOURCE_SCOPE.match(text)
