@@ -2,8 +2,9 @@
 
 Every client keeps one keep-alive ``http.client.HTTPConnection`` and checks that every answer is 200.
 Loops are bounded by a fixed duration (throughput) or a fixed request count (latency). A throughput client
-cycles through a list of GET paths, or asks a *workload* for each request (POSTs whose bodies depend on
-earlier answers, such as rotating refresh tokens; see bench/tokens.py).
+cycles through a list of GETs — plain paths, or ``Request``s carrying their own headers such as a bearer
+token — or asks a *workload* for each request (POSTs whose bodies depend on earlier answers, such as
+rotating refresh tokens; see bench/tokens.py).
 """
 
 from __future__ import annotations
@@ -45,33 +46,50 @@ class Workload(Protocol):
 # A workload for client ``index`` of ``clients``, made in that client's own process.
 WorkloadFactory = Callable[[int, int], Workload]
 
+# What to GET: a path, or a Request with headers of its own (a bearer token).
+Target = str | Request
+
+
+def as_request(target: Target) -> Request:
+    return Request("GET", target) if isinstance(target, str) else target
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The header that presents an access token (RFC 6750 §2.1)."""
+    return {"Authorization": f"Bearer {token}"}
+
 
 class PathCycle:
     """GET each path in turn, each client starting at its own place in the list."""
 
-    def __init__(self, paths: Sequence[str], index: int, clients: int):
-        self.paths = list(paths)
-        self.position = index * len(self.paths) // clients
+    def __init__(self, paths: Sequence[Target], index: int, clients: int):
+        self.requests = [as_request(p) for p in paths]
+        self.position = index * len(self.requests) // clients
 
     def next_request(self) -> Request:
-        path = self.paths[self.position % len(self.paths)]
+        request = self.requests[self.position % len(self.requests)]
         self.position += 1
-        return Request("GET", path)
+        return request
 
     def answered(self, body: bytes) -> None:
         pass
 
 
 class Client:
-    """One keep-alive connection that reconnects once when the server closed it while idle."""
+    """One keep-alive connection that reconnects once when the server closed it while idle.
 
-    def __init__(self, address: tuple[str, int]):
+    ``headers`` go with every request (a request's own headers win): e.g. the bearer token of a client
+    that only reads FHIR data.
+    """
+
+    def __init__(self, address: tuple[str, int], headers: dict[str, str] | None = None):
         self.address = address
         self.conn = http.client.HTTPConnection(*address, timeout=30)
+        self.headers = {**ACCEPT, **(headers or {})}
         self.reconnects = 0
 
-    def get(self, path: str) -> bytes:
-        return self.send(Request("GET", path))
+    def get(self, target: Target) -> bytes:
+        return self.send(as_request(target))
 
     def send(self, request: Request) -> bytes:
         try:
@@ -82,7 +100,7 @@ class Client:
             return self._send(request)
 
     def _send(self, request: Request) -> bytes:
-        self.conn.request(request.method, request.path, body=request.body, headers={**ACCEPT, **request.headers})
+        self.conn.request(request.method, request.path, body=request.body, headers={**self.headers, **request.headers})
         response = self.conn.getresponse()
         body = response.read()
         if response.status != 200:
@@ -232,23 +250,44 @@ class Latency:
         return asdict(self)
 
 
-def latency(address: tuple[str, int], paths: Sequence[str], requests: int, warmup: int) -> Latency:
+def latency(address: tuple[str, int], paths: Sequence[Target], requests: int, warmup: int) -> Latency:
     """Latency of ``requests`` sequential requests over ``paths`` (in turn), after ``warmup`` untimed ones."""
+    return interleaved_latency(address, {"": paths}, requests, warmup)[""]
+
+
+def interleaved_latency(address: tuple[str, int], variants: dict[str, Sequence[Target]], requests: int,
+                        warmup: int) -> dict[str, Latency]:
+    """Latency of several variants of a query, taken in turn request by request on one connection, so that
+    every variant meets the same moments of machine noise: ``requests`` timed requests per variant, each
+    cycling through its own ``paths``, after ``warmup`` untimed rounds.
+
+    Step ``k`` sends the ``k``-th path of every variant; when the variants ask for the same data (the same
+    patient, under different tokens), the first of them finds it less often in the caches, so the order
+    of the variants rotates from step to step and each goes first equally often."""
+    keys = list(variants)
+    samples: dict[str, list[float]] = {key: [] for key in keys}
+    sizes = dict.fromkeys(keys, 0)
     client = Client(address)
     try:
         for k in range(warmup):
-            client.get(paths[k % len(paths)])
-        samples, size = [], 0
+            for key in keys:
+                client.get(variants[key][k % len(variants[key])])
         for k in range(requests):
-            start = time.perf_counter()
-            body = client.get(paths[k % len(paths)])
-            samples.append(time.perf_counter() - start)
-            size += len(body)
+            for key in keys[k % len(keys):] + keys[:k % len(keys)]:
+                target = variants[key][k % len(variants[key])]
+                start = time.perf_counter()
+                body = client.get(target)
+                samples[key].append(time.perf_counter() - start)
+                sizes[key] += len(body)
     finally:
         client.close()
+    return {key: _latency(samples[key], sizes[key]) for key in keys}
+
+
+def _latency(samples: list[float], size: int) -> Latency:
     samples.sort()
     return Latency(
-        requests=requests,
+        requests=len(samples),
         p50_ms=percentile(samples, 50) * 1000,
         p95_ms=percentile(samples, 95) * 1000,
         p99_ms=percentile(samples, 99) * 1000,

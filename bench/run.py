@@ -5,13 +5,17 @@
     .venv/bin/python bench/run.py --patients 100,1000 --clients 4 --rounds 3
 
 Figures are ratios against a baseline (``/healthz``) measured in the same run, because the machines are
-noisy. Targets are printed PASS/FAIL for information; the exit status is 0 unless something broke
-(a non-200 answer, a server that does not start). The figures also go to ``bench/results/latest.json``.
+noisy. The server runs with OPEN_READ, so the cost of access checks can be shown as well: the same FHIR
+reads and lab search without a token (the open path) and under tokens minted in the bench database
+(bench/access.py); every other FHIR request presents a ``system/*.rs`` token. Targets are printed PASS/FAIL
+for information; the exit status is 0 unless something broke (a non-200 answer, a server that does not
+start). The figures also go to ``bench/results/latest.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import functools
 import os
@@ -30,15 +34,17 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make the `bench` package importable
     sys.path.insert(0, str(ROOT))
 
-from bench import load, report, sample, seeding, tokens  # noqa: E402
+from bench import access, load, report, sample, seeding, tokens  # noqa: E402
 from bench.server import BenchError, SandboxServer  # noqa: E402
 
 DEFAULT_OUTPUT = ROOT / "bench" / "results" / "latest.json"
 ENTRY_CHECKS = 20
 
-FULL = {"patients": "100,1000", "rounds": 5, "duration": 2.0, "warmup": 0.5, "latency_requests": 500,
-        "latency_warmup": 50}
-QUICK = {"patients": "20", "rounds": 1, "duration": 1.0, "warmup": 0.3, "latency_requests": 50,
+# Full run: 7 throughput endpoints × 5 rounds and 4 token endpoints × 3 rounds per size; about 4½ minutes
+# on 2 quiet cores, of which seeding 1,000 patients takes one.
+FULL = {"patients": "100,1000", "rounds": 5, "token_rounds": 3, "duration": 1.2, "warmup": 0.3,
+        "latency_requests": 500, "latency_warmup": 50}
+QUICK = {"patients": "20", "rounds": 1, "token_rounds": 1, "duration": 0.6, "warmup": 0.2, "latency_requests": 50,
          "latency_warmup": 10}
 
 
@@ -52,28 +58,35 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--reconnect-every", type=int, default=100, metavar="N",
                         help="Each load client reconnects after N requests, so its connection lands on whichever "
                              "worker is free and one worker never holds every connection (0: never; default 100).")
-    parser.add_argument("--rounds", type=int, help="Throughput rounds, median reported (default 5).")
-    parser.add_argument("--duration", type=float, help="Seconds measured per throughput round (default 2).")
-    parser.add_argument("--warmup", type=float, help="Warm-up seconds before each round (default 0.5).")
-    parser.add_argument("--latency-requests", type=int, help="Timed requests per latency query (default 500).")
+    parser.add_argument("--rounds", type=int,
+                        help=f"Throughput rounds, median reported (default {FULL['rounds']}).")
+    parser.add_argument("--token-rounds", type=int,
+                        help=f"Token issuance rounds, median reported (default {FULL['token_rounds']}).")
+    parser.add_argument("--duration", type=float,
+                        help=f"Seconds measured per throughput round (default {FULL['duration']:g}).")
+    parser.add_argument("--warmup", type=float,
+                        help=f"Warm-up seconds before each round (default {FULL['warmup']:g}).")
+    parser.add_argument("--latency-requests", type=int,
+                        help=f"Timed requests per latency query (default {FULL['latency_requests']}).")
     parser.add_argument("--seed", type=int, default=42, help="Seed of the synthetic data (default 42).")
     parser.add_argument("--anchor-date", default="2026-06-01", help="Fixed 'today' of the data (default 2026-06-01).")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="Where to write the JSON results.")
     args = parser.parse_args(argv)
     preset = QUICK if args.quick else FULL
     args.patients = args.patients or preset["patients"]
-    args.rounds = args.rounds or preset["rounds"]
-    args.duration = args.duration or preset["duration"]
-    args.warmup = preset["warmup"] if args.warmup is None else args.warmup
-    args.latency_requests = args.latency_requests or preset["latency_requests"]
+    for name in ("rounds", "token_rounds", "duration", "warmup", "latency_requests"):
+        if getattr(args, name) is None:  # 0 is refused below rather than silently replaced
+            setattr(args, name, preset[name])
     args.latency_warmup = preset["latency_warmup"]
     try:
         args.sizes = sorted({int(n) for n in args.patients.split(",") if n.strip()})
         args.anchor = dt.date.fromisoformat(args.anchor_date)
     except ValueError as exc:
         parser.error(str(exc))
-    if not args.sizes or min(args.sizes) < 1 or args.clients < 1 or args.rounds < 1 or args.reconnect_every < 0:
-        parser.error("--patients, --clients and --rounds must be positive, --reconnect-every not negative")
+    if not args.sizes or min(args.sizes) < 1 or args.clients < 1 or args.rounds < 1 or args.token_rounds < 1 \
+            or args.duration <= 0 or args.latency_requests < 1 or args.reconnect_every < 0 or args.warmup < 0:
+        parser.error("--patients, --clients, --rounds, --token-rounds, --duration and --latency-requests must be "
+                     "positive, --reconnect-every and --warmup not negative")
     return args
 
 
@@ -98,52 +111,74 @@ def bench_size(n: int, tmp: Path, args: argparse.Namespace) -> dict:
     _say(f"[{n} patients] seeding …")
     seed = seeding.seed_fresh(db, n, args.seed, args.anchor)
     _say(f"[{n} patients] {seed.resources:,} resources in {seed.seconds:.1f} s ({seed.resources_per_s:,.0f}/s)")
-    with SandboxServer(db, tmp / f"server-{n}.log", args.workers, args.anchor_date) as server:
-        _say(f"[{n} patients] server on {server.base_url}; collecting ids through search …")
-        client = load.Client(server.address)
+    # OPEN_READ: FHIR reads without a token take the open path, the reference of the access-check ratios.
+    with SandboxServer(db, tmp / f"server-{n}.log", args.workers, args.anchor_date, open_read=True) as server:
+        setup = tokens.prepare(db, server.base_url)
+        system_token = access.mint_system(db, setup)
+        _say(f"[{n} patients] server on {server.base_url}; collecting ids through search (system/*.rs token) …")
+        client = load.Client(server.address, load.bearer(system_token))
         try:
             found = sample.collect(client, max_patients=1000, observation_patients=200, rng=random.Random(args.seed))
         finally:
             client.close()
-        _say(f"[{n} patients] {found.counts}; throughput …")
-        throughput = measure_throughput(server, found, args)
+        setup = dataclasses.replace(setup, patient_id=found.patient_ids[0])
+        minted = time.perf_counter()
+        keys = access.AccessTokens(
+            system_token,
+            access.mint_patient_tokens(db, setup, found.patient_ids, access.PATIENT_SCOPE),
+            access.mint_patient_tokens(db, setup, found.patient_ids, access.LAB_SCOPE))
+        _say(f"[{n} patients] {found.counts}; {len(keys.patient) + len(keys.granular)} patient tokens minted in "
+             f"{time.perf_counter() - minted:.1f} s; throughput …")
+        throughput = measure_throughput(server, found, keys, args)
         _say(f"[{n} patients] token issuance …")
-        issuance = measure_tokens(server, db, found, args)
+        issuance = measure_tokens(server, setup, args)
         _say(f"[{n} patients] latency …")
-        latency = measure_latency(server.address, found, args)
+        latency = measure_latency(server.address, found, keys, args)
     return {"seeding": seed.as_dict(), "sample": found.counts, "throughput": throughput, "tokens": issuance,
             "latency": latency}
 
 
-def measure_throughput(server: SandboxServer, found: sample.Sample, args: argparse.Namespace) -> dict:
-    """Baseline and reads in turn, each round (see ``summarise``)."""
-    paths = {
-        "healthz": ["/healthz"],
-        "patient_read": [f"/fhir/Patient/{quote(i)}" for i in found.patient_ids],
-        "observation_read": [f"/fhir/Observation/{quote(i)}" for i in found.observation_ids],
-    }
+def measure_throughput(server: SandboxServer, found: sample.Sample, keys: access.AccessTokens,
+                       args: argparse.Namespace) -> dict:
+    """Baseline and each read under each kind of access (open path, system/*.rs, patient/*.rs) in turn, each
+    round (see ``summarise``); ``access_ratio`` is each read's throughput ÷ the open path's, per round."""
+    paths: dict[str, list] = {"healthz": ["/healthz"]}  # no token: the floor of any request, the same for all
+    for read, variants in access.reads(found, keys).items():
+        paths.update({f"{read}_{variant}": requests for variant, requests in variants.items()})
     rounds = []
     for _ in range(args.rounds):
         rounds.append({key: load.throughput(server.address, p, args.clients, args.warmup, args.duration,
                                             server.cpu_seconds, args.reconnect_every).as_dict()
                        for key, p in paths.items()})
-    return summarise(rounds, list(paths))
+    result = summarise(rounds, list(paths))
+    result["access_ratio"], result["access_cpu_ratio"] = {}, {}
+    for key in paths:
+        read, _, variant = key.rpartition("_")
+        if variant not in access.VARIANTS or variant == "open":
+            continue
+        base = f"{read}_open"
+        result["access_ratio"][key] = statistics.median(
+            r[key]["requests_per_s"] / r[base]["requests_per_s"] for r in rounds)
+        if all(r[k]["server_cpu_us_per_request"] for r in rounds for k in (key, base)):
+            result["access_cpu_ratio"][key] = statistics.median(
+                r[base]["server_cpu_us_per_request"] / r[key]["server_cpu_us_per_request"] for r in rounds)
+    return result
 
 
-def measure_tokens(server: SandboxServer, db: Path, found: sample.Sample, args: argparse.Namespace) -> dict:
+def measure_tokens(server: SandboxServer, setup: tokens.Setup, args: argparse.Namespace) -> dict:
     """Token issuance throughput — code exchange with id_token, refresh (rotating), client_credentials
     (RS384 assertion) — against /healthz in the same rounds. Each round gets fresh single-use credentials."""
-    setup = tokens.prepare(db, server.base_url, found.patient_ids[0])
     budget = tokens.round_budget(args.warmup + args.duration, args.clients)
+    assertions = tokens.assertion_budget(args.warmup + args.duration, args.clients)
     rounds = []
-    for _ in range(args.rounds):
+    for _ in range(args.token_rounds):
         codes = tokens.issue_codes(setup, budget * args.clients)
         refresh_tokens = tokens.issue_refresh_tokens(setup, args.clients)
         workloads = {
             "healthz": None,
             "code_exchange": functools.partial(tokens.CodeExchange, setup, codes),
             "refresh": functools.partial(tokens.Refresh, setup, refresh_tokens),
-            "client_credentials": functools.partial(tokens.ClientCredentials, setup, budget),
+            "client_credentials": functools.partial(tokens.ClientCredentials, setup, assertions),
         }
         rounds.append({key: load.throughput(server.address, ["/healthz"], args.clients, args.warmup, args.duration,
                                             server.cpu_seconds, args.reconnect_every, workload).as_dict()
@@ -171,26 +206,39 @@ def summarise(rounds: list[dict], keys: list[str]) -> dict:
     return result
 
 
-def measure_latency(address: tuple[str, int], found: sample.Sample, args: argparse.Namespace) -> dict:
+def measure_latency(address: tuple[str, int], found: sample.Sample, keys: access.AccessTokens,
+                    args: argparse.Namespace) -> dict:
+    """/healthz and each search under the system/*.rs token, one query after the other as before (each
+    request a new patient or name); then, under ``access``, the lab search under each kind of access,
+    interleaved request by request on the same patients (bench/access.py)."""
     patients = [quote(p) for p in found.patient_ids]
     families = [quote(f) for f in found.family_names] or ["smith"]
-    queries = {
-        "healthz": ["/healthz"],
+    system = load.bearer(keys.system)
+    searches = {
         "observation_labs": [f"/fhir/Observation?patient={p}&category=laboratory&_sort=-date&_count=50"
                              for p in patients],
         "patient_name": [f"/fhir/Patient?name={f}" for f in families],
         "encounter_by_patient": [f"/fhir/Encounter?patient={p}&_sort=-date" for p in patients],
         "condition_active": [f"/fhir/Condition?patient={p}&clinical-status=active" for p in patients],
     }
-    results = {}
-    for key, paths in queries.items():
-        results[key] = load.latency(address, paths, args.latency_requests, args.latency_warmup).as_dict()
-        if key != "healthz":
-            results[key]["mean_entries"] = mean_entries(address, paths[:ENTRY_CHECKS])
+    results = {"healthz": load.latency(address, ["/healthz"], args.latency_requests, args.latency_warmup).as_dict()}
+    for key, paths in searches.items():
+        requests = [load.Request("GET", p, headers=system) for p in paths]
+        results[key] = load.latency(address, requests, args.latency_requests, args.latency_warmup).as_dict()
+        results[key]["mean_entries"] = mean_entries(address, requests[:ENTRY_CHECKS])
+    variants = access.lab_searches(found, keys)
+    measured = load.interleaved_latency(address, variants, args.latency_requests, args.latency_warmup)
+    labs = {}
+    for variant, paths in variants.items():
+        labs[variant] = measured[variant].as_dict()
+        labs[variant]["mean_entries"] = mean_entries(address, paths[:ENTRY_CHECKS])
+    base = labs["open"]["p50_ms"]
+    results["access"] = {"observation_labs": labs,
+                         "p50_ratio": {v: labs[v]["p50_ms"] / base for v in labs if v != "open"}}
     return results
 
 
-def mean_entries(address: tuple[str, int], paths: list[str]) -> float:
+def mean_entries(address: tuple[str, int], paths: list[load.Target]) -> float:
     """Entries per searchset page over a few of the paths (untimed): shows the searches find something."""
     client = load.Client(address)
     try:
@@ -209,8 +257,8 @@ def _meta(args: argparse.Namespace) -> dict:
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
         "options": {"patients": args.sizes, "quick": args.quick, "clients": args.clients, "workers": args.workers,
-                    "reconnect_every": args.reconnect_every,
-                    "rounds": args.rounds, "duration_s": args.duration, "warmup_s": args.warmup,
+                    "reconnect_every": args.reconnect_every, "rounds": args.rounds, "token_rounds": args.token_rounds,
+                    "duration_s": args.duration, "warmup_s": args.warmup, "open_read": True,
                     "latency_requests": args.latency_requests, "latency_warmup": args.latency_warmup,
                     "seed": args.seed, "anchor_date": args.anchor_date},
     }

@@ -1,4 +1,7 @@
-"""Real ids and names to request, found through FHIR search on the running server (not by reading the file)."""
+"""Real ids and names to request, found through FHIR search on the running server (not by reading the file).
+
+The client must be allowed to search every patient (a ``system/*.rs`` token, or the open path).
+"""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ class Sample:
     observation_ids: list[str]
     family_names: list[str]
     counts: dict[str, int] = field(default_factory=dict)
+    observation_patients: list[str] = field(default_factory=list)  # the patient of each of observation_ids
 
 
 def collect(client: Client, max_patients: int, observation_patients: int, rng: random.Random) -> Sample:
@@ -29,16 +33,17 @@ def collect(client: Client, max_patients: int, observation_patients: int, rng: r
     rng.shuffle(patients)
     patient_ids = [p["id"] for p in patients][:max_patients]
     families = sorted({name["family"] for p in patients for name in p.get("name", []) if name.get("family")})
-    observation_ids: list[str] = []
+    observations: list[tuple[str, str]] = []  # (observation id, patient id)
     for pid in patient_ids[:observation_patients]:
         bundle = get_json(client, f"/fhir/Observation?patient={quote(pid)}&_count=20")
-        observation_ids += [e["resource"]["id"] for e in bundle.get("entry", [])]
-    if not observation_ids:
+        observations += [(e["resource"]["id"], pid) for e in bundle.get("entry", [])]
+    if not observations:
         raise BenchError("GET /fhir/Observation?patient=… found no observations for any sampled patient")
-    rng.shuffle(observation_ids)
+    rng.shuffle(observations)
     rng.shuffle(families)
-    return Sample(patient_ids, observation_ids, families,
-                  {"patients_found": len(patients), "observation_ids": len(observation_ids)})
+    return Sample(patient_ids, [o for o, _ in observations], families,
+                  {"patients_found": len(patients), "observation_ids": len(observations)},
+                  [p for _, p in observations])
 
 
 def search_all(client: Client, path: str) -> list[dict]:

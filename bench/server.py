@@ -32,14 +32,18 @@ class SandboxServer:
     """`sandbox serve` (gunicorn, ``workers`` processes) on ``db``, as a context manager.
 
     The database is expected to be seeded already, so the server starts without seeding. Its output
-    (startup lines and the access log) goes to ``log_path``.
+    (startup lines and the access log) goes to ``log_path``. ``open_read`` serves FHIR reads and searches
+    without a token too (SANDBOX_OPEN_READ), the open path the cost of access checks is measured against;
+    requests that present a token go through the token's checks either way.
     """
 
-    def __init__(self, db: Path, log_path: Path, workers: int = 2, anchor_date: str | None = None):
+    def __init__(self, db: Path, log_path: Path, workers: int = 2, anchor_date: str | None = None,
+                 open_read: bool = False):
         self.db = Path(db)
         self.log_path = Path(log_path)
         self.workers = workers
         self.anchor_date = anchor_date
+        self.open_read = open_read
         self.port = free_port()
         self.process: subprocess.Popen | None = None
 
@@ -60,7 +64,8 @@ class SandboxServer:
 
     def start(self) -> None:
         env = {**os.environ, "SANDBOX_DB": str(self.db), "SANDBOX_PORT": str(self.port), "SANDBOX_HOST": HOST,
-               "SANDBOX_BASE_URL": self.base_url, "SANDBOX_WORKERS": str(self.workers)}
+               "SANDBOX_BASE_URL": self.base_url, "SANDBOX_WORKERS": str(self.workers),
+               "SANDBOX_OPEN_READ": "true" if self.open_read else "false"}
         if self.anchor_date:
             env["SANDBOX_ANCHOR_DATE"] = self.anchor_date
         with open(self.log_path, "ab") as log:

@@ -20,9 +20,11 @@ from urllib.parse import urlencode
 from .load import Request
 from .server import BenchError
 
-# More token requests per second than any grant reaches on this kind of machine: how many codes and client
-# assertions a round may use up.
+# More token requests per second than any grant reaches on this kind of machine: how many codes a round may
+# use up. Client assertions cost the load clients ~1 ms each to sign, so fewer are signed ahead (a client that
+# runs out signs the rest as it goes): about twice the client_credentials rate of a 2-core machine.
 RATE_CEILING = 4000
+ASSERTION_RATE_CEILING = 1500
 CODE_LIFETIME = 600
 SCOPE = "openid fhirUser launch/patient offline_access patient/*.rs"
 BACKEND_SCOPE = "system/Patient.rs system/Observation.rs"
@@ -41,7 +43,7 @@ class Setup:
     app_id: str
     backend_id: str
     user_id: str
-    patient_id: str
+    patient_id: str | None  # the launch patient of codes and refresh tokens (set once ids are collected)
     private_jwk: dict
 
     @property
@@ -49,8 +51,9 @@ class Setup:
         return self.base_url + TOKEN_PATH
 
 
-def prepare(db: Path, base_url: str, patient_id: str) -> Setup:
-    """Register a public app (with refresh tokens) and a backend service (RS384 key inline) in ``db``."""
+def prepare(db: Path, base_url: str, patient_id: str | None = None) -> Setup:
+    """Register a public app (with refresh tokens) and a backend service (RS384 key inline) in ``db``.
+    The access-check measurements (bench/access.py) mint their tokens for these two clients as well."""
     from joserfc.jwk import RSAKey
 
     from sandbox.auth.clients import ClientRegistry
@@ -75,6 +78,11 @@ def prepare(db: Path, base_url: str, patient_id: str) -> Setup:
 def round_budget(seconds: float, clients: int) -> int:
     """How many single-use credentials one load client may need in a round of ``seconds``."""
     return math.ceil(seconds * RATE_CEILING / clients)
+
+
+def assertion_budget(seconds: float, clients: int) -> int:
+    """How many client assertions one load client signs before a round of ``seconds``."""
+    return math.ceil(seconds * ASSERTION_RATE_CEILING / clients)
 
 
 # -- authorization_code ----------------------------------------------------------------------------------------
