@@ -16,7 +16,7 @@ from typing import Any
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from ..store import Store
-from . import audit, launch_context, pending, pkce, signin
+from . import audit, launch_context, pending, pkce, signin, smart_config
 from .clients import Client, ClientRegistry
 from .codes import CodeGrant, issue_code
 from .errors import (
@@ -139,7 +139,7 @@ def start(client: Client, decided: dict[str, Any], params: Mapping[str, str]):
 
 
 def style_url() -> str:
-    return current_app.config["BASE_URL"] + "/auth/smart-style.json"
+    return smart_config.style_url(current_app.config["BASE_URL"])
 
 
 def step_of(item: pending.Pending) -> str:

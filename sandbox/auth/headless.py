@@ -19,6 +19,7 @@ from . import launch_context, signin
 from .admin import require_local_or_admin
 from .clients import ClientRegistry
 from .errors import append_query
+from .smart_config import style_url
 from .users import UserDirectory, patients_of
 
 blueprint = Blueprint("api", __name__)
@@ -86,7 +87,7 @@ def make_launch(store: Store, base_url: str, body: dict[str, Any],
         patient = patient or (visible[0] if visible else None)
     context = {"patient": patient, "encounter": encounter, "fhirContext": _fhir_context(body.get("fhirContext")),
                "intent": body.get("intent"), "need_patient_banner": body.get("need_patient_banner", True) is not False,
-               "smart_style_url": f"{base_url}/auth/smart-style.json", "tenant": body.get("tenant")}
+               "smart_style_url": style_url(base_url), "tenant": body.get("tenant")}
     session_id = signin.start(store, user.id, settings["SESSION_LIFETIME"])
     launch = launch_context.create(store, client.client_id, user.id, session_id, context, settings["LAUNCH_LIFETIME"],
                                    skip_login=bool(body.get("skip_login")), skip_consent=bool(body.get("skip_consent")))

@@ -15,6 +15,7 @@ from flask import current_app, g, redirect, render_template, request, session, u
 from ..auth import launch_context
 from ..auth.errors import append_query
 from ..auth.pages import csrf_ok, login_csrf
+from ..auth.smart_config import style_url
 from . import apps, sections
 from .views import (
     LAST_LAUNCH_KEY,
@@ -60,7 +61,7 @@ def launch(patient_id: str):
     encounter = encounter_in_context(patient_id)
     context = {"patient": patient_id, "encounter": encounter["id"] if encounter else None,
                "need_patient_banner": mode == "tab",
-               "smart_style_url": current_app.config["BASE_URL"] + "/auth/smart-style.json"}
+               "smart_style_url": style_url(current_app.config["BASE_URL"])}
     made = launch_context.create(store(), client.client_id, g.ehr_user.id, g.ehr_session, context,
                                  current_app.config["LAUNCH_LIFETIME"])
     launch_url = append_query(client.launch_uri, {"iss": fhir_base(), "launch": made.id})
