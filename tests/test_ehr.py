@@ -11,9 +11,9 @@ import pytest
 from authorize_support import hidden, sign_in
 from dom import Node, dom
 
+from sandbox import formatting
 from sandbox.auth import launch_context
 from sandbox.auth.clients import ClientRegistry
-from sandbox.ehr import formatting
 
 STORY = "story-diabetes"
 HX = {"HX-Request": "true"}

@@ -7,12 +7,13 @@ to their pending request), and every page forbids framing by other sites (`frame
 from __future__ import annotations
 
 import hmac
-import re
 import secrets
 from urllib.parse import parse_qs, urlsplit
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 
+from .. import formatting as fmt
+from ..patients import encounter_of, search_criteria
 from ..store import FhirError
 from ..store.query import parse_search
 from ..store.search import search
@@ -29,7 +30,6 @@ blueprint = Blueprint("pages", __name__)
 
 SAMPLE_CLINICIANS = 6
 PICKER_PAGE = 25
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def page(template: str, status: int = 200, **values):
@@ -168,7 +168,7 @@ def pick_patient():
         return elsewhere
     text = request.args.get("q", "").strip()[:100]
     try:
-        query = parse_search("Patient", [*patient_criteria(text), ("_sort", "family,given"),
+        query = parse_search("Patient", [*search_criteria(text), ("_sort", "family,given"),
                                          ("_count", str(PICKER_PAGE))])
         found = search(store(), query)
         patients, total = [patient_row(s.resource) for s in found.matches], found.total or 0
@@ -191,7 +191,7 @@ def pick_encounter():
         if elsewhere := out_of_step(item, "encounter"):
             return elsewhere
         encounter_id = request.form.get("encounter", "")
-        if encounter_id and not encounter_of(encounter_id, patient_id):
+        if encounter_id and encounter_of(store(), patient_id, encounter_id) is None:
             return error_page("Unknown encounter", "That encounter does not belong to the selected patient.")
         item = item.with_context(encounter=encounter_id or None, encounter_chosen=True)
         pending.save(store(), item)
@@ -258,13 +258,6 @@ def resource_type_of(scope_text: str) -> str | None:
     return parsed[0].resource_type if parsed else None
 
 
-def encounter_of(encounter_id: str, patient_id: str | None) -> bool:
-    if not store().exists("Encounter", encounter_id):
-        return False
-    subject = (store().read("Encounter", encounter_id).resource.get("subject") or {}).get("reference")
-    return subject == f"Patient/{patient_id}"
-
-
 def patient_row(resource: dict) -> dict:
     name = next(iter(resource.get("name") or []), {})
     mrn = next((i.get("value") for i in resource.get("identifier", [])
@@ -272,8 +265,8 @@ def patient_row(resource: dict) -> dict:
     family = (name.get("family") or "").upper()
     given = " ".join(name.get("given") or [])
     return {"id": resource["id"], "name": f"{family}, {given}".strip(", ") or resource["id"],
-            "born": long_date(resource.get("birthDate")), "gender": (resource.get("gender") or "Not known").title(),
-            "mrn": grouped(mrn) if mrn else "Not known"}
+            "born": fmt.date(resource.get("birthDate")), "gender": (resource.get("gender") or "Not known").title(),
+            "mrn": fmt.grouped_digits(mrn)}
 
 
 def encounter_row(resource: dict) -> dict:
@@ -283,38 +276,5 @@ def encounter_row(resource: dict) -> dict:
                       for t in resource.get("type", [])), "")
     reason = next((r.get("text") or next((c.get("display") for c in r.get("coding", [])), "")
                    for r in resource.get("reasonCode", [])), "")
-    return {"id": resource["id"], "start": long_date(period.get("start"), with_time=True), "class": kind,
+    return {"id": resource["id"], "start": fmt.date_time(period.get("start")), "class": kind,
             "type": type_text, "reason": reason, "status": resource.get("status", "")}
-
-
-def patient_criteria(text: str) -> list[tuple[str, str]]:
-    """What a person typed in the patient picker: a 4-digit number is a birth year, a longer one an MRN, words
-    are parts of the name, every one of which must match ("johnson marcus", "johnson, m")."""
-    if not text:
-        return []
-    if re.fullmatch(r"\d{4}", text):
-        return [("birthdate", text)]
-    if re.fullmatch(r"[\d ]{5,}", text):
-        return [("identifier", text.replace(" ", ""))]
-    words = [w for w in re.split(r"[\s,]+", text) if w][:4]
-    return [("name", w.replace("\\", "\\\\")) for w in words]
-
-
-def long_date(value: str | None, with_time: bool = False) -> str:
-    """UI-GUIDE §6 dates: ``1968-01-11`` → ``11-Jan-1968``; with a time, 24-hour ``03-Mar-2025 09:00``."""
-    match = re.match(r"^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}:\d{2}))?", value or "")
-    if not match or not 1 <= int(match.group(2)) <= 12:
-        partial = re.match(r"^\d{4}(-\d{2})?", value or "")  # a year or a month stays as precise as it is
-        return partial.group(0) if partial else "Not known"
-    year, month, day, time_of_day = match.groups()
-    text = f"{day}-{MONTHS[int(month) - 1]}-{year}"
-    return f"{text} {time_of_day}" if with_time and time_of_day else text
-
-
-def grouped(identifier: str) -> str:
-    """UI-GUIDE §3: an all-digit MRN in groups of three from the right (``1 000 001``); others as written."""
-    if not identifier.isdigit():
-        return identifier
-    head = len(identifier) % 3
-    groups = ([identifier[:head]] if head else []) + [identifier[i:i + 3] for i in range(head, len(identifier), 3)]
-    return " ".join(groups)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from . import formatting as fmt
+from .. import formatting as fmt
 
 NOT_KNOWN = fmt.NOT_KNOWN
 ACTIVE_CONDITION = {"active", "recurrence", "relapse"}

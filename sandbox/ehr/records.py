@@ -5,9 +5,9 @@ calls the API over HTTP). One indexed search per list, never one query per row.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 
+from ..patients import encounter_of, search_criteria
 from ..store import Store
 from ..store.query import parse_search
 from ..store.search import SearchResult, search
@@ -45,23 +45,9 @@ class PatientPage:
     text: str
 
 
-def criteria_for(text: str) -> list[tuple[str, str]]:
-    """What a person typed as search criteria: a 4-digit number is a birth year, a longer one an MRN, words
-    are parts of the name (every word must match: "johnson marcus", "johnson, m")."""
-    text = text.strip()
-    if not text:
-        return []
-    if re.fullmatch(r"\d{4}", text):
-        return [("birthdate", text)]
-    if re.fullmatch(r"[\d ]{5,}", text):
-        return [("identifier", text.replace(" ", ""))]
-    words = [w for w in re.split(r"[\s,]+", text) if w][:4]
-    return [("name", w.replace("\\", "\\\\")) for w in words]
-
-
 def find_patients(store: Store, text: str, page: int, today: dt.date) -> PatientPage:
     """One page of patients matching ``text``, sorted by family then given name."""
-    criteria = criteria_for(text)
+    criteria = search_criteria(text)
     page = max(page, 1)
     result = find(store, "Patient", [*criteria, ("_sort", "family,given")], PATIENTS_PER_PAGE,
                   (page - 1) * PATIENTS_PER_PAGE)
@@ -103,13 +89,7 @@ def of_patient(store: Store, rtype: str, patient_id: str, *params: tuple[str, st
 
 def encounter(store: Store, patient_id: str, encounter_id: str) -> dict | None:
     """The encounter, if it exists and belongs to the patient."""
-    stored = store.current("Encounter", encounter_id)
-    if stored is None or stored.deleted:
-        return None
-    resource = stored.resource
-    if (resource.get("subject") or {}).get("reference") != f"Patient/{patient_id}":
-        return None
-    return resource
+    return encounter_of(store, patient_id, encounter_id)
 
 
 def section_counts(store: Store, patient_id: str) -> dict[str, int]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import formatting as fmt
+from .. import formatting as fmt
 from .chart import concept
 
 LABS_TABLE = Path(__file__).resolve().parents[2] / "seed_data" / "labs.json"

@@ -1,4 +1,4 @@
-"""How the clinician UI writes dates, ages, quantities and identifiers (UI-GUIDE §6).
+"""How the pages write dates, ages, quantities and identifiers (UI-GUIDE §6).
 
 Dates are dd-Mmm-yyyy with 24-hour times (NHS CUI Date Display), never 03/04/2025. A missing value reads
 "Not known", never "?" or a blank.
