@@ -14,7 +14,7 @@ from __future__ import annotations
 from flask import current_app, g, request
 
 from ..fhir.access import READ, SEARCH, AccessPolicy
-from ..fhir.policy import use_policy
+from ..fhir.policy import current_policy, use_policy
 from ..store import Store
 from ..store.errors import Forbidden, Unauthorized
 from . import audit
@@ -24,7 +24,8 @@ from .tokens import TokenInfo, active_token
 from .users import UserDirectory, patients_of
 
 REALM = "sandbox-fhir"
-OPEN_PATHS = ("/fhir/metadata", "/fhir/.well-known/")
+METADATA = "/fhir/metadata"
+WELL_KNOWN = "/fhir/.well-known/"  # the documents have their own blueprint; other paths here get a 404, no 401
 
 
 class ReadOnlyPolicy(AccessPolicy):
@@ -38,8 +39,7 @@ class ReadOnlyPolicy(AccessPolicy):
 
 def authenticate() -> None:
     """Before every FHIR request: find the token and install its policy, or refuse with 401."""
-    if request.method == "OPTIONS" or request.path.rstrip("/") == "/fhir/metadata" \
-            or request.path.startswith(OPEN_PATHS[1]):
+    if request.method == "OPTIONS" or request.path.rstrip("/") == METADATA or request.path.startswith(WELL_KNOWN):
         return
     store: Store = current_app.extensions["store"]
     scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
@@ -76,8 +76,6 @@ def record_decisions(response):
     info: TokenInfo | None = g.get("fhir_token")
     if info is None:
         return response
-    from ..fhir.policy import current_policy
-
     policy = current_policy()
     decisions = getattr(policy, "decisions", [])
     refused = [rule for outcome, rule in decisions if outcome == audit.FAILURE]
