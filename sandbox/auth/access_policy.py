@@ -68,6 +68,7 @@ class ScopePolicy(AccessPolicy):
     user_patients: tuple[str, ...] | None = ()
     fhir_user: str | None = None
     decisions: list[tuple[str, str]] = field(default_factory=list)  # (outcome, rule) for the audit trail
+    _reaches: dict[tuple[str, str], list[Reach]] = field(default_factory=dict, repr=False)  # one request's answers
 
     # -- the questions the FHIR API asks ------------------------------------------------------
 
@@ -122,7 +123,14 @@ class ScopePolicy(AccessPolicy):
     # -- the rules -----------------------------------------------------------------------------
 
     def reaches(self, permission: str, resource_type: str) -> list[Reach]:
-        """One reach per granted scope that allows ``permission`` on the type; empty when none does."""
+        """One reach per granted scope that allows ``permission`` on the type; empty when none does.
+        A policy lives for one request, whose checks ask this several times: it is worked out once."""
+        key = (permission, resource_type)
+        if key not in self._reaches:
+            self._reaches[key] = self._work_out_reaches(permission, resource_type)
+        return self._reaches[key]
+
+    def _work_out_reaches(self, permission: str, resource_type: str) -> list[Reach]:
         found = []
         for scope in self.scopes.resource_scopes:
             if not scope.allows(permission, resource_type):
