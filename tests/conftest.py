@@ -24,6 +24,9 @@ TEST_SEED = 7
 TEST_PATIENTS = 5
 
 
+# Fixtures of the EHR's tests (the signed-in clinician), shared by every module that needs one.
+pytest_plugins = ["ehr_support"]
+
 FULL_ACCESS = "system/*.cruds"
 
 

@@ -3,53 +3,17 @@ encounter in context and app launches (embedded frame and new tab), checked with
 
 from __future__ import annotations
 
-import json
 import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from authorize_support import hidden, sign_in
+from authorize_support import sign_in
 from dom import Node, dom
+from ehr_support import HX, STORY, csrf_of, story_encounters
 
 from sandbox import formatting
-from sandbox.auth import launch_context
-from sandbox.auth.clients import ClientRegistry
 
-STORY = "story-diabetes"
-HX = {"HX-Request": "true"}
 SECTIONS = ["summary", "encounters", "problems", "medications", "allergies", "vitals", "labs", "apps"]
-
-
-# -- fixtures ----------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def clinician(seeded_client):
-    sign_in(seeded_client, "lori.mcdonald")
-    return seeded_client
-
-
-def csrf_of(client) -> str:
-    with client.session_transaction() as session:
-        return session["csrf"]
-
-
-def session_id_of(client) -> str:
-    with client.session_transaction() as session:
-        return session["sandbox_session"]
-
-
-def story_encounters(store) -> list[dict]:
-    from sandbox.ehr import records
-
-    found = records.of_patient(store, "Encounter", STORY, ("_sort", "-date"))
-    return records.resources(found)
-
-
-def launch_row(store, launch_id: str) -> dict:
-    client_id, user_id, session_id, context = store.conn.execute(
-        "SELECT client_id, user_id, session_id, context FROM launches WHERE id = ?", (launch_id,)).fetchone()
-    return {"client_id": client_id, "user_id": user_id, "session_id": session_id, "context": json.loads(context)}
 
 
 # -- sign-in ------------------------------------------------------------------------------------------------------
@@ -301,134 +265,6 @@ def test_an_encounter_of_another_patient_is_refused(clinician, seeded_app):
     response = clinician.post(f"/ehr/patients/{STORY}/encounter",
                               data={"csrf": csrf_of(clinician), "encounter": elsewhere["id"]})
     assert response.status_code == 400
-
-
-# -- launching apps -----------------------------------------------------------------------------------------------
-
-
-def test_apps_section_offers_launch_and_new_tab_for_apps_with_a_launch_url(clinician, seeded_app):
-    ClientRegistry(seeded_app.extensions["store"], "http://localhost").register(
-        {"client_name": "No Launch URL App", "redirect_uris": ["http://localhost:4000/cb"],
-         "token_endpoint_auth_method": "none", "scope": "launch patient/*.rs"}, client_id="no-launch")
-    page = dom(clinician.get(f"/ehr/patients/{STORY}/apps").text)
-    cards = {c.one("h3").text: c for c in page.select("li.app-card")}
-    assert "Backend Service (example)" not in cards
-    demo = cards["Sandbox Demo App"]
-    embedded, tab = demo.select("form")
-    assert embedded.attrs["method"] == "post" and embedded.attrs["action"] == f"/ehr/patients/{STORY}/launch"
-    assert embedded.one("button").attrs["value"] == "embedded" and "primary" in embedded.one("button").classes
-    assert tab.attrs["target"] == "_blank" and tab.one("button").attrs["value"] == "tab"
-    assert tab.one("button").text.startswith("Open in new tab")
-    blocked = cards["No Launch URL App"]
-    assert "disabled" in blocked.one("button").attrs
-    assert blocked.one(".disabled-reason").text == "No launch URL registered"
-    response = clinician.post(f"/ehr/patients/{STORY}/launch",
-                              data={"csrf": csrf_of(clinician), "client_id": "no-launch"})
-    assert response.status_code == 400
-
-
-def test_launch_needs_the_csrf_token(clinician, seeded_app):
-    store = seeded_app.extensions["store"]
-    before = store.conn.execute("SELECT count(*) FROM launches").fetchone()[0]
-    response = clinician.post(f"/ehr/patients/{STORY}/launch", data={"client_id": "demo-app", "mode": "embedded"})
-    assert response.status_code == 400
-    assert store.conn.execute("SELECT count(*) FROM launches").fetchone()[0] == before
-
-
-def test_embedded_launch_binds_user_patient_and_encounter_and_frames_the_app(clinician, seeded_app):
-    store = seeded_app.extensions["store"]
-    encounter = story_encounters(store)[0]
-    clinician.post(f"/ehr/patients/{STORY}/encounter", data={"csrf": csrf_of(clinician), "encounter": encounter["id"]})
-    response = clinician.post(f"/ehr/patients/{STORY}/launch", data={
-        "csrf": csrf_of(clinician), "client_id": "demo-app", "mode": "embedded", "back": "summary"})
-    assert response.status_code == 200
-    page = dom(response.text)
-    frame = page.one("iframe")
-    assert frame.attrs["title"] == "SMART app: Sandbox Demo App"
-    assert frame.attrs["sandbox"] == ("allow-scripts allow-same-origin allow-forms allow-modals allow-popups "
-                                      "allow-popups-to-escape-sandbox allow-downloads")
-    src = urlsplit(frame.attrs["src"])
-    assert f"{src.scheme}://{src.netloc}{src.path}" == "http://localhost/demo/launch.html"
-    query = parse_qs(src.query)
-    assert query["iss"] == ["http://localhost/fhir"]
-    launch_id = query["launch"][0]
-    row = launch_row(store, launch_id)
-    assert row["client_id"] == "demo-app" and row["user_id"] == "lori.mcdonald"
-    assert row["session_id"] == session_id_of(clinician)
-    assert row["context"] == {"patient": STORY, "encounter": encounter["id"], "need_patient_banner": False,
-                              "smart_style_url": "http://localhost/auth/smart-style.json"}
-    assert page.one("section.banner h1").text.startswith("JOHNSON, Marcus")  # our banner stays
-    chips = [li.text for li in page.select(".app-bar ul.chips li")]
-    assert chips[0] == "Patient/story-diabetes" and chips[1].startswith("Encounter/") and "Practitioner/" in chips[2]
-    bar_buttons = [b.text for b in page.select(".app-bar button")] + [a.text for a in page.select(".app-bar a")]
-    assert any(t.startswith("Reload") for t in bar_buttons) and any(t.startswith("Close") for t in bar_buttons)
-    assert any(t.startswith("Open in new tab") for t in bar_buttons)
-    assert launch_id[:10] in page.one("footer.statusbar").text
-    assert "app-open" in page.one("body").classes
-
-
-def test_new_tab_launch_redirects_to_the_launch_url_with_a_banner_requested(clinician, seeded_app):
-    response = clinician.post(f"/ehr/patients/{STORY}/launch", data={
-        "csrf": csrf_of(clinician), "client_id": "demo-app", "mode": "tab"})
-    assert response.status_code == 303
-    location = urlsplit(response.headers["Location"])
-    assert location.path == "/demo/launch.html"
-    launch_id = parse_qs(location.query)["launch"][0]
-    context = launch_row(seeded_app.extensions["store"], launch_id)["context"]
-    assert context == {"patient": STORY, "need_patient_banner": True,
-                       "smart_style_url": "http://localhost/auth/smart-style.json"}
-
-
-def test_the_apps_authorize_request_goes_to_consent_without_a_second_sign_in(clinician):
-    response = clinician.post(f"/ehr/patients/{STORY}/launch", data={
-        "csrf": csrf_of(clinician), "client_id": "demo-app", "mode": "tab"})
-    launch_id = parse_qs(urlsplit(response.headers["Location"]).query)["launch"][0]
-    from authorize_support import authorize_params
-
-    authorize = clinician.get("/auth/authorize", query_string=authorize_params(launch=launch_id, scope=(
-        "openid fhirUser launch patient/*.rs")))
-    assert authorize.status_code == 302
-    assert urlsplit(authorize.headers["Location"]).path == "/auth/authorize/consent"  # demo-app is not pre-approved
-    consent = clinician.get(authorize.headers["Location"])
-    assert "JOHNSON, Marcus Anthony" in dom(consent.text).one("main").text
-    assert hidden(consent.text, "csrf")
-
-
-def test_launch_state_polls_until_the_app_uses_its_launch(clinician, seeded_app):
-    store = seeded_app.extensions["store"]
-    response = clinician.post(f"/ehr/patients/{STORY}/launch", data={
-        "csrf": csrf_of(clinician), "client_id": "demo-app", "mode": "embedded"})
-    launch_id = parse_qs(urlsplit(dom(response.text).one("iframe").attrs["src"]).query)["launch"][0]
-    poll = dom(response.text).one("#launch-state")
-    assert poll.attrs["hx-trigger"] == "every 2s"
-    waiting = clinician.get(poll.attrs["hx-get"], headers=HX)
-    assert waiting.status_code == 200 and "Launching" in waiting.text
-    assert dom(waiting.text).one("#launch-hint").text == ""
-    with store.transaction() as conn:
-        conn.execute("UPDATE launches SET created_at = created_at - 20 WHERE id = ?", (launch_id,))
-    slow = dom(clinician.get(poll.attrs["hx-get"], headers=HX).text)
-    assert slow.one("#launch-hint").attrs["hx-swap-oob"] == "true"
-    assert "may refuse to be framed" in slow.one("#launch-hint").text
-    launch_context.take(store, launch_id, "demo-app")
-    running = clinician.get(poll.attrs["hx-get"], headers=HX)
-    assert running.status_code == 286 and "Running" in running.text
-    assert dom(running.text).one("#launch-hint").text == ""
-    with store.transaction() as conn:
-        conn.execute("UPDATE launches SET used_at = NULL, expires_at = 1 WHERE id = ?", (launch_id,))
-    expired = clinician.get(poll.attrs["hx-get"], headers=HX)
-    assert expired.status_code == 286 and "Failed" in expired.text
-    assert "expired" in dom(expired.text).one("#launch-hint").text
-    other = seeded_app.test_client()
-    sign_in(other, "susan.glenn")
-    assert "not known" in other.get(poll.attrs["hx-get"], headers=HX).text
-
-
-def test_global_app_gallery_sends_you_to_a_patient_first(clinician):
-    page = dom(clinician.get("/ehr/apps").text)
-    demo = next(c for c in page.select("li.app-card") if c.one("h3").text == "Sandbox Demo App")
-    assert demo.select("form") == []
-    assert demo.one("a.button").attrs["href"] == "/ehr/patients"
-    assert "EHR launch" in [b.text for b in demo.select(".tags .badge")]
 
 
 # -- the display rules ----------------------------------------------------------------------------------------------

@@ -116,11 +116,14 @@ def chart_frame(patient_id: str, resource: dict, with_counts: bool) -> dict[str,
     }
 
 
-def render_chart(patient_id: str, resource: dict, section: str, running: dict | None = None, status: int = 200):
-    """The whole chart page, with a section or (``running``) an embedded app in its main region."""
+def render_chart(patient_id: str, resource: dict, section: str, running: dict | None = None, status: int = 200,
+                 picker: dict | None = None):
+    """The whole chart page, with a section or (``running``) embedded apps in its main region, and (``picker``)
+    the encounter picker open over it."""
     page = chart_frame(patient_id, resource, with_counts=True)
     values = {} if running else sections.load(section, store(), patient_id)
-    return render_template("ehr/chart.html", section=section, running=running, **page, **values), status
+    return render_template("ehr/chart.html", section=section, running=running, picker=picker, **page,
+                           **values), status
 
 
 def patient_or_404(patient_id: str):
