@@ -24,8 +24,8 @@ TEST_SEED = 7
 TEST_PATIENTS = 5
 
 
-# Fixtures of the EHR's tests (the signed-in clinician), shared by every module that needs one.
-pytest_plugins = ["ehr_support"]
+# Shared fixtures kept beside the tests: the signed-in clinician of the EHR tests, and Chromium for browser tests.
+pytest_plugins = ["ehr_support", "browser"]
 
 FULL_ACCESS = "system/*.cruds"
 

@@ -69,8 +69,11 @@
   function launch() {
     var params = new URLSearchParams(window.location.search);
     var iss = params.get("iss") || new URL("/fhir", window.location.href).href;
+    // The same files can be served from another origin and registered as another app: its launch URL then
+    // names the client id (launch.html?client_id=…), since the redirect URIs belong to that origin.
+    var clientId = params.get("client_id") || "demo-app";
     // completeInTarget: inside the EHR's frame the whole flow stays in the frame, where the app lives
-    FHIR.oauth2.authorize({ clientId: "demo-app", scope: SCOPE, redirectUri: "index.html", iss: iss,
+    FHIR.oauth2.authorize({ clientId: clientId, scope: SCOPE, redirectUri: "index.html", iss: iss,
       completeInTarget: true })
       .catch(fail);
   }
