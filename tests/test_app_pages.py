@@ -7,8 +7,10 @@ import re
 
 import pytest
 from authorize_support import hidden, sign_in
+from dom import dom
 
 from sandbox.auth.clients import ClientRegistry
+from sandbox.auth.users import UserDirectory
 
 
 @pytest.fixture
@@ -81,3 +83,55 @@ def test_posts_without_the_csrf_token_change_nothing(client, seeded_app):
     before = len(ClientRegistry(seeded_app.extensions["store"]).list())
     assert client.post("/apps/new", data=FORM).status_code == 400
     assert len(ClientRegistry(seeded_app.extensions["store"]).list()) == before
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"redirect_uris": "http://localhost:4000/cb#frag"}, "redirect_uris"),
+    ({"launch_uri": "ftp://example.org/launch"}, "launch_uri"),
+    ({"client_type": "backend", "scope": "patient/*.rs"}, "scope"),
+    ({"client_type": "confidential-asymmetric", "jwks": "{not json"}, "jwks")])
+def test_an_error_is_linked_from_the_summary_and_shown_at_its_field(client, change, field):
+    response = client.post("/apps/new", data={**FORM, **change, "csrf": csrf(client)})
+    assert response.status_code == 400
+    page = dom(response.text)
+    assert page.one("#error-summary a").attrs["href"] == f"#{field}"
+    control = page.one(f"#{field}")
+    assert control.attrs["aria-invalid"] == "true"
+    assert f"{field}-error" in control.attrs["aria-describedby"]
+    assert page.one(f"#{field}-error").text.endswith(page.one("#error-summary a").text)
+
+
+def test_scope_boxes_edit_the_submitted_scope_list(client):
+    page = dom(client.get("/apps/new").text)
+    values = [box.attrs["value"] for box in page.select(".scope-groups input[type=checkbox]")]
+    assert {"launch", "launch/patient", "openid", "fhirUser", "patient/*.rs", "system/*.rs"} <= set(values)
+    assert all("name" not in box.attrs for box in page.select(".scope-groups input"))  # the text box is submitted
+
+
+def test_test_launch_opens_the_new_app_in_a_patients_chart(client, seeded_app):
+    created = client.post("/apps/new", data={**FORM, "client_type": "public", "launch_mode": "embedded",
+                                             "scope": "launch launch/patient openid fhirUser patient/*.rs",
+                                             "csrf": csrf(client)})
+    page = dom(client.get(created.headers["Location"]).text)
+    form = page.one(".test-launch form")
+    patients = [o.attrs["value"] for o in form.select("select option")]
+    assert "story-diabetes" in patients
+    launched = client.post(form.attrs["action"], data={"csrf": csrf(client), "client_id": form.one(
+        "input[name=client_id]").attrs["value"], "patient": "story-diabetes", "mode": "embedded"})
+    assert launched.status_code == 303
+    assert "/ehr/patients/story-diabetes/running?launch=" in launched.headers["Location"]
+    frame = dom(client.get(launched.headers["Location"]).text).one("iframe")
+    assert frame.attrs["src"].startswith("http://localhost:4000/launch?iss=http")
+    assert client.post(form.attrs["action"], data={"csrf": csrf(client), "client_id": "x",
+                                                   "patient": "nobody"}).status_code == 404
+    standalone = page.one(".test-launch a[target=_blank]")
+    assert standalone.attrs["href"] == "http://localhost:4000/launch?iss=http%3A%2F%2Flocalhost%2Ffhir"
+
+
+def test_a_patient_user_is_sent_to_a_clinician_for_test_launches(seeded_client):
+    sign_in(seeded_client, "lori.mcdonald")
+    created = seeded_client.post("/apps/new", data={**FORM, "client_type": "public", "csrf": csrf(seeded_client)})
+    patient_user = UserDirectory(seeded_client.application.extensions["store"]).list("patient")[0]
+    sign_in(seeded_client, patient_user.username)
+    page = dom(seeded_client.get(created.headers["Location"]).text)
+    assert "Switch to a clinician" in page.one(".test-launch").text

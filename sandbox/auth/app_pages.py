@@ -15,8 +15,10 @@ from flask import Blueprint, current_app, redirect, request, session, url_for
 from . import audit, signin
 from .authorization import store
 from .clients import Client, ClientRegistry
+from .errors import append_query
 from .pages import bad_csrf, csrf_ok, login_csrf, page
-from .registration import DEFAULT_APP_SCOPE, RegistrationError
+from .registration import DEFAULT_APP_SCOPE, InvalidClientMetadata, RegistrationError
+from .users import UserDirectory
 
 blueprint = Blueprint("apps", __name__)
 
@@ -32,6 +34,15 @@ CLIENT_TYPES = {
                 "A backend service with no user: client_credentials with a signed JWT, system/ scopes only."),
 }
 FLASH_SECRET = "new_app_secret"
+# Scope checkboxes on the form, by group; they edit the raw scope box, which is what the form submits.
+SCOPE_GROUPS = (
+    ("Launch context", ("launch", "launch/patient", "launch/encounter")),
+    ("Identity", ("openid", "fhirUser", "profile")),
+    ("Staying signed in", ("online_access", "offline_access")),
+    ("The patient's data", ("patient/*.rs", "patient/*.cruds")),
+    ("Data the user may see", ("user/*.rs", "user/*.cruds")),
+    ("Backend services", ("system/*.rs", "system/*.cruds")),
+)
 
 
 def _registry() -> ClientRegistry:
@@ -63,8 +74,8 @@ def register():
     if request.method == "POST":
         try:
             client = _registry().register(metadata_from(request.form), origin="ui")
-        except (RegistrationError, ValueError) as exc:
-            return _form(form, None, str(getattr(exc, "description", exc)), 400)
+        except RegistrationError as exc:
+            return _form(form, None, exc, 400)
         audit.record(store(), "app.registered", client_id=client.client_id, user_id=_signed_in().id,
                      rule="Registered through the app registration page")
         if client.client_secret:
@@ -82,11 +93,28 @@ def show(client_id: str):
     if request.method == "POST":
         try:
             client = _registry().update(client_id, metadata_from(request.form))
-        except (RegistrationError, ValueError) as exc:
-            return _form(request.form, client, str(getattr(exc, "description", exc)), 400)
+        except RegistrationError as exc:
+            return _form(request.form, client, exc, 400)
         return redirect(url_for("apps.show", client_id=client_id, saved=1))
     secret = session.pop(FLASH_SECRET, None)
-    return _form(form_of(client), client, None, secret=secret, saved=bool(request.args.get("saved")))
+    return _form(form_of(client), client, None, secret=secret, saved=bool(request.args.get("saved")),
+                 test_launch=test_launch(client))
+
+
+def test_launch(client: Client) -> dict[str, Any] | None:
+    """What the app page offers to try the app: EHR launches (for a clinician) into the story patients'
+    charts, and a standalone launch for apps allowed launch/patient."""
+    if not client.allows_grant("authorization_code"):
+        return None  # a backend service has no one to launch it
+    standalone = None
+    if client.launch_uri and "launch/patient" in client.scopes:
+        standalone = append_query(client.launch_uri, {"iss": _fhir_base()})
+    patients = [{"id": u.fhir_resource[1], "name": u.display_name} for u in UserDirectory(store()).list("patient")]
+    return {"clinician": _signed_in().kind == "clinician", "patients": patients, "standalone_url": standalone}
+
+
+def _fhir_base() -> str:
+    return current_app.config["BASE_URL"] + "/fhir"
 
 
 @blueprint.post("/<client_id>/remove")
@@ -97,16 +125,24 @@ def remove(client_id: str):
     return redirect(url_for("apps.list_apps"))
 
 
-def _form(form, client: Client | None, error: str | None, status: int = 200, **extra):
-    return page("apps/form.html", status, form=form, client=client, error=error, csrf=login_csrf(),
-                client_types=CLIENT_TYPES, **extra)
+# Metadata field at fault → the form control to point the person at.
+FORM_FIELDS = {"token_endpoint_auth_method": "type-public", "grant_types": "type-public",
+               "response_types": "type-public", "launch_mode": "mode-embedded", "client_type": "type-public",
+               "client_uri": "launch_uri"}
+
+
+def _form(form, client: Client | None, error: RegistrationError | None, status: int = 200, **extra):
+    field = FORM_FIELDS.get(error.field, error.field) if error is not None and error.field else None
+    return page("apps/form.html", status, form=form, client=client, error=error.description if error else None,
+                error_field=field, csrf=login_csrf(), client_types=CLIENT_TYPES, scope_groups=SCOPE_GROUPS,
+                fhir_base=_fhir_base(), **extra)
 
 
 def metadata_from(form) -> dict[str, Any]:
     """RFC 7591 client metadata from the form's fields."""
     kind = form.get("client_type", "public")
     if kind not in CLIENT_TYPES:
-        raise ValueError("Choose a client type")
+        raise InvalidClientMetadata("Choose a client type", "client_type")
     method, grants, _ = CLIENT_TYPES[kind]
     metadata: dict[str, Any] = {
         "client_name": form.get("client_name", "").strip() or None,
@@ -128,7 +164,7 @@ def metadata_from(form) -> dict[str, Any]:
             try:
                 metadata["jwks"] = json.loads(jwks_text)
             except ValueError as exc:
-                raise ValueError(f"The pasted JWK Set is not JSON: {exc}") from None
+                raise InvalidClientMetadata(f"The pasted JWK Set is not JSON: {exc}", "jwks") from None
         else:
             metadata["jwks_uri"] = form.get("jwks_uri", "").strip() or None
     return {k: v for k, v in metadata.items() if v is not None}

@@ -43,10 +43,12 @@ class RegistrationError(ValueError):
 
     error = "invalid_client_metadata"
     status_code = 400
+    default_field: str | None = None
 
-    def __init__(self, description: str):
+    def __init__(self, description: str, field: str | None = None):
         super().__init__(description)
         self.description = description
+        self.field = field or self.default_field  # the metadata field at fault, for forms to point at
 
     def as_json(self) -> dict[str, str]:
         return {"error": self.error, "error_description": self.description}
@@ -60,6 +62,7 @@ class InvalidRedirectUri(RegistrationError):
     """RFC 7591 §3.2.2 invalid_redirect_uri — one or more redirect_uris are invalid."""
 
     error = "invalid_redirect_uri"
+    default_field = "redirect_uris"
 
 
 def client_type(auth_method: str, grant_types: list[str] | tuple[str, ...]) -> str:
@@ -84,7 +87,7 @@ def validate_metadata(metadata: Mapping[str, Any], base_url: str | None = None,
     method = metadata.get("token_endpoint_auth_method") or "client_secret_basic"  # RFC 7591 §2 default
     if method not in AUTH_METHODS:
         raise InvalidClientMetadata(f"token_endpoint_auth_method {method!r} is not supported; use one of "
-                                    f"{', '.join(AUTH_METHODS)}")
+                                    f"{', '.join(AUTH_METHODS)}", "token_endpoint_auth_method")
     grants = _unique(metadata.get("grant_types") or ["authorization_code"])  # RFC 7591 §2 default
     _check_grants(grants, method)
     responses = _check_response_types(metadata.get("response_types"), grants)
@@ -105,14 +108,14 @@ def validate_metadata(metadata: Mapping[str, Any], base_url: str | None = None,
     result["pre_approved"] = False if pre_approved is None else _check_bool("pre_approved", pre_approved)
     result["launch_mode"] = metadata.get("launch_mode") or "embedded"
     if result["launch_mode"] not in LAUNCH_MODES:
-        raise InvalidClientMetadata(f"launch_mode must be one of {', '.join(LAUNCH_MODES)}")
+        raise InvalidClientMetadata(f"launch_mode must be one of {', '.join(LAUNCH_MODES)}", "launch_mode")
     return {k: v for k, v in result.items() if v is not None}
 
 
 def _check_types(metadata: Mapping[str, Any]) -> None:
     for field in STRING_FIELDS:
         if metadata.get(field) is not None and not isinstance(metadata[field], str):
-            raise InvalidClientMetadata(f"{field} must be a string")
+            raise InvalidClientMetadata(f"{field} must be a string", field)
     for field in LIST_FIELDS:
         value = metadata.get(field)
         if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
@@ -184,7 +187,7 @@ def _check_scope(value: str | None, grants: list[str]) -> str:
         wrong = [s for s in scopes.scopes if (parsed := parse_resource_scope(s)) is None or parsed.context != "system"]
         if wrong:
             raise InvalidClientMetadata(f"A client_credentials client may only hold system/ scopes; remove "
-                                        f"{' '.join(wrong)}")
+                                        f"{' '.join(wrong)}", "scope")
     return str(scopes)
 
 
@@ -193,16 +196,21 @@ def _check_keys(metadata: Mapping[str, Any], method: str, jwks_uri: str | None,
     """SMART client-confidential-asymmetric — private_key_jwt clients register a JWK Set URL or a JWK Set."""
     jwks = metadata.get("jwks")
     if jwks is not None and jwks_uri:
-        raise InvalidClientMetadata("jwks and jwks_uri must not both be present (RFC 7591 §2)")
+        raise InvalidClientMetadata("jwks and jwks_uri must not both be present (RFC 7591 §2)", "jwks")
     if method != "private_key_jwt":
         if jwks is not None or jwks_uri:
-            raise InvalidClientMetadata(f"jwks and jwks_uri are only used with private_key_jwt, not {method}")
+            raise InvalidClientMetadata(f"jwks and jwks_uri are only used with private_key_jwt, not {method}",
+                                        "jwks")
         return {}
     if jwks is None:
         if not jwks_uri and require_keys:
-            raise InvalidClientMetadata("private_key_jwt needs the client's public keys: jwks_uri or jwks")
+            raise InvalidClientMetadata("private_key_jwt needs the client's public keys: jwks_uri or jwks", "jwks")
         return {}
-    return {"jwks": check_jwks(jwks)}
+    try:
+        return {"jwks": check_jwks(jwks)}
+    except RegistrationError as exc:
+        exc.field = exc.field or "jwks"
+        raise
 
 
 def check_jwks(jwks: Any) -> dict[str, Any]:
@@ -255,7 +263,7 @@ def _check_bool(field: str, value: Any) -> bool:
 def _absolute_url(field: str, value: str, base_url: str | None) -> str:
     url = _resolve(value, base_url)
     if not _is_http_url(url):
-        raise InvalidClientMetadata(f"{field} {value!r} must be an absolute http or https URL")
+        raise InvalidClientMetadata(f"{field} {value!r} must be an absolute http or https URL", field)
     return url
 
 

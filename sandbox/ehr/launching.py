@@ -163,6 +163,12 @@ def render_beside(panes: list[Pane], patient_id: str, back: str) -> str:
                            oob=True)
 
 
+@blueprint.post("/launch")
+def launch_for_patient():
+    """A launch whose patient comes from the form (the app page's Test launch), not from a chart's address."""
+    return launch(request.form.get("patient", ""))
+
+
 def chosen_encounter(patient_id: str) -> tuple[dict | None, Any]:
     """The encounter a launch carries: the one picked in the form (which also becomes the chart's encounter in
     context), none when the form says so, else the chart's."""
