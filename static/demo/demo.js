@@ -168,15 +168,32 @@
         document.title = "Sandbox Demo App · " + patientName(p);
         return p;
       });
-      var observations = client.request("Observation?patient=" + encodeURIComponent(patientId) +
-        "&category=vital-signs&_sort=-date&_count=30", { flat: true }).then(function (list) {
-        if (!list.length) {
-          document.getElementById("vitals-note").textContent = "No vital signs are recorded for this patient.";
-        }
-        list.forEach(function (obs) { vitalRow(vitals, obs); });
-      });
-      return Promise.all([patient, observations]);
+      var again = document.getElementById("vitals-again");
+      again.hidden = false;
+      again.addEventListener("click", function () { readVitals(client, patientId, vitals); });
+      return Promise.all([patient, readVitals(client, patientId, vitals)]);
     }).catch(fail);
+  }
+
+  // Reads the vital signs with the app's access token; "Read again" repeats it, so a person can watch a revoked
+  // or expired token being refused.
+  function readVitals(client, patientId, vitals) {
+    var note = document.getElementById("vitals-note");
+    var problem = document.getElementById("vitals-error");
+    problem.hidden = true;
+    return client.request("Observation?patient=" + encodeURIComponent(patientId) +
+      "&category=vital-signs&_sort=-date&_count=30", { flat: true }).then(function (list) {
+      vitals.textContent = "";
+      note.textContent = list.length ? "Read with this app's own access token at " +
+        new Date().toLocaleTimeString() + "." : "No vital signs are recorded for this patient.";
+      list.forEach(function (obs) { vitalRow(vitals, obs); });
+    }, function (error) {
+      vitals.textContent = "";
+      note.textContent = "Tried at " + new Date().toLocaleTimeString() + " with the same access token.";
+      problem.hidden = false;
+      problem.textContent = "The FHIR server refused to read the vital signs: " +
+        (error && error.message ? error.message.split("\n")[0] : String(error));
+    });
   }
 
   window.DemoApp = { launch: launch, show: show };
