@@ -13,7 +13,8 @@ from ehr_support import HX, STORY, csrf_of, story_encounters
 
 from sandbox import formatting
 
-SECTIONS = ["summary", "encounters", "problems", "medications", "allergies", "vitals", "labs", "apps"]
+SECTIONS = ["summary", "encounters", "problems", "medications", "allergies", "vitals", "labs", "immunizations",
+            "procedures", "notes", "apps"]
 
 
 # -- sign-in ------------------------------------------------------------------------------------------------------

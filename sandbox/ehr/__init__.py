@@ -1,6 +1,7 @@
 """The clinician EHR (UI-GUIDE): patient list, chart, encounter in context and app launches, mounted at /ehr."""
 
-from . import launching  # noqa: F401 - registers the launch and gallery routes on the blueprint
+# Importing these registers their routes (launches and the app gallery; lab trends) on the blueprint.
+from . import launching, trend_views  # noqa: F401
 from .views import blueprint
 
 __all__ = ["blueprint"]

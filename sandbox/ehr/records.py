@@ -101,6 +101,9 @@ def section_counts(store: Store, patient_id: str) -> dict[str, int]:
         "medications": total(store, "MedicationRequest", mine),
         "vitals": total(store, "Observation", [*mine, ("category", "vital-signs")]),
         "labs": total(store, "DiagnosticReport", [*mine, ("category", "LAB")]),
+        "immunizations": total(store, "Immunization", mine),
+        "procedures": total(store, "Procedure", mine),
+        "notes": total(store, "DocumentReference", mine),
     }
 
 
@@ -111,3 +114,35 @@ def lab_reports(store: Store, patient_id: str, count: int) -> tuple[list[dict], 
                        ("_include", "DiagnosticReport:result"), count=count)
     observations = {s.id: s.resource for s in found.included if s.type == "Observation"}
     return resources(found), observations, found.total or 0
+
+
+def owned(store: Store, rtype: str, patient_id: str, resource_id: str) -> dict | None:
+    """The resource, if it exists and is about the patient (its ``subject`` or ``patient``)."""
+    stored = store.current(rtype, resource_id)
+    if stored is None or stored.deleted:
+        return None
+    owner = stored.resource.get("subject") or stored.resource.get("patient") or {}
+    return stored.resource if owner.get("reference") == f"Patient/{patient_id}" else None
+
+
+def same_test(store: Store, patient_id: str, observation: dict, count: int = 200) -> list[dict]:
+    """The patient's results of the observation's test (its first code), oldest first, up to and including it."""
+    code = next((c.get("code") for c in (observation.get("code") or {}).get("coding") or [] if c.get("code")), None)
+    if code is None:
+        return [observation]
+    when = observation.get("effectiveDateTime") or (observation.get("effectivePeriod") or {}).get("start")
+    until = [("date", f"le{when}")] if when else []
+    found = resources(of_patient(store, "Observation", patient_id, ("code", code), *until, ("_sort", "-date"),
+                                 count=count))
+    found.reverse()
+    mine = next((n for n, r in enumerate(found) if r.get("id") == observation.get("id")), None)
+    return found[: mine + 1] if mine is not None else [*found, observation]
+
+
+def notes(store: Store, patient_id: str, count: int) -> tuple[list[dict], dict[str, dict], int]:
+    """(DocumentReferences newest first, their encounters by id, how many there are in all), from one search
+    with ``_include=DocumentReference:encounter``."""
+    found = of_patient(store, "DocumentReference", patient_id, ("_sort", "-date"),
+                       ("_include", "DocumentReference:encounter"), count=count)
+    encounters = {s.id: s.resource for s in found.included if s.type == "Encounter"}
+    return resources(found), encounters, found.total or 0

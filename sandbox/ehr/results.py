@@ -224,7 +224,7 @@ def latest_vitals(resources: list[dict]) -> list[dict]:
         key = vital_key(resource)
         if key in _VITAL_LABEL and key not in latest:
             value, unit = value_of(resource)
-            latest[key] = {"label": _VITAL_LABEL[key], "value": value, "unit": unit,
+            latest[key] = {"key": key, "label": _VITAL_LABEL[key], "value": value, "unit": unit,
                            "date": fmt.date(effective(resource)), "flag": flag_of(resource)}
     return [latest[key] for key, _, _ in VITALS if key in latest]
 

@@ -184,6 +184,10 @@ SECTION_QUERIES = {
     "vitals": ("Observation", [("patient", "Patient/{id}"), ("category", "vital-signs"), ("_sort", "-date")]),
     "labs": ("DiagnosticReport", [("patient", "Patient/{id}"), ("category", "LAB"), ("_sort", "-date"),
                                   ("_include", "DiagnosticReport:result")]),
+    "immunizations": ("Immunization", [("patient", "Patient/{id}"), ("_sort", "-date")]),
+    "procedures": ("Procedure", [("patient", "Patient/{id}"), ("_sort", "-date")]),
+    "notes": ("DocumentReference", [("patient", "Patient/{id}"), ("_sort", "-date"),
+                                    ("_include", "DocumentReference:encounter")]),
 }
 
 
