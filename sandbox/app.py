@@ -71,6 +71,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .ehr import blueprint as ehr_blueprint
 
     app.register_blueprint(ehr_blueprint, url_prefix="/ehr")
+    from .portal import blueprint as portal_blueprint
+
+    app.register_blueprint(portal_blueprint, url_prefix="/portal")
 
     @app.get("/")
     def index():

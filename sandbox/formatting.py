@@ -154,3 +154,20 @@ def title_case(code: str | None) -> str:
         return NOT_KNOWN
     words = code.replace("-", " ").replace("_", " ")
     return words[:1].upper() + words[1:]
+
+
+MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+               "November", "December")
+
+
+def long_date(text: str | None) -> str:
+    """``2024-09-09T10:00:00Z`` → ``9 September 2024``: the patient portal's everyday form (UI-GUIDE §2), which
+    no one misreads; partial dates keep their precision (``September 2024``, ``2024``)."""
+    value, _, precision = parse(text)
+    if precision == "day":
+        return f"{value.day} {MONTH_NAMES[value.month - 1]} {value.year}"
+    if precision == "month" and 1 <= int(text[5:7]) <= 12:
+        return f"{MONTH_NAMES[int(text[5:7]) - 1]} {text[:4]}"
+    if precision == "year":
+        return text[:4]
+    return NOT_KNOWN

@@ -1,38 +1,279 @@
-"""The activity trail of a launch: the audit trail read back as a numbered story, FHIR requests folded."""
+"""The activity trail of a launch: the audit trail read back as a numbered story, FHIR requests folded, tokens
+decoded, no usable secret kept or shown, live while running, and each patient seeing only their own launches."""
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 
-from authorize_support import authorize_params, exchange, query_of, sign_in
+import pytest
+from authorize_support import DEMO_REDIRECT, VERIFIER, authorize_params, exchange, follow, hidden, query_of, sign_in
+from dom import dom
+from oauth_support import basic
+
+from sandbox.auth import audit
+from sandbox.auth.clients import ClientRegistry
+
+CONFIDENTIAL = "demo-confidential"
+CONFIDENTIAL_REDIRECT = "http://localhost:3000/callback"
 
 
-def test_a_launch_reads_back_as_numbered_steps(seeded_client):
-    client = seeded_client
+@pytest.fixture
+def client(seeded_client):
+    return seeded_client
+
+
+@pytest.fixture
+def store(seeded_app):
+    return seeded_app.extensions["store"]
+
+
+def titles(html: str) -> list[str]:
+    return [node.text for node in dom(html).select("li.step details span.step-title")]
+
+
+def step(html: str, number: int):
+    return dom(html).one(f"li#step-{number}")
+
+
+def table_rows(node, caption: str) -> dict[str, str]:
+    """The rows of the table captioned ``caption``: first cell → value cell text."""
+    table = next(t for t in node.select("table") if t.one("caption").text == caption)
+    return {row.one("th code").text: row.select("td")[0].text
+            for row in table.select("tbody tr")}
+
+
+def facts(node) -> dict[str, str]:
+    return {d.one("dt").text: d.one("dd").text for d in node.select("dl.step-facts div")}
+
+
+def audit_text(store) -> str:
+    return "\n".join(str(row) for row in store.conn.execute("SELECT * FROM audit_events").fetchall())
+
+
+def assert_nothing_usable(secrets: list[str], *texts: str) -> None:
+    for secret in secrets:
+        assert len(secret) > 20
+        for text in texts:
+            assert secret not in text
+
+
+def ehr_launch(client, scope="launch openid fhirUser offline_access patient/Observation.rs"):
+    """A headless EHR launch of the demo app, exchanged for tokens; returns (launch id, code, token response)."""
     launch_id = client.post("/api/launches", json={"client_id": "demo-app", "patient": "story-diabetes",
                                                    "skip_login": True, "skip_consent": True}).json["launch"]
-    back = client.get("/auth/authorize", query_string=authorize_params(launch=launch_id,
-                                                                       scope="launch patient/Observation.rs"))
-    token = exchange(client, query_of(back.headers["Location"])["code"]).json["access_token"]
-    bearer = {"Authorization": f"Bearer {token}"}
+    back = client.get("/auth/authorize", query_string=authorize_params(launch=launch_id, scope=scope, nonce="n-42"))
+    code = query_of(back.headers["Location"])["code"]
+    return launch_id, code, exchange(client, code).json
+
+
+def standalone(client, username="lori.mcdonald", patient="story-diabetes"):
+    """A standalone launch of the confidential app: authorize, sign in, pick, consent; returns the code."""
+    asked = client.get("/auth/authorize", query_string=authorize_params(
+        client_id=CONFIDENTIAL, redirect_uri=CONFIDENTIAL_REDIRECT, nonce="n-7",
+        scope="openid fhirUser launch/patient offline_access patient/Observation.rs bogus/scope"))
+    login = asked.headers["Location"]
+    page = follow(client, sign_in(client, username, next_url=query_of(login)["next"]))
+    if "/authorize/patient" in page.request.path:
+        form = {"request": hidden(page.text, "request"), "csrf": hidden(page.text, "csrf"), "patient": patient}
+        page = follow(client, client.post("/auth/authorize/patient", data=form))
+    form = {"request": hidden(page.text, "request"), "csrf": hidden(page.text, "csrf"), "decision": "approve",
+            "type": ["Observation"]}
+    done = follow(client, client.post("/auth/authorize/consent", data=form))
+    return query_of(done.headers["Location"])["code"]
+
+
+def confidential_exchange(client, store, code):
+    secret = ClientRegistry(store, "http://localhost").get(CONFIDENTIAL).client_secret
+    return client.post("/auth/token", headers=basic(CONFIDENTIAL, secret), data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": CONFIDENTIAL_REDIRECT,
+        "code_verifier": VERIFIER}), secret
+
+
+def trail_of(store, event="authorize.requested") -> str:
+    return audit.recent(store, event=event)[0].launch_id
+
+
+# -- an EHR launch --------------------------------------------------------------------------------------------
+
+
+def test_an_ehr_launch_reads_back_as_numbered_steps(client, store):
+    launch_id, code, body = ehr_launch(client)
+    bearer = {"Authorization": f"Bearer {body['access_token']}"}
     client.get("/fhir/Observation?patient=story-diabetes&_count=1", headers=bearer)
     client.get("/fhir/Patient/story-diabetes", headers=bearer)  # no Patient scope: refused
     sign_in(client)
     page = client.get(f"/activity/{launch_id}")
     assert page.status_code == 200
-    titles = re.findall(r'<span class="step-title">([^<]+)</span>', page.text)
-    assert titles == ["Launch requested: context saved", "Authorization approved",
-                      "Redirect back to the app with a code", "Code exchanged for tokens",
-                      "2 FHIR requests: 1 OK, 1 refused"]
-    assert "Reading Patient needs a scope such as patient/Patient.rs" in page.text
-    assert "Approved without a consent page: the launch was made with skip_consent" in page.text
+    assert titles(page.text) == ["Launch requested: context saved", "Authorization request", "Authorization approved",
+                                 "Redirect back to the app with a code", "Code exchanged for tokens",
+                                 "2 FHIR requests: 1 OK, 1 refused"]
+    launch = step(page.text, 1)
+    assert launch.one("p.request-line").text == "GET http://localhost/demo/launch.html"
+    assert table_rows(launch, "Launch context saved")["patient"] == "story-diabetes"
+    assert launch.one("tr.context th code").text == "patient"  # launch context is highlighted
+    request = table_rows(step(page.text, 2), "Parameters")
+    assert request["code_challenge_method"] == "S256" and request["state"] == "sent" and request["nonce"] == "sent"
+    assert request["aud"] == "http://localhost/fhir" and request["code_challenge"].endswith("…")
+    assert "Approved without a consent page: the launch was made with skip_consent" in step(page.text, 3).text
+    assert step(page.text, 4).one("p.request-line").text == f"GET {DEMO_REDIRECT}"
+
+    token = step(page.text, 5)
+    assert facts(token)["Client authentication"].startswith("none Public app")
+    assert facts(token)["PKCE"].startswith("S256 verifier matched the challenge")
+    claims = table_rows(token, "Token response")
+    assert claims["access_token"] == body["access_token"][:6] + "…"
+    assert claims["patient"] == "story-diabetes" and claims["need_patient_banner"] == "true"
+    assert re.search(r"\(expires in (59|60) min\)$", claims["exp"])
+    assert claims["refresh_token"] == body["refresh_token"][:6] + "…"
+    id_claims = table_rows(token, "id_token claims")
+    assert id_claims["iss"] == "http://localhost/fhir" and id_claims["aud"] == "demo-app"
+    assert id_claims["nonce"] == "present: n-42" and id_claims["fhirUser"].startswith("http://localhost/fhir/Practitioner/")
+    assert table_rows(token, "id_token header")["alg"] == "RS256"
+    assert [d.text for d in token.select("div.jwt dl.jwt-parts dt")][:3] == ["Header", "Payload", "Signature"]
+
+    fhir = step(page.text, 6)
+    rows = [[cell.text for cell in row.select("td")] for row in fhir.select("table.fhir-requests tbody tr")]
+    assert rows[0][1:4] == ["GET", "/fhir/Observation?patient=story-diabetes&_count=1", "✓ 200"]
+    assert rows[0][4].isdigit() and int(rows[0][4]) > 1  # a search's Bundle.total
+    assert rows[1][1:5] == ["GET", "/fhir/Patient/story-diabetes", "✕ 403", ""]
+    assert "Reading Patient needs a scope such as patient/Patient.rs" in rows[1][5]
+
+    assert_nothing_usable([body["access_token"], body["refresh_token"], code, VERIFIER], page.text, audit_text(store))
     fragment = client.get(f"/activity/{launch_id}", headers={"HX-Request": "true"})
     assert fragment.status_code == 200 and "<html" not in fragment.text  # htmx polls the fragment
-    assert launch_id in client.get("/activity/").text
+    listed = dom(client.get("/activity/").text).one("table.trails tbody tr")
+    assert [cell.text for cell in listed.select("td")][1:3] == ["EHR launch", "Sandbox Demo App"]
 
 
-def test_activity_needs_sign_in_and_unknown_launches_say_so(seeded_client):
-    assert seeded_client.get("/activity/").headers["Location"].startswith("/auth/login")
-    sign_in(seeded_client)
-    missing = seeded_client.get("/activity/nope")
+def test_the_token_context_the_app_sees_is_unchanged_by_the_trail(client):
+    _, _, body = ehr_launch(client, scope="launch openid fhirUser patient/Observation.rs")
+    assert set(body) == {"access_token", "token_type", "expires_in", "scope", "id_token", "patient",
+                         "need_patient_banner", "smart_style_url"}
+    claims = json.loads(base64.urlsafe_b64decode(body["id_token"].split(".")[1] + "=="))
+    assert "launch_id" not in claims
+    introspected = client.post("/auth/introspect", data={"token": body["access_token"]},
+                               headers={"Authorization": f"Bearer {body['access_token']}"}).json
+    assert introspected["active"] and "launch_id" not in introspected
+
+
+def test_a_patients_launch_is_a_portal_launch_with_its_context_highlighted(client, store):
+    launch_id = client.post("/api/launches", json={
+        "client_id": "demo-app", "user": "Patient/story-diabetes", "intent": "reconcile-medications",
+        "fhirContext": [{"reference": "Patient/story-diabetes", "role": "subject"}]}).json["launch"]
+    sign_in(client, "marcus.johnson")
+    launch = step(client.get(f"/activity/{launch_id}").text, 1)
+    context = {row.one("th code").text: row.select("td")[0].text for row in launch.select("tr.context")}
+    assert context["fhirContext"] == '[{"reference": "Patient/story-diabetes", "role": "subject"}]'
+    assert context["intent"] == "reconcile-medications" and context["patient"] == "story-diabetes"
+    cells = [cell.text for cell in dom(client.get("/activity/").text).one("table.trails tbody tr").select("td")]
+    assert cells[1:3] == ["Portal launch", "Sandbox Demo App"] and cells[5] == "… Launched; waiting for the app"
+
+
+# -- a standalone launch --------------------------------------------------------------------------------------
+
+
+def test_a_standalone_launch_has_a_trail_of_its_own(client, store):
+    code = standalone(client)
+    response, secret = confidential_exchange(client, store, code)
+    body = response.json
+    assert "launch_id" not in body  # the trail id stays on the server
+    trail = trail_of(store)
+    assert trail.startswith(audit.STANDALONE_PREFIX)
+    refreshed = client.post("/auth/token", headers=basic(CONFIDENTIAL, secret), data={
+        "grant_type": "refresh_token", "refresh_token": body["refresh_token"]}).json
+    bearer = {"Authorization": f"Bearer {refreshed['access_token']}"}
+    client.get("/fhir/Observation?patient=story-diabetes", headers=bearer)
+    page = client.get(f"/activity/{trail}")
+    assert titles(page.text) == ["Authorization request", "User signed in", "Patient chosen", "Authorization approved",
+                                 "Redirect back to the app with a code", "Code exchanged for tokens",
+                                 "Access token refreshed", "1 FHIR request: 1 OK"]
+    assert dom(page.text).one("h1").text == "Standalone launch: Confidential Server-Side App (example)"
+    asked = step(page.text, 1)
+    assert facts(asked)["Scopes not understood"].startswith("bogus/scope")
+    assert "launch" not in table_rows(asked, "Parameters")
+    assert facts(step(page.text, 4))["How"] == "The user approved on the consent page."
+    token = step(page.text, 6)
+    assert facts(token)["Client authentication"].startswith("client_secret_basic")
+    assert facts(token)["PKCE"].startswith("S256 verifier matched the challenge")
+    assert table_rows(token, "id_token claims")["nonce"] == "present: n-7"
+    refresh = facts(step(page.text, 7))
+    assert refresh["Rotation"].startswith(f"{body['refresh_token'][:6]}… retired, {refreshed['refresh_token'][:6]}…")
+    secrets_seen = [body["access_token"], body["refresh_token"], refreshed["access_token"],
+                    refreshed["refresh_token"], code, secret]
+    assert_nothing_usable(secrets_seen, page.text, audit_text(store))
+    cells = [cell.text for cell in dom(client.get("/activity/").text).one("table.trails tbody tr").select("td")]
+    assert (cells[1], cells[2], cells[4]) == ("Standalone launch", "Confidential Server-Side App (example)",
+                                              "JOHNSON, Marcus Anthony (Patient/story-diabetes)")
+
+
+def test_a_failed_token_request_shows_the_error_code_and_what_to_change(client, store):
+    launch_id = client.post("/api/launches", json={"client_id": "demo-app", "patient": "story-diabetes",
+                                                   "skip_login": True, "skip_consent": True}).json["launch"]
+    back = client.get("/auth/authorize", query_string=authorize_params(launch=launch_id, scope="launch openid"))
+    refused = exchange(client, query_of(back.headers["Location"])["code"], verifier="w" * 43)
+    assert refused.json["error"] == "invalid_grant"
+    sign_in(client)
+    failed = step(client.get(f"/activity/{launch_id}").text, 5)
+    assert "failed" in failed.classes and failed.one("span.status").text == "✕ Failed"
+    assert failed.one("div.failure code.error-code").text == "invalid_grant"
+    assert "code_verifier does not match the code_challenge" in failed.one("div.failure").text
+    assert "Send the code_verifier whose S256 hash was the code_challenge" in failed.one("div.failure").text
+
+
+def test_a_refused_authorize_request_shows_registered_and_received(client, store):
+    client.get("/auth/authorize", query_string=authorize_params(aud="http://elsewhere.example/fhir"))
+    trail = trail_of(store, "authorize.refused")
+    sign_in(client)
+    refused = step(client.get(f"/activity/{trail}").text, 1)
+    assert refused.one("code.error-code").text == "invalid_request"
+    assert [c.text for c in refused.select("table.mismatch td")] == ["http://localhost/fhir",
+                                                                     "http://elsewhere.example/fhir"]
+    # nothing more can happen in a refused standalone request: polling stops at once
+    assert client.get(f"/activity/{trail}", headers={"HX-Request": "true"}).status_code == 286
+
+
+# -- live updates -------------------------------------------------------------------------------------------------
+
+
+def test_polling_announces_new_steps_and_stops_once_finished(client, store):
+    launch_id = client.post("/api/launches", json={"client_id": "demo-app", "patient": "story-diabetes"}).json["launch"]
+    sign_in(client)
+    first = client.get(f"/activity/{launch_id}")
+    poll = dom(first.text).one("div#steps").attrs["hx-get"]
+    assert "hx-trigger" in first.text and "Waiting for the app to send its authorization request" in first.text
+    client.get("/auth/authorize", query_string=authorize_params(launch=launch_id, scope="launch openid"))
+    fragment = client.get(poll, headers={"HX-Request": "true"})
+    assert fragment.status_code == 200
+    assert dom(fragment.text).one("p#step-news").text.startswith("Step 2: Authorization request.")
+    with store.transaction() as conn:
+        conn.execute("UPDATE audit_events SET at = '2020-01-01T00:00:00Z' WHERE launch_id = ?", (launch_id,))
+    finished = client.get(poll, headers={"HX-Request": "true"})
+    assert finished.status_code == 286 and "hx-trigger" not in finished.text
+
+
+# -- who sees what ------------------------------------------------------------------------------------------------
+
+
+def test_a_patient_sees_only_their_own_trails(client, store):
+    launch_id, _, _ = ehr_launch(client)  # a clinician's launch
+    code = standalone(client, username="marcus.johnson")
+    confidential_exchange(client, store, code)
+    own = trail_of(store)
+    others = client.get(f"/activity/{launch_id}")
+    assert others.status_code == 403 and "Step" not in others.text and "story-diabetes" not in others.text
+    assert client.get(f"/activity/{launch_id}", headers={"HX-Request": "true"}).status_code == 403
+    mine = client.get(f"/activity/{own}")
+    assert mine.status_code == 200 and "Authorization approved" in mine.text
+    listed = [a.attrs["href"] for a in dom(client.get("/activity/").text).select("table.trails a")]
+    assert listed == [f"/activity/{own}"]
+    sign_in(client)  # a clinician sees every trail: it is a teaching sandbox
+    assert client.get(f"/activity/{launch_id}").status_code == 200
+
+
+def test_activity_needs_sign_in_and_unknown_launches_say_so(client):
+    assert client.get("/activity/").headers["Location"].startswith("/auth/login")
+    sign_in(client)
+    missing = client.get("/activity/nope")
     assert missing.status_code == 404 and "No steps are recorded" in missing.text

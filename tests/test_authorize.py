@@ -121,7 +121,7 @@ def test_post_takes_the_same_parameters(client, store):
 def test_standalone_launch_sends_the_person_to_sign_in_first(client):
     response = client.get("/auth/authorize", query_string=authorize_params())
     assert response.status_code == 302
-    assert response.headers["Location"].startswith("/auth/login?next=")
+    assert response.headers["Location"].startswith("/portal/login?next=")  # a patient-facing launch (test_portal.py)
 
 
 def test_a_patient_user_gets_their_own_record_in_context(client, store):

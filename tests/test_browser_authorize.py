@@ -42,6 +42,8 @@ def test_a_person_signs_in_picks_a_patient_narrows_consent_and_approves(live_ser
                                                         route.fulfill(body="<h1>Lab Trends</h1>",
                                                                       content_type="text/html")))
     page.goto(authorize_url(live_server, client_id))
+    # a patient-facing standalone launch lands on the portal's sign-in, which links to the clinicians' one
+    page.get_by_role("link", name="Sign in on the clinician sign-in page").click()
     expect(page.get_by_role("heading", name="Sign in to the sandbox")).to_be_visible(timeout=TIMEOUT)
     screenshot(page, "authorize-01-sign-in")
 

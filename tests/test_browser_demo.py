@@ -17,6 +17,8 @@ def test_standalone_launch_of_the_demo_app_through_the_pages(live_server, page):
     page.goto(f"{live_server}/demo/launch.html")
     expect(page.get_by_text("Sandbox sign-in: no password needed")).to_be_visible(timeout=TIMEOUT)
     screenshot(page, "01-sign-in")
+    # the demo app's standalone launch is patient-facing: it lands on the portal's sign-in; a clinician goes on
+    page.get_by_role("link", name="Sign in on the clinician sign-in page").click()
     page.get_by_role("button", name=re.compile("Lori")).first.click()
     expect(page.get_by_role("heading", name="Choose the patient for this app")).to_be_visible(timeout=TIMEOUT)
     page.get_by_label("Find a patient: name").fill("johnson")

@@ -1,121 +1,224 @@
-"""The activity trail of EHR launches, read back from the audit trail: the teaching view (UI-GUIDE §5).
+"""The activity trail of every authorization, read back from the audit trail: the teaching view (UI-GUIDE §5).
 
-One launch is one numbered story, oldest step first: launch saved, authorization request and decision,
-code, token exchange, refreshes, and the FHIR requests made with its tokens (folded into one step with a
-table), each with the rule that decided it. While a launch is young the page polls for new steps.
+/activity lists the trails: EHR launches (a portal launch when the launch's user is a patient or a family
+member) and standalone launches, each with its app, user, patient, start and state. /activity/<trail id> tells
+one as a numbered story, oldest step first (activity_steps.py). While a trail is running the page polls every
+2 s, new steps are announced politely to screen readers, and the server answers 286 once it is finished so
+htmx stops polling.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import functools
 import json
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
+from werkzeug.routing import BuildError
 
+from ..store import FhirError
 from . import audit, signin
+from .activity_steps import (
+    FHIR_EVENTS,
+    IDLE_AFTER,
+    Setting,
+    Step,
+    finished,
+    moment,
+    steps_of,
+    waiting_for,
+)
+from .activity_words import STEPS
 from .authorization import PAGE_HEADERS, store
+from .clients import ClientRegistry
+from .pages import login_csrf, patient_row
+from .users import User, UserDirectory
 
 blueprint = Blueprint("activity", __name__)
 
-POLL_FOR_S = 300  # a launch older than this is finished: stop polling
-
-# event → (title in plain words, actor arrow, protocol term)
-STEPS = {
-    "launch.created": ("Launch requested: context saved", "EHR", "launch"),
-    "launch.refused": ("Launch refused", "App → EHR", "launch"),
-    "authorize.refused": ("Authorization request refused", "App → EHR", "GET /auth/authorize"),
-    "authorize.approved": ("Authorization approved", "User → EHR", "consent"),  # the rule says how
-    "authorize.denied": ("Authorization denied", "User → EHR", "access_denied"),
-    "code.issued": ("Redirect back to the app with a code", "EHR → App", "authorization code"),
-    "code.reused": ("A code was used twice: its tokens were revoked", "App → EHR", "invalid_grant"),
-    "token.issued": ("Code exchanged for tokens", "App → EHR", "POST /auth/token"),
-    "token.refused": ("Token request refused", "App → EHR", "POST /auth/token"),
-    "token.refreshed": ("Access token refreshed", "App → EHR", "refresh_token"),
-    "refresh.reused": ("An old refresh token was reused: all tokens revoked", "App → EHR", "refresh_token"),
-    "introspection": ("Token introspected", "App → EHR", "POST /auth/introspect"),
-    "revocation": ("Tokens revoked", "→ EHR", "POST /auth/revoke"),
+LIST_LIMIT = 50
+SUMMARY_EVENTS = ("launch.created", "authorize.requested", "authorize.refused", "authorize.context", "code.issued")
+STATE_WORDS = {  # the last event of a running trail → its state in the list
+    "launch.created": "Launched; waiting for the app",
+    "authorize.requested": "Waiting for the user",
+    "authorize.signed_in": "Waiting for the user",
+    "authorize.context": "Waiting for the user",
+    "authorize.approved": "Code issued",
+    "code.issued": "Code issued; waiting for the token exchange",
+    "token.issued": "Tokens issued",
+    "token.refreshed": "Tokens refreshed",
+    "access.allowed": "Using the FHIR API",
+    "access.refused": "Using the FHIR API",
+    "revocation": "Tokens revoked",
 }
-FHIR_EVENTS = ("access.allowed", "access.refused")
 
 
 @dataclass
-class Step:
-    number: int
-    title: str
-    actor: str
-    term: str
-    at: str
-    since_start: str
-    ok: bool
-    rule: str | None
-    detail: dict = field(default_factory=dict)
-    requests: list[dict] = field(default_factory=list)
+class Trail:
+    """One trail as the list and the page header show it."""
+
+    id: str
+    kind: str  # EHR launch | Portal launch | Standalone launch
+    app: str
+    user: str | None
+    patient: str | None
+    started: str
+    state: str
+    status: str  # done | failed | waiting
 
 
-def _moment(at: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(at.replace("Z", "+00:00"))
+def sees_all(viewer: User) -> bool:
+    # Clinicians see every trail: this is a teaching sandbox, where a class watches one screen, and trails keep
+    # no usable secret. Patients and family members see only the trails of their own launches.
+    return viewer.kind == "clinician"
 
 
-def steps_of(launch_id: str) -> list[Step]:
-    events = list(reversed(audit.recent(store(), limit=1000, launch_id=launch_id)))
-    if not events:
-        return []
-    start = _moment(events[0].at)
-    steps: list[Step] = []
-    fhir: Step | None = None
+def may_see(viewer: User, events: list[audit.AuditEvent]) -> bool:
+    return sees_all(viewer) or any(e.user_id == viewer.id for e in events)
+
+
+# -- looking things up once per request ------------------------------------------------------------------------
+
+
+class Lookups:
+    """Names of apps, users and patients, each looked up once per page."""
+
+    def __init__(self):
+        self.registry = ClientRegistry(store(), current_app.config["BASE_URL"])
+        self.directory = UserDirectory(store())
+        self.clients = functools.lru_cache(maxsize=None)(self.registry.get)
+        self.users = functools.lru_cache(maxsize=None)(self.directory.get)
+        self.patients = functools.lru_cache(maxsize=None)(self._patient)
+
+    def app_name(self, client_id: str | None) -> str:
+        client = self.clients(client_id) if client_id else None
+        return client.display_name if client else (client_id or "Unknown app")
+
+    def launch_uri(self, client_id: str | None) -> str | None:
+        client = self.clients(client_id) if client_id else None
+        return client.launch_uri if client else None
+
+    def user_name(self, user_id: str | None) -> str | None:
+        user = self.users(user_id) if user_id else None
+        return f"{user.display_name} ({user.fhir_user})" if user else user_id
+
+    @staticmethod
+    def _patient(patient_id: str) -> str:
+        try:
+            return f"{patient_row(store().read('Patient', patient_id).resource)['name']} (Patient/{patient_id})"
+        except FhirError:
+            return f"Patient/{patient_id}"
+
+
+def summary(trail_id: str, events: list[audit.AuditEvent], lookups: Lookups, now: float) -> Trail:
+    """Kind, app, user, patient, start and state of a trail, from its first, context and last events."""
+    created = next((e for e in events if e.event == "launch.created"), None)
+    if created is not None:
+        user = lookups.users(created.user_id) if created.user_id else None
+        kind = "Portal launch" if user is not None and user.kind != "clinician" else "EHR launch"
+    else:  # an authorize request naming an unknown launch is an EHR launch attempt all the same
+        asked_launch = (events[0].detail.get("request") or {}).get("launch")
+        kind = "Standalone launch" if trail_id.startswith(audit.STANDALONE_PREFIX) and not asked_launch else \
+            "EHR launch"
+    user_id = next((e.user_id for e in events if e.user_id), None)
+    patient = None
     for event in events:
-        since = f"+{(_moment(event.at) - start).total_seconds():.2f} s"
-        if event.event in FHIR_EVENTS:
-            if fhir is None:
-                fhir = Step(0, "", "App → FHIR", "GET /fhir/…", event.at, since, True, None)
-                steps.append(fhir)
-            fhir.requests.append({"at": since, "method": event.detail.get("method"), "path": event.detail.get("path"),
-                                  "status": event.detail.get("status"), "rule": event.rule,
-                                  "ok": event.outcome == audit.SUCCESS})
-            continue
-        title, actor, term = STEPS.get(event.event, (event.event, "", event.event))
-        steps.append(Step(0, title, actor, term, event.at, since, event.outcome == audit.SUCCESS, event.rule,
-                          event.detail))
-        fhir = None  # FHIR requests after another step fold into a new one
-    for number, step in enumerate(steps, 1):
-        step.number = number
-        if step.requests:
-            refused = sum(1 for r in step.requests if not r["ok"])
-            step.title = (f"{len(step.requests)} FHIR request{'s' if len(step.requests) != 1 else ''}: "
-                          f"{len(step.requests) - refused} OK" + (f", {refused} refused" if refused else ""))
-            step.ok = not refused
-    return steps
+        patient = (event.detail.get("context") or {}).get("patient") or patient
+    last = events[-1]
+    running = now - moment(last.at).timestamp() < IDLE_AFTER
+    if last.outcome == audit.FAILURE and last.event not in FHIR_EVENTS:
+        status, state = "failed", f"Failed: {STEPS.get(last.event, (last.event,))[0]}"
+    else:
+        state = STATE_WORDS.get(last.event, "Done")
+        status = "waiting" if running and state.startswith(("Waiting", "Launched", "Code issued;")) else "done"
+    return Trail(trail_id, kind, lookups.app_name(events[0].client_id), lookups.user_name(user_id),
+                 lookups.patients(patient) if patient else None,
+                 moment(events[0].at).astimezone().strftime("%d-%b-%Y %H:%M:%S"), state, status)
 
 
-def launches(limit: int = 50) -> list[dict]:
+def trails(viewer: User, limit: int = LIST_LIMIT) -> list[Trail]:
+    """The latest trails the viewer may see, newest first; each read from a few of its events only."""
+    own, args = ("", []) if sees_all(viewer) else (
+        "AND launch_id IN (SELECT launch_id FROM audit_events WHERE user_id = ?)", [viewer.id])
+    groups = store().conn.execute(
+        f"SELECT launch_id, MIN(id), MAX(id) FROM audit_events WHERE launch_id IS NOT NULL {own} "
+        "GROUP BY launch_id ORDER BY MIN(id) DESC LIMIT ?", [*args, limit]).fetchall()
+    if not groups:
+        return []
+    ids = [g[0] for g in groups]
+    ends = [i for g in groups for i in g[1:]]
+    marks, kinds = ",".join("?" * len(ids)), ",".join("?" * len(SUMMARY_EVENTS))
     rows = store().conn.execute(
-        "SELECT l.id, l.client_id, l.user_id, l.context, l.created_at, l.used_at FROM launches l "
-        "ORDER BY l.created_at DESC, l.rowid DESC LIMIT ?", (limit,)).fetchall()
-    return [{"id": r[0], "client_id": r[1], "user_id": r[2], "context": json.loads(r[3]),
-             "created": dt.datetime.fromtimestamp(r[4]).strftime("%d-%b-%Y %H:%M:%S"), "used": r[5] is not None}
-            for r in rows]
+        "SELECT id, at, event, outcome, client_id, user_id, launch_id, rule, detail FROM audit_events "
+        f"WHERE launch_id IN ({marks}) AND (event IN ({kinds}) OR id IN ({','.join('?' * len(ends))})) ORDER BY id",
+        [*ids, *SUMMARY_EVENTS, *ends]).fetchall()
+    by_trail: dict[str, list[audit.AuditEvent]] = {trail_id: [] for trail_id in ids}
+    for row in rows:
+        by_trail[row[6]].append(audit.AuditEvent(*row[:8], json.loads(row[8])))
+    lookups, now = Lookups(), time.time()
+    return [summary(trail_id, by_trail[trail_id], lookups, now) for trail_id in ids]
+
+
+# -- pages -----------------------------------------------------------------------------------------------------
 
 
 @blueprint.before_request
 def require_sign_in():
-    if signin.current()[0] is None:
-        return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
+    user, _ = signin.current()
+    if user is None:
+        target = url_for("pages.login", next=request.full_path.rstrip("?"))
+        if request.headers.get("HX-Request"):
+            return "", 200, {"HX-Redirect": target}
+        return redirect(target)
+    g.viewer = user
     return None
+
+
+def page(template: str, status: int = 200, **values):
+    """A page in the EHR's frame for clinicians, in a plain frame with the person's name for everyone else."""
+    clinician = g.viewer.kind == "clinician"
+    try:
+        portal = None if clinician else url_for("portal.home")
+    except BuildError:
+        portal = None
+    return render_template(template, clinician=clinician, user=g.viewer, csrf=login_csrf(), active_top="activity",
+                           portal=portal, **values), status, {**PAGE_HEADERS, "Vary": "HX-Request"}
 
 
 @blueprint.get("/")
 def index():
-    return render_template("activity/index.html", launches=launches()), 200, PAGE_HEADERS
+    return page("activity/index.html", trails=trails(g.viewer), sees_all=sees_all(g.viewer))
 
 
 @blueprint.get("/<launch_id>")
 def launch(launch_id: str):
-    steps = steps_of(launch_id)
-    young = bool(steps) and (dt.datetime.now(dt.UTC) - _moment(steps[0].at)).total_seconds() < POLL_FOR_S
+    events = audit.trail(store(), launch_id)
+    if events and not may_see(g.viewer, events):
+        return page("activity/launch.html", 403, forbidden=True, steps=[], launch_id=launch_id, trail=None)
+    now = time.time()
+    lookups = Lookups()
+    setting = Setting(current_app.config["BASE_URL"], now, lookups.launch_uri, lookups.user_name)
+    steps = steps_of(events, setting)
+    polling = bool(events) and not finished(launch_id, events, now)
+    values = {"steps": steps, "launch_id": launch_id, "polling": polling,
+              "waiting": waiting_for(events) if polling else None,
+              "requests_total": sum(s.requests_total for s in steps)}
     if request.headers.get("HX-Request"):
-        # 286 tells htmx to stop polling once the launch is finished
-        return render_template("activity/_steps.html", steps=steps, launch_id=launch_id, polling=young), \
-            200 if young else 286
-    return render_template("activity/launch.html", steps=steps, launch_id=launch_id, polling=young), \
-        (200 if steps else 404), PAGE_HEADERS
+        news = announcement(steps, request.args.get("steps", type=int), request.args.get("requests", type=int))
+        body, _, headers = page("activity/_steps.html", news=news, **values)
+        return body, 200 if polling else 286, headers  # 286: htmx stops polling, the trail is finished
+    trail = summary(launch_id, events, lookups, now) if events else None
+    return page("activity/launch.html", 200 if events else 404, trail=trail,
+                permalink=url_for("activity.launch", launch_id=launch_id, _external=True), **values)
+
+
+def announcement(steps: list[Step], seen_steps: int | None, seen_requests: int | None) -> str | None:
+    """What changed since the last poll, for the aria-live region: new steps by title, new FHIR requests by count."""
+    if seen_steps is None:
+        return None
+    said = [f"Step {s.number}: {s.title}." for s in steps[seen_steps:]]
+    more = sum(s.requests_total for s in steps) - (seen_requests or 0)
+    if more > 0 and not any(s.event == "fhir" for s in steps[seen_steps:]):
+        said.append(f"{more} more FHIR request{'s' if more != 1 else ''}.")
+    return " ".join(said)

@@ -28,7 +28,7 @@ from .errors import (
     UnsupportedResponseType,
     append_query,
 )
-from .scopes import ScopeSet
+from .scopes import ScopeSet, is_known
 from .users import UserDirectory, patients_of
 
 blueprint = Blueprint("authorize", __name__)
@@ -55,13 +55,21 @@ def error_page(title: str, message: str, status: int = 400):
 def authorize():
     """SMART App Launch 2.2 §authorize-post: the same parameters by GET query or POST form."""
     params = request.values
-    client = ClientRegistry(store(), current_app.config["BASE_URL"]).get(params.get("client_id", ""))
+    client_id = params.get("client_id", "")
+    client = ClientRegistry(store(), current_app.config["BASE_URL"]).get(client_id)
+    trail = trail_of(params)
     if client is None:
+        if client_id:  # a bare visit to the endpoint starts no trail
+            refused(trail, client_id, params, "The client_id is not registered in the sandbox",
+                    mismatch=("client_id", "no app with this client_id", client_id))
         return error_page("Unknown app", "The client_id of this request is not registered in the sandbox. "
                           "Register the app first (sandbox apps add, or POST /auth/register), then try again.")
     redirect_uri = params.get("redirect_uri", "")
     if not client.has_redirect_uri(redirect_uri):
         registered = ", ".join(client.redirect_uris) or "none"
+        refused(trail, client.client_id, params, "The redirect_uri is not one the app registered: the server shows "
+                "an error page instead of redirecting (RFC 6749 §4.1.2.1)",
+                mismatch=("redirect_uri", registered, redirect_uri or "(missing)"))
         return error_page("Redirect URI not registered",
                           f"The redirect_uri {redirect_uri or '(missing)'} is not one of the URIs registered for "
                           f"{client.display_name} (registered: {registered}). The sandbox only sends codes to an "
@@ -70,10 +78,49 @@ def authorize():
     try:
         decided = check_request(client, params)
     except OAuthError as error:
-        audit.record(store(), "authorize.refused", audit.FAILURE, client_id=client.client_id,
-                     launch_id=params.get("launch"), rule=error.description)
+        refused(trail, client.client_id, params, error.description, error.error, mismatch_of(client, params, error))
         return redirect(error.redirect_url(redirect_uri, state))
-    return start(client, decided, params)
+    audit.record(store(), "authorize.requested", client_id=client.client_id, launch_id=trail,
+                 rule="Authorization request accepted: client, redirect_uri, aud and PKCE challenge are good",
+                 request=asked_for(params), scope_allowed=decided["scope"])
+    return start(client, decided, params, trail)
+
+
+def trail_of(params: Mapping[str, str]) -> str:
+    """The activity trail a request joins: its EHR launch's when `launch` names one, else a new standalone one."""
+    launch = params.get("launch")
+    return launch if launch and launch_context.exists(store(), launch) else audit.new_trail_id()
+
+
+def asked_for(params: Mapping[str, str]) -> dict[str, Any]:
+    """The authorize request as the activity trail shows it: `state` and `nonce` only as sent or not (they are
+    the app's own secrets), the PKCE challenge and the launch cut short; other parameters by name only."""
+    known = ("response_type", "client_id", "redirect_uri", "scope", "aud", "launch", "code_challenge",
+             "code_challenge_method")
+    asked: dict[str, Any] = {"method": request.method}
+    asked.update(audit.safe_params({k: params[k] for k in known if k in params}))
+    if "code_challenge" in asked:
+        asked["code_challenge"] = audit.short(params["code_challenge"], 10)
+    asked["state"], asked["nonce"] = bool(params.get("state")), bool(params.get("nonce"))
+    asked["unknown_scopes"] = [s for s in (params.get("scope") or "").split() if not is_known(s)]
+    asked["other"] = sorted(set(params) - set(known) - {"state", "nonce"})
+    return asked
+
+
+def refused(trail: str, client_id: str, params: Mapping[str, str], rule: str, error: str | None = None,
+            mismatch: tuple[str, str, str] | None = None) -> None:
+    """An authorize request refused, with what was registered beside what was received when they differ."""
+    audit.record(store(), "authorize.refused", audit.FAILURE, client_id=client_id, launch_id=trail, rule=rule,
+                 error=error, request=asked_for(params),
+                 mismatch=dict(zip(("field", "registered", "received"), mismatch, strict=True)) if mismatch else None)
+
+
+def mismatch_of(client: Client, params: Mapping[str, str], error: OAuthError) -> tuple[str, str, str] | None:
+    if (params.get("aud") or "").rstrip("/") != fhir_base():
+        return "aud", fhir_base(), params.get("aud") or "(missing)"
+    if isinstance(error, InvalidScope):
+        return "scope", client.scope, params.get("scope") or "(missing)"
+    return None
 
 
 def check_request(client: Client, params: Mapping[str, str]) -> dict[str, Any]:
@@ -114,16 +161,17 @@ def granted_scope(client: Client, requested: str | None, has_launch: bool) -> Sc
     return ScopeSet(tuple(s for s in scopes.scopes if s not in drop))
 
 
-def start(client: Client, decided: dict[str, Any], params: Mapping[str, str]):
+def start(client: Client, decided: dict[str, Any], params: Mapping[str, str], trail: str):
     """Begin the pending request: an EHR launch brings its user and context, a standalone launch needs the
-    person signed in (in this browser)."""
+    person signed in (in this browser). The pending request carries the trail id where an EHR launch carries its
+    launch id, so its code, tokens and FHIR requests join the same activity trail."""
     base_context = {"need_patient_banner": True, "smart_style_url": style_url()}
     launch_id = params.get("launch")
     if launch_id:
         launch, reason = launch_context.take(store(), launch_id, client.client_id)
         if launch is None:
-            audit.record(store(), "launch.refused", audit.FAILURE, client_id=client.client_id, launch_id=launch_id,
-                         rule=reason)
+            audit.record(store(), "launch.refused", audit.FAILURE, client_id=client.client_id, launch_id=trail,
+                         rule=reason, error=InvalidRequest.error)
             return redirect(InvalidRequest(reason).redirect_url(decided["redirect_uri"], decided["state"]))
         # A launch made with skip_login stands for "no one at the keyboard": nothing is asked of anyone, so
         # missing context stays missing instead of opening a picker (DESIGN: headless launches).
@@ -134,7 +182,7 @@ def start(client: Client, decided: dict[str, Any], params: Mapping[str, str]):
     else:
         user, session_id = signin.current()
         item = pending.create(store(), decided, user_id=user.id if user else None, session_id=session_id,
-                              launch_id=None, context=base_context, skip_consent=client.pre_approved)
+                              launch_id=trail, context=base_context, skip_consent=client.pre_approved)
     return advance(item)
 
 
@@ -157,10 +205,19 @@ def step_of(item: pending.Pending) -> str:
     return "issue" if item.skip_consent else "consent"
 
 
+def patient_facing(item: pending.Pending) -> bool:
+    """A standalone launch of a patient-facing app: no `launch` (so the `launch` scope was dropped), launch/patient
+    with patient/ scopes and no user/ scopes. Its person signs in at the patient portal."""
+    scopes = ScopeSet.parse(item.request["scope"])
+    contexts = scopes.contexts()
+    return "launch" not in scopes and "launch/patient" in scopes and "patient" in contexts and "user" not in contexts
+
+
 def advance(item: pending.Pending):
     """The next step of a pending request: sign-in, patient, encounter, consent, then the code."""
-    if item.user_id is None:
-        return redirect(url_for("pages.login", next=url_for("pages.resume", request=item.id)))
+    if item.user_id is None:  # only a standalone launch has no user yet; an EHR launch brings its own
+        sign_in_page = "portal.login" if patient_facing(item) else "pages.login"
+        return redirect(url_for(sign_in_page, next=url_for("pages.resume", request=item.id)))
     user = UserDirectory(store()).get(item.user_id)
     if user is None:
         return deny(item, AccessDenied("The signed-in user no longer exists"))
@@ -172,6 +229,10 @@ def advance(item: pending.Pending):
                                                "(launch/patient was asked for)"))
             item = item.with_context(patient=visible[0])
             pending.save(store(), item)
+            audit.record(store(), "authorize.context", client_id=item.request["client_id"], user_id=item.user_id,
+                         launch_id=item.launch_id, rule=f"{user.display_name} is not a clinician: the patient in "
+                         "context is their own record (or their linked patient's), with no picker",
+                         context={"patient": visible[0]}, picked="patient")
     step = step_of(item)
     if step == "patient":
         return redirect(url_for("pages.pick_patient", request=item.id))
@@ -179,9 +240,11 @@ def advance(item: pending.Pending):
         return redirect(url_for("pages.pick_encounter", request=item.id))
     if step == "consent":
         return redirect(url_for("pages.consent", request=item.id))
-    why = "the app is registered as pre-approved" if _pre_approved(item) else "the launch was made with skip_consent"
+    how = "pre-approved" if _pre_approved(item) else "skip_consent"
+    why = "the app is registered as pre-approved" if how == "pre-approved" else "the launch was made with skip_consent"
     audit.record(store(), "authorize.approved", client_id=item.request["client_id"], user_id=item.user_id,
-                 launch_id=item.launch_id, rule=f"Approved without a consent page: {why}")
+                 launch_id=item.launch_id, rule=f"Approved without a consent page: {why}", how=how,
+                 scope=item.request["scope"])
     return issue(item, item.request["scope"])
 
 
@@ -194,14 +257,16 @@ def issue(item: pending.Pending, scope: str):
     """Issue the code and send the browser back to the app (RFC 6749 §4.1.2)."""
     context = {k: v for k, v in item.context.items() if k != "encounter_chosen" and v is not None}
     if item.launch_id:
-        context["launch_id"] = item.launch_id  # the tokens' FHIR requests join the launch's activity trail
+        context["launch_id"] = item.launch_id  # the tokens' requests join this activity trail
     grant = CodeGrant(item.request["client_id"], item.request["redirect_uri"], item.request["code_challenge"],
                       scope, item.user_id, item.session_id, item.launch_id, context, item.request.get("nonce"))
     code = issue_code(store(), grant, current_app.config["CODE_LIFETIME"])
     pending.finish(store(), item)
     audit.record(store(), "code.issued", client_id=grant.client_id, user_id=grant.user_id, launch_id=grant.launch_id,
                  rule="Authorization approved: a single-use code bound to client, redirect_uri, PKCE challenge, "
-                      "scope and context", scope=scope, context=context)
+                      "scope and context", scope=scope, context=context, code=audit.short(code),
+                 redirect_uri=grant.redirect_uri, state=item.request.get("state") is not None,
+                 expires_in=current_app.config["CODE_LIFETIME"])
     params = {"code": code}
     if item.request.get("state") is not None:
         params["state"] = item.request["state"]
@@ -211,5 +276,5 @@ def issue(item: pending.Pending, scope: str):
 def deny(item: pending.Pending, error: OAuthError):
     pending.finish(store(), item)
     audit.record(store(), "authorize.denied", audit.FAILURE, client_id=item.request["client_id"],
-                 user_id=item.user_id, launch_id=item.launch_id, rule=error.description)
+                 user_id=item.user_id, launch_id=item.launch_id, rule=error.description, error=error.error)
     return redirect(error.redirect_url(item.request["redirect_uri"], item.request.get("state")))

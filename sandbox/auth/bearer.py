@@ -11,6 +11,8 @@ The OPEN_READ setting lets people explore the data without a token: reads and se
 
 from __future__ import annotations
 
+import re
+
 from flask import current_app, g, request
 
 from ..fhir.access import READ, SEARCH, AccessPolicy
@@ -26,6 +28,10 @@ from .users import UserDirectory, patients_of
 REALM = "sandbox-fhir"
 METADATA = "/fhir/metadata"
 WELL_KNOWN = "/fhir/.well-known/"  # the documents have their own blueprint; other paths here get a 404, no 401
+# Bundles are written resourceType, id, meta, type, total first, so a search's total sits in the body's first bytes.
+SEARCH_TOTAL = re.compile(rb'"type"\s*:\s*"searchset"\s*,\s*"total"\s*:\s*(\d+)')
+RESOURCE_TYPE = re.compile(rb'\s*\{\s*"resourceType"\s*:\s*"(\w+)"')
+NOT_RESOURCES = (b"Bundle", b"OperationOutcome", b"CapabilityStatement")
 
 
 class ReadOnlyPolicy(AccessPolicy):
@@ -85,5 +91,17 @@ def record_decisions(response):
     audit.record(current_app.extensions["store"], "access.refused" if refused else "access.allowed", outcome,
                  client_id=info.client_id, user_id=info.user_id, launch_id=info.context.get("launch_id"),
                  rule=rule, method=request.method, path=request.full_path.rstrip("?"),
-                 status=response.status_code, family=info.family_id)
+                 status=response.status_code, family=info.family_id, count=resource_count(response))
     return response
+
+
+def resource_count(response) -> int | None:
+    """How many resources a GET answered with, for the activity trail: a search's Bundle.total, 1 for a read;
+    None when the first bytes of the body do not tell (the body is never parsed)."""
+    if request.method != "GET" or response.status_code != 200 or response.is_streamed:
+        return None
+    head = response.get_data()[:400]
+    if total := SEARCH_TOTAL.search(head):
+        return int(total.group(1))
+    kind = RESOURCE_TYPE.match(head)
+    return 1 if kind and kind.group(1) not in NOT_RESOURCES else None

@@ -46,6 +46,7 @@ class Redemption:
     grant: CodeGrant | None
     problem: str | None = None
     reused_family: str | None = None
+    who: dict[str, str | None] = field(default_factory=dict)  # user_id and launch_id of a known code, for the audit
 
 
 def issue_code(store: Store, grant: CodeGrant, lifetime: int) -> str:
@@ -74,10 +75,17 @@ def redeem_code(store: Store, code: str, family_id: str) -> Redemption:
         if row is None:
             return Redemption(None, "The authorization code is not known")
         *fields, expires_at, used_at, used_by = row
+        who = {"user_id": fields[4], "launch_id": fields[6]}
         if used_at is not None:
-            return Redemption(None, "The authorization code was already used", reused_family=used_by)
+            return Redemption(None, "The authorization code was already used", reused_family=used_by, who=who)
         if expires_at <= now:
-            return Redemption(None, "The authorization code has expired")
+            return Redemption(None, "The authorization code has expired", who=who)
         conn.execute("UPDATE codes SET used_at = ?, family_id = ? WHERE code_hash = ?", (now, family_id, digest(code)))
     fields[7] = json.loads(fields[7])
     return Redemption(CodeGrant(*fields))
+
+
+def holder_of(store: Store, code: str) -> dict[str, str | None]:
+    """The user and activity trail a code was issued in (empty for an unknown code), to audit a refusal."""
+    row = store.conn.execute("SELECT user_id, launch_id FROM codes WHERE code_hash = ?", (digest(code),)).fetchone()
+    return {"user_id": row[0], "launch_id": row[1]} if row else {}

@@ -12,7 +12,7 @@ from . import audit, signin, tokens
 from .authorization import store
 from .clients import ClientRegistry
 from .consent_text import describe
-from .pages import bad_csrf, csrf_ok, login_csrf, page
+from .pages import bad_csrf, csrf_ok, login_csrf, page, safe_next
 
 blueprint = Blueprint("manage", __name__)
 
@@ -62,5 +62,6 @@ def manage():
             tokens.revoke_family(store(), family_id)
             audit.record(store(), "revocation", client_id=owned[0], user_id=user.id,
                          rule="The user revoked the app's access on the connected apps page", family=family_id)
-        return redirect(url_for("manage.manage"))
+        # the patient portal lists the same grants and sends its revokes here, asking to come back
+        return redirect(safe_next(request.form.get("next") or url_for("manage.manage")))
     return page("oauth/manage.html", user=user, grants=grants_of(user.id), csrf=login_csrf())

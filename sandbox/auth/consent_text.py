@@ -51,7 +51,8 @@ def describe_resource_scope(scope: ResourceScope, patient_name: str | None = Non
     verb_text = ", ".join(verbs[:-1]) + (" and " if len(verbs) > 1 else "") + verbs[-1]
     what = FRIENDLY_TYPES.get(scope.resource_type) or type_words(scope.resource_type)
     if scope.context == "patient" and yours:
-        text = f"{verb_text.capitalize()} your {what}"
+        mine = "all of your data" if scope.resource_type == "*" else f"your {what}"  # not "your all kinds of data"
+        text = f"{verb_text.capitalize()} {mine}"
     else:
         whose = {"patient": f"of {patient_name}" if patient_name else "of the selected patient",
                  "user": "that you can see", "system": "on the whole server"}[scope.context]

@@ -21,10 +21,16 @@ class OAuthError(Exception):
         self.description = description
         self.headers = dict(headers or {})
         self.who: dict[str, str | None] = {}
+        self.mismatch: dict[str, str] | None = None
 
     def about(self, **who: str | None) -> OAuthError:
         """Note whom the refusal concerns (client_id, user_id, launch_id) for the audit trail; returns self."""
         self.who.update(who)
+        return self
+
+    def differs(self, name: str, registered: str, received: str) -> OAuthError:
+        """Note, for the audit trail, a value that differs from the registered (or earlier) one; returns self."""
+        self.mismatch = {"field": name, "registered": registered, "received": received}
         return self
 
     def as_json(self) -> dict[str, str]:

@@ -41,8 +41,14 @@ def create(store: Store, client_id: str, user_id: str, session_id: str | None, c
              int(skip_consent), now, now + lifetime))
         conn.execute("DELETE FROM launches WHERE expires_at < ?", (now - 86400,))
     audit.record(store, "launch.created", client_id=client_id, user_id=user_id, launch_id=launch.id,
-                 rule="A launch context was saved for this app and user", context=launch.context)
+                 rule="A launch context was saved for this app and user", context=launch.context,
+                 skip_login=skip_login, skip_consent=skip_consent, expires_in=lifetime)
     return launch
+
+
+def exists(store: Store, launch_id: str) -> bool:
+    """Whether a launch with this id was ever made (used or not): its activity trail is the launch's."""
+    return store.conn.execute("SELECT 1 FROM launches WHERE id = ?", (launch_id,)).fetchone() is not None
 
 
 def take(store: Store, launch_id: str, client_id: str) -> tuple[Launch | None, str | None]:

@@ -65,27 +65,40 @@ def safe_next(target: str | None) -> str:
 # -- sign-in -------------------------------------------------------------------------------------------------
 
 
+def check_sign_in(directory: UserDirectory):
+    """The posted sign-in form, checked the same way on every sign-in page: CSRF, rate limits per user name and per
+    address, and the password of a user given one. Returns (user, None) when they match (the caller signs the
+    user in), (None, a refusal page) for a bad form or too many attempts, and (None, None) for a wrong name or
+    password, which counts towards the rate limits and is audited."""
+    if not csrf_ok(login_csrf()):
+        return None, bad_csrf()
+    username = request.form.get("username", "").strip()
+    keys = [f"login:{username.lower()}", f"login-ip:{request.remote_addr}"]
+    try:
+        ratelimit.check(store(), current_app.config, *keys)
+    except TooManyRequests as exc:
+        body, status, headers = page("oauth/error.html", 429, title="Too many attempts", message=exc.description)
+        return None, (body, status, {**headers, "Retry-After": str(exc.retry_after)})
+    user = directory.by_username(username)
+    if user is not None and (user.password_hash is None or user.check_password(request.form.get("password", ""))):
+        return user, None
+    ratelimit.note_failure(store(), current_app.config, *keys)
+    audit.record(store(), "signin.refused", audit.FAILURE, rule=f"Unknown user or wrong password for {username!r}")
+    return None, None
+
+
 @blueprint.route("/login", methods=["GET", "POST"])
 def login():
     directory = UserDirectory(store())
     next_url = safe_next(request.values.get("next"))
     error = None
     if request.method == "POST":
-        if not csrf_ok(login_csrf()):
-            return bad_csrf()
-        username = request.form.get("username", "").strip()
-        keys = [f"login:{username.lower()}", f"login-ip:{request.remote_addr}"]
-        try:
-            ratelimit.check(store(), current_app.config, *keys)
-        except TooManyRequests as exc:
-            body, status, headers = page("oauth/error.html", 429, title="Too many attempts", message=exc.description)
-            return body, status, {**headers, "Retry-After": str(exc.retry_after)}
-        user = directory.by_username(username)
-        if user is not None and (user.password_hash is None or user.check_password(request.form.get("password", ""))):
+        user, refused = check_sign_in(directory)
+        if refused:
+            return refused
+        if user is not None:
             signin.sign_in(user)
             return redirect(next_url)
-        ratelimit.note_failure(store(), current_app.config, *keys)
-        audit.record(store(), "signin.refused", audit.FAILURE, rule=f"Unknown user or wrong password for {username!r}")
         error = "That user name and password did not match a sandbox user. Pick a user below or check the spelling."
     clinicians = directory.list("clinician")[:SAMPLE_CLINICIANS]
     people = directory.list("patient") + directory.list("related-person")
@@ -126,6 +139,9 @@ def current_item():
             item = pending.Pending(item.id, item.request, user.id, session_id, item.launch_id, item.context,
                                    item.skip_consent, item.csrf)
             pending.save(store(), item)
+            audit.record(store(), "authorize.signed_in", client_id=item.request["client_id"], user_id=user.id,
+                         launch_id=item.launch_id, rule=f"{user.display_name} signed in; the request continues "
+                         "as them", fhir_user=user.fhir_user)
     return item, None
 
 
@@ -163,6 +179,9 @@ def pick_patient():
             return error_page("Unknown patient", "That patient is not in the sandbox. Go back and pick another.")
         item = item.with_context(patient=patient_id)
         pending.save(store(), item)
+        audit.record(store(), "authorize.context", client_id=item.request["client_id"], user_id=item.user_id,
+                     launch_id=item.launch_id, rule="The user picked the patient at the patient picker",
+                     context={"patient": patient_id}, picked="patient")
         return advance(item)
     if elsewhere := out_of_step(item, "patient"):
         return elsewhere
@@ -195,6 +214,10 @@ def pick_encounter():
             return error_page("Unknown encounter", "That encounter does not belong to the selected patient.")
         item = item.with_context(encounter=encounter_id or None, encounter_chosen=True)
         pending.save(store(), item)
+        audit.record(store(), "authorize.context", client_id=item.request["client_id"], user_id=item.user_id,
+                     launch_id=item.launch_id, rule="The user picked an encounter at the encounter picker" if
+                     encounter_id else "The user chose to go on without an encounter",
+                     context={"encounter": encounter_id or None}, picked="encounter")
         return advance(item)
     if elsewhere := out_of_step(item, "encounter"):
         return elsewhere
@@ -230,7 +253,8 @@ def consent():
                 approved += narrow(parsed, request.form.getlist(f"category:{text}")) if shown else [text]
         audit.record(store(), "authorize.approved", client_id=client.client_id, user_id=item.user_id,
                      launch_id=item.launch_id, rule="The user approved on the consent page",
-                     unchecked=sorted({resource_type_of(s) for s in scopes.scopes} - kept - {None}))
+                     unchecked=sorted({resource_type_of(s) for s in scopes.scopes} - kept - {None}),
+                     how="consent page", scope=" ".join(approved), scope_offered=item.request["scope"])
         return issue(item, " ".join(approved))
     if elsewhere := out_of_step(item, "consent"):
         return elsewhere

@@ -32,8 +32,10 @@ def revoke(store: Store, client: Client, token: str, hint: str | None = None) ->
     else:
         tokens.revoke(store, token)
         outcome = "Access token revoked"
-    audit.record(store, "revocation", audit.SUCCESS if info and info.client_id == client.client_id else audit.FAILURE,
+    owned = info is not None and info.client_id == client.client_id
+    audit.record(store, "revocation", audit.SUCCESS if owned else audit.FAILURE,
                  client_id=client.client_id, user_id=info.user_id if info else None, rule=outcome,
+                 launch_id=info.context.get("launch_id") if owned else None,
                  token_type_hint=hint if hint in TOKEN_TYPE_HINTS else None,
                  kind=info.kind if info else None)
     return outcome

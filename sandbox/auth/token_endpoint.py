@@ -15,9 +15,9 @@ from typing import Any
 from ..store import Store
 from . import audit, pkce, tokens
 from .clients import Client
-from .codes import redeem_code
+from .codes import holder_of, redeem_code
 from .errors import InvalidGrant, InvalidRequest, InvalidScope, UnauthorizedClient, UnsupportedGrantType
-from .id_tokens import make_id_token, wants_id_token
+from .id_tokens import fhir_user_url, make_id_token, wants_id_token
 from .scopes import ScopeSet, parse_resource_scope
 
 # SMART App Launch 2.2 §Launch context arrives with your access token — each one only when set.
@@ -71,25 +71,31 @@ def exchange_code(store: Store, settings: Mapping[str, Any], client: Client, for
     """RFC 6749 §4.1.3 — the code must be known, unexpired, unused, issued to this client and bound to this
     redirect_uri; RFC 7636 §4.6 and SMART App Launch 2.2 — the code_verifier must hash (S256) to its challenge."""
     code, redirect_uri = require(form, "code"), require(form, "redirect_uri")
-    verifier = pkce.check_verifier_syntax(form.get("code_verifier"))
+    try:
+        verifier = pkce.check_verifier_syntax(form.get("code_verifier"))
+    except InvalidGrant as error:  # the code is not spent, but the refusal belongs to its trail
+        raise error.about(client_id=client.client_id, **holder_of(store, code)) from None
     family_id = tokens.new_family_id()
     redemption = redeem_code(store, code, family_id)
     grant = redemption.grant
     if grant is None:
+        who = {"client_id": client.client_id, **redemption.who}
         if redemption.reused_family:
             revoked = tokens.revoke_family(store, redemption.reused_family)
-            audit.record(store, "code.reused", audit.FAILURE, client_id=client.client_id,
+            audit.record(store, "code.reused", audit.FAILURE, **who,
                          rule="An authorization code was presented twice: the tokens its first use issued are "
-                              "revoked (RFC 6749 §4.1.2)", family_id=redemption.reused_family, revoked=revoked)
+                              "revoked (RFC 6749 §4.1.2)", family_id=redemption.reused_family, revoked=revoked,
+                         error=InvalidGrant.error)
             raise InvalidGrant(f"{redemption.problem}; the tokens issued with it are now revoked "
-                               "(RFC 6749 §4.1.2)").about(client_id=client.client_id)
-        raise InvalidGrant(redemption.problem).about(client_id=client.client_id)
+                               "(RFC 6749 §4.1.2)").about(**who)
+        raise InvalidGrant(redemption.problem).about(**who)
     who = {"client_id": client.client_id, "user_id": grant.user_id, "launch_id": grant.launch_id}
     if grant.client_id != client.client_id:
-        raise InvalidGrant("The authorization code was issued to another client (RFC 6749 §4.1.3)").about(**who)
+        raise InvalidGrant("The authorization code was issued to another client (RFC 6749 §4.1.3)").about(
+            **who).differs("client_id", grant.client_id, client.client_id)
     if grant.redirect_uri != redirect_uri:
         raise InvalidGrant("redirect_uri differs from the one of the authorization request; it must be identical "
-                           "(RFC 6749 §4.1.3)").about(**who)
+                           "(RFC 6749 §4.1.3)").about(**who).differs("redirect_uri", grant.redirect_uri, redirect_uri)
     try:
         pkce.check_verifier(verifier, grant.code_challenge)
     except InvalidGrant as error:
@@ -101,10 +107,15 @@ def exchange_code(store: Store, settings: Mapping[str, Any], client: Client, for
             access_lifetime=settings["ACCESS_TOKEN_LIFETIME"], user_id=grant.user_id, session_id=grant.session_id,
             context=grant.context, refresh_expires_at=_refresh_expiry(store, settings, client, grant.scope,
                                                                       grant.session_id, now), now=now)
+        body = _body(store, settings, client, issued, grant.scope, grant.user_id, grant.context, grant.nonce)
         audit.record(store, "token.issued", **who, rule="Authorization code exchanged for tokens",
                      grant_type="authorization_code", scope=grant.scope, family_id=family_id,
-                     refresh_token=issued.refresh_token is not None)
-    return _body(store, settings, client, issued, grant.scope, grant.user_id, grant.context, grant.nonce)
+                     refresh_token=issued.refresh_token is not None,
+                     pkce={"method": "S256", "code_challenge": audit.short(grant.code_challenge, 10),
+                           "result": "S256 verifier matched the challenge: BASE64URL(SHA256(code_verifier)) equals "
+                                     "the code_challenge of the authorize request"},
+                     **_trail_detail(store, settings, client, form, body, issued, grant.user_id))
+    return body
 
 
 def _refresh_expiry(store: Store, settings: Mapping[str, Any], client: Client, scope: str, session_id: str | None,
@@ -126,7 +137,7 @@ def refresh(store: Store, settings: Mapping[str, Any], client: Client, form: Map
     info = tokens.find(store, presented)
     if info is None or info.kind != tokens.REFRESH:
         raise InvalidGrant("The refresh token is not known").about(client_id=client.client_id)
-    who = {"client_id": client.client_id, "user_id": info.user_id}
+    who = {"client_id": client.client_id, "user_id": info.user_id, "launch_id": info.context.get("launch_id")}
     if info.client_id != client.client_id:
         raise InvalidGrant("The refresh token was issued to another client (RFC 6749 §6)").about(**who)
     if info.rotated_at is not None or info.revoked_at is not None:
@@ -144,13 +155,17 @@ def refresh(store: Store, settings: Mapping[str, Any], client: Client, form: Map
             refresh_expires_at=tokens.refresh_expiry(store, settings, info.scope, info.session_id, now,
                                                      info.expires_at), now=now)
         if issued is not None:
+            body = _body(store, settings, client, issued, scope, info.user_id, info.context)
             audit.record(store, "token.refreshed", **who, rule="Refresh token exchanged and rotated",
-                         grant_type="refresh_token", scope=scope, family_id=info.family_id)
+                         grant_type="refresh_token", scope=scope, family_id=info.family_id,
+                         rotation={"presented": audit.short(presented), "issued": audit.short(issued.refresh_token),
+                                   "family_scope": info.scope},
+                         **_trail_detail(store, settings, client, form, body, issued, info.user_id))
     if issued is None:  # another request rotated it first
         _reused(store, info)
         raise InvalidGrant("The refresh token was already used; every token issued with it is now revoked "
                            "(refresh token rotation, RFC 9700 §4.14.2)").about(**who)
-    return _body(store, settings, client, issued, scope, info.user_id, info.context)
+    return body
 
 
 def _narrowed(form: Mapping[str, str], info: tokens.TokenInfo, who: dict) -> str:
@@ -164,13 +179,14 @@ def _narrowed(form: Mapping[str, str], info: tokens.TokenInfo, who: dict) -> str
         raise InvalidScope(f"None of the requested scopes ({requested}) is known").about(**who)
     if not asked.is_subset_of(ScopeSet.parse(info.scope)):
         raise InvalidScope(f"A refresh may narrow the scope, never widen it: {requested!r} is not within the "
-                           f"granted {info.scope!r} (RFC 6749 §6)").about(**who)
+                           f"granted {info.scope!r} (RFC 6749 §6)").about(**who).differs("scope", info.scope, requested)
     return str(asked)
 
 
 def _reused(store: Store, info: tokens.TokenInfo) -> None:
     revoked = tokens.revoke_family(store, info.family_id)
     audit.record(store, "refresh.reused", audit.FAILURE, client_id=info.client_id, user_id=info.user_id,
+                 launch_id=info.context.get("launch_id"), error=InvalidGrant.error,
                  rule="A rotated-out or revoked refresh token was presented: the whole token family is revoked "
                       "(RFC 9700 §4.14.2)", family_id=info.family_id, revoked=revoked)
 
@@ -197,9 +213,11 @@ def client_credentials(store: Store, settings: Mapping[str, Any], client: Client
     with store.transaction():
         issued = tokens.issue(store, family_id=tokens.new_family_id(), client_id=client.client_id, scope=scope,
                               access_lifetime=lifetime)
+        body = _body(store, settings, client, issued, scope, None, {})
         audit.record(store, "token.issued", **who, rule="Backend service token issued (client_credentials)",
-                     grant_type="client_credentials", scope=scope, family_id=issued.family_id)
-    return _body(store, settings, client, issued, scope, None, {})
+                     grant_type="client_credentials", scope=scope, family_id=issued.family_id,
+                     **_trail_detail(store, settings, client, form, body, issued, None))
+    return body
 
 
 # -- the response ----------------------------------------------------------------------------------------------
@@ -217,6 +235,17 @@ def _body(store: Store, settings: Mapping[str, Any], client: Client, issued: tok
         body["id_token"] = make_id_token(store, settings, client.client_id, user_id, scope, nonce, issued.issued_at)
     body.update(context_params(context))
     return body
+
+
+def _trail_detail(store: Store, settings: Mapping[str, Any], client: Client, form: Mapping[str, str], body: dict,
+                  issued: tokens.Issued, user_id: str | None) -> dict[str, Any]:
+    """The exchange as the activity trail keeps it: the request and the response with access and refresh tokens
+    cut short (the trail never holds a usable token), the id_token whole (it grants nothing), and what the
+    opaque access token stands for. The client authenticated with its registered method (client_auth.py)."""
+    shown = {k: audit.short(v) if k in ("access_token", "refresh_token") else v for k, v in body.items()}
+    return {"request": audit.safe_params(form), "client_auth": client.token_endpoint_auth_method, "response": shown,
+            "token": {"iat": issued.issued_at, "exp": issued.expires_at,
+                      "fhirUser": fhir_user_url(store, settings["BASE_URL"], user_id)}}
 
 
 GRANTS: dict[str, Callable[[Store, Mapping[str, Any], Client, Mapping[str, str]], dict]] = {

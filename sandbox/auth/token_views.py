@@ -38,10 +38,21 @@ def refusal(error: OAuthError):
     """RFC 6749 §5.2 — the JSON error; recorded in the audit trail with the rule it names."""
     event = {"oauth.token": "token.refused", "oauth.introspect": "introspection",
              "oauth.revoke": "revocation"}.get(request.endpoint, "token.refused")
+    form = request.form if request.mimetype == FORM else {}
     audit.record(_store(), event, audit.FAILURE, rule=error.description, error=error.error,
-                 grant_type=request.form.get("grant_type") if request.mimetype == FORM else None,
+                 grant_type=form.get("grant_type"), request=audit.safe_params(form),
+                 client_auth=_auth_method_tried(form), mismatch=error.mismatch,
                  **{k: error.who.get(k) for k in ("client_id", "user_id", "launch_id")})
     return error.response()
+
+
+def _auth_method_tried(form: Mapping[str, str]) -> str:
+    """The client authentication method a request tried, as RFC 6749 §2.3 and RFC 7523 name them."""
+    if request.headers.get("Authorization", "").strip().lower().startswith("basic"):
+        return "client_secret_basic"
+    if "client_assertion" in form:
+        return "private_key_jwt"
+    return "client_secret_post" if "client_secret" in form else "none"
 
 
 @blueprint.post("/token")
