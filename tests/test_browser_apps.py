@@ -58,10 +58,9 @@ def test_register_launch_revoke_and_refused(live_server, page):
     row = connected.get_by_role("row", name=re.compile("Vitals Viewer"))
     expect(row).to_contain_text("Active")
     row.get_by_role("button", name=re.compile("Revoke")).click()
-    dialog = connected.get_by_role("dialog")
-    if dialog.count():  # the revoke is confirmed in a dialog that says what happens
-        expect(dialog).to_contain_text("ask for authorization again")
-        dialog.get_by_role("button", name=re.compile("^Revoke")).click()
+    dialog = connected.get_by_role("dialog")  # revoking asks first, saying what will happen
+    expect(dialog).to_contain_text("ask for authorization again", timeout=TIMEOUT)
+    dialog.get_by_role("button", name="Revoke", exact=True).click()
     expect(connected.get_by_role("row", name=re.compile("Vitals Viewer"))).to_contain_text("Revoked",
                                                                                            timeout=TIMEOUT)
     screenshot(connected, "apps-03-revoked")

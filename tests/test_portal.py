@@ -375,7 +375,8 @@ def test_connected_apps_lists_grants_and_revoking_comes_back_here(client):
     page = dom(client.get("/portal/connected-apps").text)
     card = page.one("li.p-connection")
     assert card.one("h2").text == "Sandbox Demo App" and card.one(".p-state").text == "Active"
-    assert re.fullmatch(r"Connected on \d{1,2} [A-Z][a-z]+ \d{4} at \d{2}:\d{2}", card.one("p.p-meta").text)
+    assert re.fullmatch(r"Connected on \d{1,2} [A-Z][a-z]+ \d{4} at \d{2}:\d{2} · (not used yet|last used .*)",
+                        card.one("p.p-meta").text)
     form = card.one("form.p-revoke")
     assert form.attrs["action"] == "/auth/manage"
     assert "The app will have to ask for authorization again." in card.one("dialog").text

@@ -3,6 +3,7 @@ which apps hold tokens for their data and revokes any of them (every access and 
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from dataclasses import dataclass
 
@@ -23,7 +24,8 @@ class Grant:
     client_name: str
     client_id: str
     scopes: list[tuple[str, str]]
-    granted_at: str
+    granted_at: dt.datetime  # local time, as the pages show it
+    last_used: dt.datetime | None  # the last FHIR request made with the grant's tokens
     state: str
 
 
@@ -42,9 +44,19 @@ def grants_of(user_id: str) -> list[Grant]:
         client = registry.get(client_id)
         state = "Active" if active else ("Revoked" if all_revoked else "Expired")
         grants.append(Grant(family_id, client.display_name if client else client_id, client_id,
-                            [(s, describe(s)) for s in scope.split()],
-                            time.strftime("%d-%b-%Y %H:%M", time.localtime(issued_at)), state))
+                            [(s, describe(s)) for s in scope.split()], dt.datetime.fromtimestamp(issued_at),
+                            last_use(client_id, user_id, family_id), state))
     return grants
+
+
+def last_use(client_id: str, user_id: str, family_id: str) -> dt.datetime | None:
+    """When the grant's tokens last reached the FHIR API, from the audit trail (walked newest first along the
+    client's index, so a busy app's recent use is found quickly)."""
+    row = store().conn.execute(
+        "SELECT at FROM audit_events WHERE client_id = ? AND user_id = ? AND event IN ('access.allowed', "
+        "'access.refused') AND json_extract(detail, '$.family') = ? ORDER BY id DESC LIMIT 1",
+        (client_id, user_id, family_id)).fetchone()
+    return dt.datetime.fromisoformat(row[0].replace("Z", "+00:00")).astimezone().replace(tzinfo=None) if row else None
 
 
 @blueprint.route("/manage", methods=["GET", "POST"])
@@ -64,4 +76,6 @@ def manage():
                          rule="The user revoked the app's access on the connected apps page", family=family_id)
         # the patient portal lists the same grants and sends its revokes here, asking to come back
         return redirect(safe_next(request.form.get("next") or url_for("manage.manage")))
-    return page("oauth/manage.html", user=user, grants=grants_of(user.id), csrf=login_csrf())
+    if user.kind != "clinician":  # patients and family members manage their apps in the portal's own words
+        return redirect(url_for("portal.connected"))
+    return page("oauth/manage.html", user=user, grants=grants_of(user.id), csrf=login_csrf(), active_top="connected")

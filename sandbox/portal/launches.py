@@ -77,18 +77,15 @@ def open_app():
 # -- connected apps ------------------------------------------------------------------------------------------------
 
 
-def granted_on(text: str) -> str:
-    """The grant's ``09-Sep-2024 14:05`` (connected_apps.grants_of) as ``9 September 2024 at 14:05``."""
-    try:
-        when = dt.datetime.strptime(text, "%d-%b-%Y %H:%M")
-    except ValueError:
-        return text
-    return f"{fmt.long_date(when.date().isoformat())} at {when:%H:%M}"
+def on(when: dt.datetime | None) -> str | None:
+    """``9 September 2024 at 14:05``, as the portal writes a moment."""
+    return f"{fmt.long_date(when.date().isoformat())} at {when:%H:%M}" if when else None
 
 
 @blueprint.get("/connected-apps")
 def connected():
     """The apps holding access through this person, as /auth/manage lists them; revoking posts there and comes back."""
-    grants = [{"grant": grant, "granted_on": granted_on(grant.granted_at)} for grant in grants_of(g.portal_user.id)]
+    grants = [{"grant": grant, "granted_on": on(grant.granted_at), "last_used": on(grant.last_used)}
+              for grant in grants_of(g.portal_user.id)]
     return render_template("portal/connected.html", active="connected", grants=grants,
                            mine=g.portal_user.kind == "patient")
