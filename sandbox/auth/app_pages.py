@@ -65,7 +65,7 @@ def require_sign_in():
 
 @blueprint.get("/")
 def list_apps():
-    return page("apps/list.html", apps=_registry().list(), csrf=login_csrf())
+    return _page("apps/list.html", apps=_registry().list(), active_top="apps")
 
 
 @blueprint.route("/new", methods=["GET", "POST"])
@@ -133,9 +133,15 @@ FORM_FIELDS = {"token_endpoint_auth_method": "type-public", "grant_types": "type
 
 def _form(form, client: Client | None, error: RegistrationError | None, status: int = 200, **extra):
     field = FORM_FIELDS.get(error.field, error.field) if error is not None and error.field else None
-    return page("apps/form.html", status, form=form, client=client, error=error.description if error else None,
-                error_field=field, csrf=login_csrf(), client_types=CLIENT_TYPES, scope_groups=SCOPE_GROUPS,
-                fhir_base=_fhir_base(), **extra)
+    return _page("apps/form.html", status, form=form, client=client, error=error.description if error else None,
+                 error_field=field, client_types=CLIENT_TYPES, scope_groups=SCOPE_GROUPS, fhir_base=_fhir_base(),
+                 active_top="register" if client is None else "apps", **extra)
+
+
+def _page(template: str, status: int = 200, **values):
+    """A registration page: in the EHR's frame for a clinician, in the plain one for anyone else."""
+    user = _signed_in()
+    return page(template, status, user=user, clinician=user.kind == "clinician", csrf=login_csrf(), **values)
 
 
 def metadata_from(form) -> dict[str, Any]:

@@ -54,7 +54,9 @@ def require_clinician():
     if user.kind != "clinician":
         return error_page("The EHR is for clinicians",
                           f"You are signed in as {user.display_name}, a {user.kind.replace('-', ' ')} user. The "
-                          "clinician EHR needs a clinician: switch user and pick one from the Clinicians group.", 403,
+                          "clinician EHR needs a clinician: switch user and pick one from the Clinicians group. "
+                          f"{user.display_name}'s own record is in the patient portal at "
+                          f"{url_for('portal.home', _external=True)}.", 403,
                           (url_for("pages.login", next=request.path), "Switch user"))
     g.ehr_user, g.ehr_session = user, session_id
     return None
