@@ -4,6 +4,8 @@ category × user kind, plus missing, garbage, expired and revoked tokens."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 from conftest import ANCHOR_DATE, issue_token, with_test_token
@@ -36,6 +38,18 @@ def live(live_server):
     live_server.obs = {(p, c): first(p, c) for p in (OWN, OTHER) for c in ("laboratory", "vital-signs")}
     live_server.store = store
     return live_server
+
+
+def audited(store, client_id: str, count: int) -> list[tuple]:
+    """The access events of a client, in the order they happened, once ``count`` of them are written (the server
+    writes FHIR requests' events in batches, within a fraction of a second)."""
+    deadline = time.monotonic() + 10
+    while True:
+        rows = store.conn.execute("SELECT event, outcome, rule FROM audit_events WHERE client_id = ? "
+                                  "ORDER BY at, id", (client_id,)).fetchall()
+        if len(rows) >= count or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.05)
 
 
 def get(live, path, token=None, **kw):
@@ -180,8 +194,7 @@ def test_every_decision_is_audited_with_its_rule(live):
     scoped = token(live, "patient/Observation.rs", patient=OWN, client_id="audited-app")
     get(live, f"Observation/{live.obs[(OTHER, 'laboratory')]}", scoped)
     get(live, f"Observation/{live.obs[(OWN, 'laboratory')]}", scoped)
-    rows = live.store.conn.execute(
-        "SELECT event, outcome, rule FROM audit_events WHERE client_id = 'audited-app' ORDER BY id").fetchall()
+    rows = audited(live.store, "audited-app", 2)
     assert [(event, outcome) for event, outcome, _ in rows] == [("access.refused", "failure"),
                                                                 ("access.allowed", "success")]
     assert f"Patient/{OWN}" in rows[0][2]

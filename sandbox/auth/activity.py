@@ -139,6 +139,7 @@ def summary(trail_id: str, events: list[audit.AuditEvent], lookups: Lookups, now
 
 def trails(viewer: User, limit: int = LIST_LIMIT) -> list[Trail]:
     """The latest trails the viewer may see, newest first; each read from a few of its events only."""
+    audit.flush(store())
     own, args = ("", []) if sees_all(viewer) else (
         "AND launch_id IN (SELECT launch_id FROM audit_events WHERE user_id = ?)", [viewer.id])
     groups = store().conn.execute(

@@ -7,14 +7,23 @@ The `launch_id` column names the event's *trail*: every event of one authorizati
 or authorize request to the last FHIR request made with its tokens. An EHR launch's trail is its launch id; a
 standalone launch gets one minted at its authorize request (`new_trail_id`). Details never hold a usable
 secret: codes, access and refresh tokens and verifiers are kept cut short (`short`), client secrets not at all.
+
+FHIR requests under a token are the most frequent events by far (one per request), so they are written in
+batches (`record_soon`): each process holds them for at most FLUSH_AFTER seconds, then writes them in one
+transaction, instead of a write transaction per request that the worker processes queue for. Readers of the
+trail flush their own process's events first; another process's appear within FLUSH_AFTER. The events keep the
+time they happened, and trails are read in that order.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
 import secrets
+import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..store import Store
@@ -25,6 +34,9 @@ FAILURE = "failure"
 STANDALONE_PREFIX = "standalone-"
 SHORTENED = ("code", "code_verifier", "refresh_token", "access_token", "token", "client_assertion", "launch")
 WITHHELD = ("client_secret", "password")
+FLUSH_AFTER = 0.2  # seconds a batched event may wait to be written
+INSERT = ("INSERT INTO audit_events (at, event, outcome, client_id, user_id, launch_id, rule, detail) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
 
 
 @dataclass(frozen=True)
@@ -43,14 +55,66 @@ class AuditEvent:
 def record(store: Store, event: str, outcome: str = SUCCESS, *, client_id: str | None = None,
            user_id: str | None = None, launch_id: str | None = None, rule: str | None = None,
            **detail: Any) -> None:
-    """Add one event. Safe inside or outside a transaction (it joins the caller's)."""
+    """Add one event now. Safe inside or outside a transaction (it joins the caller's)."""
     with store.transaction() as conn:
-        conn.execute(
-            "INSERT INTO audit_events (at, event, outcome, client_id, user_id, launch_id, rule, detail) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (now_instant(), event, outcome, client_id, user_id, launch_id, rule,
-             json.dumps(detail, separators=(",", ":"), default=str)),
-        )
+        conn.execute(INSERT, _row(event, outcome, client_id, user_id, launch_id, rule, detail))
+
+
+def record_soon(store: Store, event: str, outcome: str = SUCCESS, *, client_id: str | None = None,
+                user_id: str | None = None, launch_id: str | None = None, rule: str | None = None,
+                **detail: Any) -> None:
+    """Add one event within FLUSH_AFTER seconds, batched with the others of this process (FHIR requests)."""
+    batch = _batch_of(store)
+    with batch.lock:
+        batch.rows.append(_row(event, outcome, client_id, user_id, launch_id, rule, detail))
+        if batch.timer is not None:
+            return
+        batch.timer = threading.Timer(FLUSH_AFTER, flush, (store,))
+    batch.timer.daemon = True
+    batch.timer.start()
+
+
+def flush(store: Store) -> None:
+    """Write this process's batched events of ``store`` now (in one transaction)."""
+    batch = _batches.get(store.path)
+    if batch is None or batch.pid != os.getpid():
+        return
+    with batch.lock:
+        rows, batch.rows, batch.timer = batch.rows, [], None
+    if rows:
+        with store.transaction() as conn:
+            conn.executemany(INSERT, rows)
+
+
+@dataclass
+class _Batch:
+    store: Store
+    pid: int
+    rows: list[tuple] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    timer: threading.Timer | None = None
+
+
+_batches: dict[str, _Batch] = {}  # by database path, in this process
+
+
+def _batch_of(store: Store) -> _Batch:
+    batch = _batches.get(store.path)
+    if batch is None or batch.pid != os.getpid():  # a forked worker starts with no events of its parent's
+        batch = _batches[store.path] = _Batch(store, os.getpid())
+    return batch
+
+
+@atexit.register
+def _flush_all() -> None:
+    for batch in list(_batches.values()):
+        flush(batch.store)
+
+
+def _row(event: str, outcome: str, client_id: str | None, user_id: str | None, launch_id: str | None,
+         rule: str | None, detail: dict[str, Any]) -> tuple:
+    return (now_instant(), event, outcome, client_id, user_id, launch_id, rule,
+            json.dumps(detail, separators=(",", ":"), default=str))
 
 
 def new_trail_id() -> str:
@@ -78,15 +142,17 @@ def safe_params(params: Mapping[str, str]) -> dict[str, str]:
 
 def trail(store: Store, trail_id: str, limit: int = 20000) -> list[AuditEvent]:
     """The events of one trail, oldest first."""
+    flush(store)
     rows = store.conn.execute(
         "SELECT id, at, event, outcome, client_id, user_id, launch_id, rule, detail FROM audit_events "
-        "WHERE launch_id = ? ORDER BY id LIMIT ?", (trail_id, limit)).fetchall()
+        "WHERE launch_id = ? ORDER BY at, id LIMIT ?", (trail_id, limit)).fetchall()
     return [AuditEvent(*row[:8], json.loads(row[8])) for row in rows]
 
 
 def recent(store: Store, limit: int = 100, client_id: str | None = None, event: str | None = None,
            before_id: int | None = None, launch_id: str | None = None) -> list[AuditEvent]:
     """Events newest first, optionally for one client, one kind of event or one launch."""
+    flush(store)
     where, args = [], []
     for column, value in (("client_id", client_id), ("event", event), ("launch_id", launch_id)):
         if value is not None:

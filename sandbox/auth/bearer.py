@@ -59,8 +59,9 @@ def authenticate() -> None:
             headers={"WWW-Authenticate": f'Bearer realm="{REALM}"'})
     info = active_token(store, presented)
     if info is None:
-        audit.record(store, "access.refused", audit.FAILURE, rule="The access token is unknown, expired or revoked",
-                     method=request.method, path=request.full_path.rstrip("?"))
+        audit.record_soon(store, "access.refused", audit.FAILURE,
+                          rule="The access token is unknown, expired or revoked", method=request.method,
+                          path=request.full_path.rstrip("?"))
         raise Unauthorized(
             "The access token is not valid: it is unknown, expired or revoked. Get a new one.",
             headers={"WWW-Authenticate": f'Bearer realm="{REALM}", error="invalid_token", '
@@ -88,10 +89,10 @@ def record_decisions(response):
     allowed = [rule for outcome, rule in decisions if outcome == audit.SUCCESS]
     outcome = audit.FAILURE if refused or response.status_code >= 400 else audit.SUCCESS
     rule = (refused or allowed or [f"HTTP {response.status_code}"])[0]
-    audit.record(current_app.extensions["store"], "access.refused" if refused else "access.allowed", outcome,
-                 client_id=info.client_id, user_id=info.user_id, launch_id=info.context.get("launch_id"),
-                 rule=rule, method=request.method, path=request.full_path.rstrip("?"),
-                 status=response.status_code, family=info.family_id, count=resource_count(response))
+    audit.record_soon(current_app.extensions["store"], "access.refused" if refused else "access.allowed", outcome,
+                      client_id=info.client_id, user_id=info.user_id, launch_id=info.context.get("launch_id"),
+                      rule=rule, method=request.method, path=request.full_path.rstrip("?"),
+                      status=response.status_code, family=info.family_id, count=resource_count(response))
     return response
 
 

@@ -52,6 +52,7 @@ def grants_of(user_id: str) -> list[Grant]:
 def last_use(client_id: str, user_id: str, family_id: str) -> dt.datetime | None:
     """When the grant's tokens last reached the FHIR API, from the audit trail (walked newest first along the
     client's index, so a busy app's recent use is found quickly)."""
+    audit.flush(store())
     row = store().conn.execute(
         "SELECT at FROM audit_events WHERE client_id = ? AND user_id = ? AND event IN ('access.allowed', "
         "'access.refused') AND json_extract(detail, '$.family') = ? ORDER BY id DESC LIMIT 1",
