@@ -88,9 +88,9 @@ def import_command(values: dict, paths: tuple[str, ...]) -> None:
 
 
 def _mount_auth_commands() -> None:
-    from .auth.cli import admin_token, apps, keys
+    from .auth.cli import admin_token, apps, keys, users
 
-    for command in (apps, keys, admin_token):
+    for command in (apps, users, keys, admin_token):
         main.add_command(command)
 
 

@@ -73,6 +73,8 @@ SETTINGS: tuple[Setting, ...] = (
             "database; `sandbox admin-token` prints it."),
     Setting("OPEN_READ", False, "Serve FHIR reads and searches without an access token, for exploring the data "
             "(writes still need one). Off by default; the UI says so when it is on.", _parse_bool),
+    Setting("SIGN_IN_PASSWORD", None, "When set, signing in needs a password: the user's own if `sandbox users "
+            "password` gave them one, else this one. Default: none, so sample users sign in with one click."),
     Setting("BRAND_NAME", "SMART Sandbox EHR", "Product name shown in the EHR, the portal and the sign-in pages "
             "(for demos)."),
     Setting("BRAND_ACCENT", "#1D4E89", "Accent colour (links, primary buttons, focus ring) of the pages and of "

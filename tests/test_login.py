@@ -143,3 +143,55 @@ def test_sign_in_without_the_pages_csrf_token_does_nothing(client, form):
 def test_sign_in_never_redirects_off_site(client, next_url):
     response = sign_in(client, next_url=next_url)
     assert response.status_code == 302 and response.headers["Location"] == "/"
+
+
+# -- the sign-in password setting and `sandbox users password` ------------------------------------------------------
+
+
+def post_sign_in(client, username: str, password: str | None = None, path: str = "/auth/login"):
+    page = client.get(path)
+    data = {"csrf": hidden(page.text, "csrf"), "username": username, "next": "/"}
+    if password is not None:
+        data["password"] = password
+    return client.post(path, data=data)
+
+
+def test_with_a_sign_in_password_every_sign_in_needs_it(seeded_app, store):
+    seeded_app.config["SIGN_IN_PASSWORD"] = "demo-2026"
+    UserDirectory(store).set_password("marcus.johnson", "his-own")
+    client = seeded_app.test_client()
+    page = dom(client.get("/auth/login").text)
+    assert "required" in page.one("#persona-password").attrs
+    assert "asks for a password" in page.one("p.lead").text
+    assert post_sign_in(client, "lori.mcdonald").status_code == 401  # one click is not enough now
+    assert post_sign_in(client, "lori.mcdonald", "wrong").status_code == 401
+    assert post_sign_in(client, "lori.mcdonald", "demo-2026").status_code == 302
+    assert post_sign_in(client, "marcus.johnson", "demo-2026").status_code == 401  # his own password counts
+    assert post_sign_in(client, "marcus.johnson", "his-own").status_code == 302
+    portal = dom(client.get("/portal/login").text)
+    assert "asks for a password" in portal.one("p.lead").text
+    assert post_sign_in(client, "marcus.johnson", "his-own", "/portal/login").status_code == 302
+
+
+def test_without_the_setting_sample_users_sign_in_with_one_click(seeded_client):
+    assert "no password needed" in dom(seeded_client.get("/auth/login").text).one("p.lead").text
+    assert post_sign_in(seeded_client, "lori.mcdonald").status_code == 302
+
+
+def test_sandbox_users_password_sets_and_clears_a_users_password(seeded_app, store):
+    from click.testing import CliRunner
+
+    from sandbox.cli import main
+
+    runner = CliRunner()
+    db = ["--db", store.path]
+    listed = runner.invoke(main, [*db, "users", "list"])
+    assert listed.exit_code == 0 and "lori.mcdonald" in listed.output and "no password" in listed.output
+    assert runner.invoke(main, [*db, "users", "password", "lori.mcdonald"], input="s3cret\ns3cret\n").exit_code == 0
+    client = seeded_app.test_client()
+    assert post_sign_in(client, "lori.mcdonald").status_code == 401
+    assert post_sign_in(client, "lori.mcdonald", "s3cret").status_code == 302
+    assert runner.invoke(main, [*db, "users", "password", "lori.mcdonald", "--clear"]).exit_code == 0
+    assert post_sign_in(seeded_app.test_client(), "lori.mcdonald").status_code == 302
+    unknown = runner.invoke(main, [*db, "users", "password", "nobody", "--password", "x"])
+    assert unknown.exit_code != 0 and "sandbox users list" in unknown.output

@@ -1,4 +1,5 @@
-"""`sandbox apps`, `sandbox keys` and `sandbox admin-token`: the authorization server from the command line.
+"""`sandbox apps`, `sandbox users`, `sandbox keys` and `sandbox admin-token`: the authorization server from the
+command line.
 
 Each command takes the settings dict as ``ctx.obj`` (see sandbox/cli.py) and works on the database named
 by the DB setting. App metadata goes through the same validation as dynamic registration.
@@ -17,6 +18,7 @@ from .clients import Client, ClientRegistry
 from .keys import SigningKeys
 from .registration import AUTH_METHODS, GRANT_TYPES, LAUNCH_MODES, RegistrationError
 from .schema import ensure_schema
+from .users import UserDirectory
 
 
 def _store(values: dict) -> Store:
@@ -170,3 +172,34 @@ def rotate_keys(values: dict) -> None:
 def admin_token(values: dict) -> None:
     """Print the admin token that callers on other machines send as `Authorization: Bearer <token>`."""
     click.echo(current_admin_token(_store(values), values))
+
+
+@click.group()
+def users() -> None:
+    """Sandbox users (clinicians, patients, family members) and their passwords."""
+
+
+@users.command("list")
+@click.pass_obj
+def list_users(values: dict) -> None:
+    """List the users: user name, kind, FHIR resource, and whether they have a password."""
+    for user in UserDirectory(_store(values)).list():
+        password = "password" if user.password_hash else "no password"
+        click.echo(f"{user.username:<28} {user.kind:<15} {user.fhir_user:<40} {password}")
+
+
+@users.command("password")
+@click.argument("username")
+@click.option("--password", help="The new password (asked for when not given).")
+@click.option("--clear", is_flag=True, help="Remove the user's password instead.")
+@click.pass_obj
+def set_password(values: dict, username: str, password: str | None, clear: bool) -> None:
+    """Give a user a password of their own (then signing in as them needs it), or remove it with --clear."""
+    directory = UserDirectory(_store(values))
+    user = directory.by_username(username)
+    if user is None:
+        raise click.ClickException(f"No user is called {username!r}; `sandbox users list` shows them")
+    if not clear and not password:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    directory.set_password(user.id, None if clear else password)
+    click.echo(f"{'Removed the password of' if clear else 'Set a password for'} {username}.")

@@ -80,7 +80,8 @@ def check_sign_in(directory: UserDirectory):
         body, status, headers = page("oauth/error.html", 429, title="Too many attempts", message=exc.description)
         return None, (body, status, {**headers, "Retry-After": str(exc.retry_after)})
     user = directory.by_username(username)
-    if user is not None and (user.password_hash is None or user.check_password(request.form.get("password", ""))):
+    if user is not None and user.password_matches(request.form.get("password", ""),
+                                                  current_app.config["SIGN_IN_PASSWORD"]):
         return user, None
     ratelimit.note_failure(store(), current_app.config, *keys)
     audit.record(store(), "signin.refused", audit.FAILURE, rule=f"Unknown user or wrong password for {username!r}")
@@ -104,6 +105,7 @@ def login():
     people = directory.list("patient") + directory.list("related-person")
     signed_in, _ = signin.current()
     return page("oauth/login.html", 401 if error else 200, csrf=login_csrf(), next_url=next_url, error=error,
+                passwords=bool(current_app.config["SIGN_IN_PASSWORD"]),
                 clinicians=clinicians, people=people, signed_in=signed_in, asking=asking_app(next_url))
 
 

@@ -9,6 +9,7 @@ at creation and never changes. Passwords are optional; they matter only when a s
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
 import time
@@ -45,6 +46,17 @@ class User:
 
     def check_password(self, password: str) -> bool:
         return self.password_hash is not None and check_password_hash(self.password_hash, password)
+
+    def needs_password(self, shared: str | None) -> bool:
+        """Whether signing in asks for a password: the user's own, or the SIGN_IN_PASSWORD setting (``shared``)."""
+        return self.password_hash is not None or bool(shared)
+
+    def password_matches(self, given: str, shared: str | None) -> bool:
+        """The sign-in password rule: the user's own password if they have one, else the shared one if set,
+        else none is asked for."""
+        if self.password_hash is not None:
+            return self.check_password(given)
+        return hmac.compare_digest(given.encode(), shared.encode()) if shared else True
 
 
 class UserDirectory:

@@ -5,7 +5,7 @@ here too (auth/authorization.py), with `next` leading back to their authorizatio
 
 from __future__ import annotations
 
-from flask import redirect, request, url_for
+from flask import current_app, redirect, request, url_for
 
 from ..auth import signin
 from ..auth.pages import asking_app, check_sign_in, login_csrf, page
@@ -25,7 +25,7 @@ def persona(user: User) -> dict[str, str | bool]:
         linked = [health.everyday_name(records.patient(store(), p), p) for p in patients_of(store(), user) or ()]
         role = f"Family member of {', '.join(linked)}" if linked else "Family member (no linked patient)"
     return {"username": user.username, "name": user.display_name, "role": role, "reference": user.fhir_user,
-            "password": user.password_hash is not None}
+            "password": user.needs_password(current_app.config["SIGN_IN_PASSWORD"])}
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
