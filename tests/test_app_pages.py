@@ -135,3 +135,14 @@ def test_a_patient_user_is_sent_to_a_clinician_for_test_launches(seeded_client):
     sign_in(seeded_client, patient_user.username)
     page = dom(seeded_client.get(created.headers["Location"]).text)
     assert "Switch to a clinician" in page.one(".test-launch").text
+
+
+def test_launch_intent_is_kept_and_checked(client, seeded_app):
+    created = client.post("/apps/new", data={**FORM, "launch_intent": "reconcile-medications", "csrf": csrf(client)})
+    client_id = created.headers["Location"].rsplit("/", 1)[1]
+    assert ClientRegistry(seeded_app.extensions["store"]).get(client_id).launch_intent == "reconcile-medications"
+    assert dom(client.get(created.headers["Location"]).text).one("#launch_intent").attrs["value"] == \
+        "reconcile-medications"
+    too_long = client.post("/apps/new", data={**FORM, "launch_intent": "x" * 201, "csrf": csrf(client)})
+    assert too_long.status_code == 400
+    assert dom(too_long.text).one("#error-summary a").attrs["href"] == "#launch_intent"

@@ -3,6 +3,7 @@ new-tab launches, the encounter picker, launches with no patient, and the launch
 
 from __future__ import annotations
 
+import json
 from urllib.parse import parse_qs, urlsplit
 
 from authorize_support import hidden, sign_in
@@ -230,3 +231,23 @@ def test_close_returns_to_the_section_the_launch_came_from(clinician):
                              .headers["Location"]).text)
     close = next(a for a in page.select(".app-bar a") if a.text.startswith("Close"))
     assert close.attrs["href"] == f"/ehr/patients/{STORY}/labs"
+
+
+def test_launch_types_bring_fhir_context_and_the_apps_intent(clinician, seeded_app):
+    store = seeded_app.extensions["store"]
+    ClientRegistry(store, "http://localhost").register(
+        {"client_name": "Lab Reviewer", "redirect_uris": ["http://localhost:4000/cb"], "launch_uri":
+         "http://localhost:4000/launch", "token_endpoint_auth_method": "none", "launch_intent": "review-labs",
+         "scope": "launch launch/DiagnosticReport launch/MedicationRequest launch/Questionnaire patient/*.rs"},
+        client_id="lab-reviewer")
+    response = launch(clinician, client_id="lab-reviewer", mode="tab")
+    context = launch_row(store, parse_qs(urlsplit(response.headers["Location"]).query)["launch"][0])["context"]
+    assert context["intent"] == "review-labs"
+    newest_report = store.conn.execute(
+        "SELECT json FROM resources WHERE type = 'DiagnosticReport' AND json LIKE ? ",
+        (f'%"Patient/{STORY}"%',)).fetchall()
+    newest = max((json.loads(r[0]) for r in newest_report), key=lambda r: r.get("effectiveDateTime", ""))
+    references = [item["reference"] for item in context["fhirContext"]]
+    assert references[0] == f"DiagnosticReport/{newest['id']}"
+    assert references[1].startswith("MedicationRequest/")
+    assert len(references) == 2  # the patient has no Questionnaire: nothing is made up

@@ -160,6 +160,7 @@ def metadata_from(form) -> dict[str, Any]:
         "logo_uri": form.get("logo_uri", "").strip() or None,
         "pre_approved": form.get("pre_approved") == "on",
         "launch_mode": form.get("launch_mode", "embedded"),
+        "launch_intent": form.get("launch_intent", "").strip() or None,
     }
     if kind != "backend":
         metadata["redirect_uris"] = [line.strip() for line in form.get("redirect_uris", "").splitlines()
@@ -182,4 +183,5 @@ def form_of(client: Client) -> dict[str, str]:
             "redirect_uris": "\n".join(client.redirect_uris), "scope": client.scope,
             "launch_uri": client.launch_uri or "", "logo_uri": client.logo_uri or "",
             "jwks_uri": client.jwks_uri or "", "jwks": json.dumps(client.jwks, indent=2) if client.jwks else "",
-            "pre_approved": "on" if client.pre_approved else "", "launch_mode": client.launch_mode}
+            "pre_approved": "on" if client.pre_approved else "", "launch_mode": client.launch_mode,
+            "launch_intent": client.launch_intent or ""}

@@ -52,6 +52,8 @@ def _metadata_options(func):
                      help="Skip the consent screen for this app, or show it (default)."),
         click.option("--launch-mode", type=click.Choice(LAUNCH_MODES),
                      help="Open the app in a frame of the EHR (embedded, default) or in a new tab."),
+        click.option("--launch-intent", help="The `intent` the EHR's launches of this app carry (e.g. "
+                     "reconcile-medications)."),
     ]
     for option in reversed(options):
         func = option(func)

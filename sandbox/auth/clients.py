@@ -60,6 +60,7 @@ class Client:
     launch_uri: str | None = None
     pre_approved: bool = False  # sandbox: skip the consent screen
     launch_mode: str = "embedded"  # sandbox: embedded frame or new browser tab
+    launch_intent: str | None = None  # sandbox: the `intent` EHR launches of this app carry
     origin: str = "dynamic"
     created_at: int = 0
     updated_at: int = 0
@@ -99,6 +100,7 @@ class Client:
             "redirect_uris": list(self.redirect_uris), "scope": self.scope, "jwks": self.jwks,
             "jwks_uri": self.jwks_uri, "logo_uri": self.logo_uri, "client_uri": self.client_uri,
             "launch_uri": self.launch_uri, "pre_approved": self.pre_approved, "launch_mode": self.launch_mode,
+            "launch_intent": self.launch_intent,
         }
         return {k: v for k, v in values.items() if v is not None}
 

@@ -33,7 +33,8 @@ DEFAULT_APP_SCOPE = ("openid fhirUser profile launch launch/patient launch/encou
 DEFAULT_BACKEND_SCOPE = "system/*.cruds"
 
 STRING_FIELDS = ("client_name", "description", "logo_uri", "client_uri", "launch_uri", "jwks_uri", "scope",
-                 "token_endpoint_auth_method", "launch_mode")
+                 "token_endpoint_auth_method", "launch_mode", "launch_intent")
+INTENT_MAX = 200  # the sandbox's launch_intent: a short word or phrase the app acts on (SMART §intent)
 LIST_FIELDS = ("redirect_uris", "grant_types", "response_types")
 URL_FIELDS = ("logo_uri", "client_uri", "launch_uri", "jwks_uri")
 
@@ -106,6 +107,10 @@ def validate_metadata(metadata: Mapping[str, Any], base_url: str | None = None,
     result.update(_check_keys(metadata, method, result.get("jwks_uri"), require_keys))
     pre_approved = metadata.get("pre_approved")
     result["pre_approved"] = False if pre_approved is None else _check_bool("pre_approved", pre_approved)
+    intent = (metadata.get("launch_intent") or "").strip()
+    if len(intent) > INTENT_MAX:
+        raise InvalidClientMetadata(f"launch_intent is limited to {INTENT_MAX} characters", "launch_intent")
+    result["launch_intent"] = intent or None
     result["launch_mode"] = metadata.get("launch_mode") or "embedded"
     if result["launch_mode"] not in LAUNCH_MODES:
         raise InvalidClientMetadata(f"launch_mode must be one of {', '.join(LAUNCH_MODES)}", "launch_mode")

@@ -24,6 +24,7 @@ from ..auth.clients import Client
 from ..auth.errors import append_query
 from ..auth.pages import csrf_ok, login_csrf
 from ..auth.smart_config import style_url
+from ..store import FhirError
 from . import apps, chart, records, sections
 from .views import (
     ENCOUNTERS_KEY,
@@ -129,7 +130,8 @@ def launch(patient_id: str):
         return redirect(url_for("ehr.pick_encounter", patient_id=patient_id, client_id=client.client_id,
                                 mode=mode, back=back, launch=request.form.getlist("beside")), 303)
     made = new_launch(client, {"patient": patient_id, "encounter": encounter["id"] if encounter else None,
-                               "need_patient_banner": mode == "tab"})
+                               "need_patient_banner": mode == "tab", "intent": client.launch_intent,
+                               "fhirContext": fhir_context(client, patient_id)})
     if mode == "tab":
         return redirect(launch_url(client, made), 303)
     open_ids = opened_with(made)
@@ -167,6 +169,29 @@ def render_beside(panes: list[Pane], patient_id: str, back: str) -> str:
 def launch_for_patient():
     """A launch whose patient comes from the form (the app page's Test launch), not from a chart's address."""
     return launch(request.form.get("patient", ""))
+
+
+def fhir_context(client: Client, patient_id: str) -> list[dict[str, str]]:
+    """SMART App Launch 2.2 §fhirContext: for each `launch/<Type>` the app may be granted (beyond patient and
+    encounter), the patient's newest resource of that type, as a reference. Types the patient has none of, or
+    that are not searched by patient, add nothing."""
+    found = []
+    for rtype in client.scopes.launch_types:
+        if rtype in ("Patient", "Encounter"):
+            continue
+        newest = newest_of(rtype, patient_id)
+        if newest is not None:
+            found.append({"reference": f"{rtype}/{newest['id']}"})
+    return found
+
+
+def newest_of(rtype: str, patient_id: str) -> dict | None:
+    for order in (("_sort", "-date"), ("_sort", "-_lastUpdated")):  # not every type has a date to sort on
+        try:
+            return next(iter(records.resources(records.of_patient(store(), rtype, patient_id, order, count=1))), None)
+        except FhirError:
+            continue
+    return None
 
 
 def chosen_encounter(patient_id: str) -> tuple[dict | None, Any]:
