@@ -7,15 +7,23 @@ import re
 
 from .store import Store
 
+MONTHS = {m: n for n, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
+                                      "dec"), 1)}
+
 
 def search_criteria(text: str) -> list[tuple[str, str]]:
-    """What a person typed as patient search criteria: a 4-digit number is a birth year, a longer one an MRN,
-    words are parts of the name, every one of which must match ("johnson marcus", "johnson, m")."""
+    """What a person typed as patient search criteria: a birth date (``1968``, ``1968-01``, ``1968-01-11``, or
+    ``11-Jan-1968`` as the pages show dates), a number of five digits or more is an MRN, words are parts of the
+    name, every one of which must match ("johnson marcus", "johnson, m")."""
     text = text.strip()
     if not text:
         return []
-    if re.fullmatch(r"\d{4}", text):
+    if re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", text):
         return [("birthdate", text)]
+    shown = re.fullmatch(r"(\d{1,2})[- ]([A-Za-z]{3})[- ](\d{4})", text)
+    if shown and shown.group(2).lower() in MONTHS:
+        day, month, year = int(shown.group(1)), MONTHS[shown.group(2).lower()], shown.group(3)
+        return [("birthdate", f"{year}-{month:02d}-{day:02d}")]
     if re.fullmatch(r"[\d ]{5,}", text):
         return [("identifier", text.replace(" ", ""))]
     words = [w for w in re.split(r"[\s,]+", text) if w][:4]

@@ -81,7 +81,7 @@ def test_patient_list_is_sorted_by_family_name_with_a_count(clinician, seeded_ap
     assert page.one(search.attrs["hx-indicator"]).text == "Searching…"
 
 
-def test_patient_search_by_name_mrn_and_birth_year(clinician):
+def test_patient_search_by_name_mrn_and_birth_date(clinician):
     row = dom(clinician.get("/ehr/patients?q=johnson").text).one("table.patients tbody tr")
     assert row.one("a").text == "JOHNSON, Marcus Anthony"
     assert row.one("a").attrs["href"] == f"/ehr/patients/{STORY}"
@@ -90,6 +90,10 @@ def test_patient_search_by_name_mrn_and_birth_year(clinician):
     assert names_of(dom(clinician.get("/ehr/patients?q=1000001").text)) == ["JOHNSON, Marcus Anthony"]
     assert "JOHNSON, Marcus Anthony" in names_of(dom(clinician.get("/ehr/patients?q=1968").text))
     assert names_of(dom(clinician.get("/ehr/patients?q=marcus+johnson").text)) == ["JOHNSON, Marcus Anthony"]
+    for born in ("11-Jan-1968", "11 jan 1968", "1968-01-11"):  # a birth date as the pages show it, or ISO
+        assert names_of(dom(clinician.get(f"/ehr/patients?q={born}").text)) == ["JOHNSON, Marcus Anthony"]
+    assert "JOHNSON, Marcus Anthony" in names_of(dom(clinician.get("/ehr/patients?q=1968-01").text))
+    assert names_of(dom(clinician.get("/ehr/patients?q=12-Jan-1968").text)) == []
     empty = dom(clinician.get("/ehr/patients?q=smyth").text)
     assert "No patients match “smyth”" in empty.one("#patient-results p").text
 
