@@ -210,7 +210,7 @@ def test_launch_state_polls_until_the_app_uses_its_launch(clinician, seeded_app)
 
 def test_global_gallery_asks_for_a_patient_or_launches_with_none(clinician, seeded_app):
     page = dom(clinician.get("/ehr/apps").text)
-    demo = next(c for c in page.select("li.app-card") if c.one("h3").text == "Sandbox Demo App")
+    demo = next(c for c in page.select("li.app-card") if c.one(".app-name").text == "Sandbox Demo App")
     assert demo.one("a.button").attrs["href"] == "/ehr/patients"
     assert "EHR launch" in [b.text for b in demo.select(".tags .badge")]
     form = demo.one("form")
