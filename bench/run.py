@@ -7,7 +7,8 @@
 Figures are ratios against a baseline (``/healthz``) measured in the same run, because the machines are
 noisy. The server runs with OPEN_READ, so the cost of access checks can be shown as well: the same FHIR
 reads and lab search without a token (the open path) and under tokens minted in the bench database
-(bench/access.py); every other FHIR request presents a ``system/*.rs`` token. Targets are printed PASS/FAIL
+(bench/access.py); every other FHIR request presents a ``system/*.rs`` token. The EHR's and the portal's pages are timed
+signed in as a clinician and as a patient (bench/pages.py). Targets are printed PASS/FAIL
 for information; the exit status is 0 unless something broke (a non-200 answer, a server that does not
 start). The figures also go to ``bench/results/latest.json``.
 """
@@ -34,11 +35,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make the `bench` package importable
     sys.path.insert(0, str(ROOT))
 
-from bench import access, load, report, sample, seeding, tokens  # noqa: E402
+from bench import access, load, pages, report, sample, seeding, tokens  # noqa: E402
 from bench.server import BenchError, SandboxServer  # noqa: E402
 
 DEFAULT_OUTPUT = ROOT / "bench" / "results" / "latest.json"
 ENTRY_CHECKS = 20
+PAGE_SHARE = 10  # pages take ~10× a FHIR search: a tenth as many requests each keeps the run short
 
 # Full run: 7 throughput endpoints × 5 rounds and 4 token endpoints × 3 rounds per size; about 4½ minutes
 # on 2 quiet cores, of which seeding 1,000 patients takes one.
@@ -134,8 +136,11 @@ def bench_size(n: int, tmp: Path, args: argparse.Namespace) -> dict:
         issuance = measure_tokens(server, setup, args)
         _say(f"[{n} patients] latency …")
         latency = measure_latency(server.address, found, keys, args)
+        _say(f"[{n} patients] pages …")
+        page_latency = pages.measure(server.address, found, max(10, args.latency_requests // PAGE_SHARE),
+                                     max(2, args.latency_warmup // PAGE_SHARE))
     return {"seeding": seed.as_dict(), "sample": found.counts, "throughput": throughput, "tokens": issuance,
-            "latency": latency}
+            "latency": latency, "pages": page_latency}
 
 
 def measure_throughput(server: SandboxServer, found: sample.Sample, keys: access.AccessTokens,
