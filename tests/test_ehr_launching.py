@@ -212,7 +212,7 @@ def test_global_gallery_asks_for_a_patient_or_launches_with_none(clinician, seed
     page = dom(clinician.get("/ehr/apps").text)
     demo = next(c for c in page.select("li.app-card") if c.one(".app-name").text == "Sandbox Demo App")
     assert demo.one("a.button").attrs["href"] == "/ehr/patients"
-    assert "EHR launch" in [b.text for b in demo.select(".tags .badge")]
+    assert [b.text for b in demo.select(".tags .badge")][:3] == ["Clinician", "Patient", "EHR launch"]
     form = demo.one("form")
     assert form.one("button").text.startswith("Launch without a patient")
     response = clinician.post(form.attrs["action"], data={"csrf": csrf_of(clinician), "client_id": "demo-app",

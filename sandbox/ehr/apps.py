@@ -32,8 +32,11 @@ def purpose(client: Client) -> str:
 
 
 def tags(client: Client) -> list[str]:
+    """Text tags of a card (UI-GUIDE §2): who the app is for (by the kinds of scopes it may hold), how it is
+    launched, what kind of client it is."""
     scopes = client.scopes
-    found = []
+    contexts = scopes.contexts()
+    found = [audience for context, audience in (("user", "Clinician"), ("patient", "Patient")) if context in contexts]
     if "launch" in scopes:
         found.append("EHR launch")
     if "launch/patient" in scopes:
