@@ -251,3 +251,34 @@ def test_launch_types_bring_fhir_context_and_the_apps_intent(clinician, seeded_a
     assert references[0] == f"DiagnosticReport/{newest['id']}"
     assert references[1].startswith("MedicationRequest/")
     assert len(references) == 2  # the patient has no Questionnaire: nothing is made up
+
+
+def test_a_report_or_note_opens_in_an_app_as_its_fhir_context(clinician, seeded_app):
+    store = seeded_app.extensions["store"]
+    ClientRegistry(store, "http://localhost").register(
+        {"client_name": "Report Viewer", "redirect_uris": ["http://localhost:4000/cb"], "launch_uri":
+         "http://localhost:4000/launch", "token_endpoint_auth_method": "none",
+         "scope": "launch launch/DiagnosticReport launch/DocumentReference patient/*.rs"}, client_id="report-viewer")
+    labs = dom(clinician.get(f"/ehr/patients/{STORY}/labs").text)
+    forms = labs.select("details.panel form.open-with")
+    assert forms and forms[0].one("button").text == "Open this report in Report Viewer"
+    older = forms[1].one("input[name=context]").attrs["value"]
+    assert older.startswith("DiagnosticReport/")
+    fields = {i.attrs["name"]: i.attrs["value"] for i in forms[1].select("input")}
+    response = clinician.post(forms[1].attrs["action"], data={**fields, "csrf": csrf_of(clinician),
+                                                              "mode": "embedded"})
+    assert response.status_code == 303  # the app takes no encounter: no picker
+    launch_id = parse_qs(urlsplit(response.headers["Location"]).query)["launch"][0]
+    assert launch_row(store, launch_id)["context"]["fhirContext"][0] == {"reference": older}  # not the newest
+
+    notes = dom(clinician.get(f"/ehr/patients/{STORY}/notes").text)
+    note_form = notes.one("#note-reader form.open-with")
+    assert note_form.one("input[name=context]").attrs["value"].startswith("DocumentReference/")
+
+    from sandbox.ehr import records
+
+    elsewhere = records.resources(records.of_patient(store, "DiagnosticReport", "story-elderly"))[0]
+    refused = launch(clinician, client_id="report-viewer", context=f"DiagnosticReport/{elsewhere['id']}")
+    assert refused.status_code == 400 and "be opened in this app" in refused.text
+    not_allowed = launch(clinician, client_id="demo-app", context=older, without_encounter="1")
+    assert not_allowed.status_code == 400 and "launch/DiagnosticReport" in not_allowed.text

@@ -75,3 +75,10 @@ def cards(store: Store) -> list[dict[str, Any]]:
 
 def backend_count(store: Store) -> int:
     return sum(1 for c in registry(store).list() if not user_facing(c))
+
+
+def for_context(store: Store, rtype: str) -> list[dict[str, Any]]:
+    """Launchable apps allowed `launch/<rtype>`: the ones a chart offers to open with a resource of that type as
+    fhirContext (SMART App Launch 2.2 §fhirContext)."""
+    return [card(c) for c in registry(store).list()
+            if user_facing(c) and c.launch_uri and rtype in c.scopes.launch_types]

@@ -126,12 +126,16 @@ def launch(patient_id: str):
     encounter, problem = chosen_encounter(patient_id)
     if problem:
         return problem
+    opened, problem = opened_resource(client, patient_id)
+    if problem:
+        return problem
     if encounter is None and "without_encounter" not in request.form and wants_encounter(client):
         return redirect(url_for("ehr.pick_encounter", patient_id=patient_id, client_id=client.client_id,
-                                mode=mode, back=back, launch=request.form.getlist("beside")), 303)
+                                mode=mode, back=back, launch=request.form.getlist("beside"),
+                                context=request.form.get("context") or None), 303)
     made = new_launch(client, {"patient": patient_id, "encounter": encounter["id"] if encounter else None,
                                "need_patient_banner": mode == "tab", "intent": client.launch_intent,
-                               "fhirContext": fhir_context(client, patient_id)})
+                               "fhirContext": fhir_context(client, patient_id, opened)})
     if mode == "tab":
         return redirect(launch_url(client, made), 303)
     open_ids = opened_with(made)
@@ -171,18 +175,33 @@ def launch_for_patient():
     return launch(request.form.get("patient", ""))
 
 
-def fhir_context(client: Client, patient_id: str) -> list[dict[str, str]]:
+def fhir_context(client: Client, patient_id: str, opened: tuple[str, str] | None = None) -> list[dict[str, str]]:
     """SMART App Launch 2.2 §fhirContext: for each `launch/<Type>` the app may be granted (beyond patient and
-    encounter), the patient's newest resource of that type, as a reference. Types the patient has none of, or
-    that are not searched by patient, add nothing."""
+    encounter), the resource the clinician opened the app with (``opened``: type and id) or else the patient's
+    newest of that type, as a reference. Types the patient has none of, or not searched by patient, add nothing."""
     found = []
     for rtype in client.scopes.launch_types:
         if rtype in ("Patient", "Encounter"):
             continue
-        newest = newest_of(rtype, patient_id)
-        if newest is not None:
+        if opened and opened[0] == rtype:
+            found.append({"reference": f"{rtype}/{opened[1]}"})
+        elif (newest := newest_of(rtype, patient_id)) is not None:
             found.append({"reference": f"{rtype}/{newest['id']}"})
     return found
+
+
+def opened_resource(client: Client, patient_id: str) -> tuple[tuple[str, str] | None, Any]:
+    """The resource named by the form's `context` ("DiagnosticReport/123": open this report in the app), checked:
+    the patient's own, and of a type the app may be given (`launch/<Type>`)."""
+    reference = request.form.get("context", "")
+    if not reference:
+        return None, None
+    rtype, _, rid = reference.partition("/")
+    if rtype not in client.scopes.launch_types or records.owned(store(), rtype, patient_id, rid) is None:
+        return None, error_page("That record can't be opened in this app",
+                                f"{reference} is not one of this patient's records that {client.display_name} may "
+                                f"be given (it needs the launch/{rtype} scope). Pick it again from the chart.", 400)
+    return (rtype, rid), None
 
 
 def newest_of(rtype: str, patient_id: str) -> dict | None:
@@ -224,6 +243,7 @@ def pick_encounter(patient_id: str, client_id: str):
     found = records.of_patient(store(), "Encounter", patient_id, ("_sort", "-date"), count=PICKER_ROWS)
     picker = {"client_id": client.client_id, "name": client.display_name,
               "mode": "tab" if request.args.get("mode") == "tab" else "embedded", "beside": launch_ids(),
+              "context": request.args.get("context", ""),
               "rows": [chart.encounter_row(r) for r in records.resources(found)], "total": found.total or 0}
     return render_chart(patient_id, resource, back, picker=picker)
 

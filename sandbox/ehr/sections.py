@@ -101,7 +101,8 @@ def labs(store: Store, patient_id: str, trend: str = "") -> dict[str, Any]:
     """The lab panels; ``trend`` names a result whose trend is shown open (the Trend control's own URL)."""
     reports, observations, count = records.lab_reports(store, patient_id, LAB_REPORTS)
     open_trend = lab_trend(store, patient_id, trend) if trend else None
-    return {"panels": results.lab_panels(reports, observations), "total": count, "open_trend": open_trend}
+    return {"panels": results.lab_panels(reports, observations), "total": count, "open_trend": open_trend,
+            "context_apps": apps.for_context(store, "DiagnosticReport")}
 
 
 def immunizations(store: Store, patient_id: str) -> dict[str, Any]:
@@ -132,7 +133,8 @@ def notes(store: Store, patient_id: str, note: str = "") -> dict[str, Any]:
     reading = None
     if selected is not None:
         reading = {**history.note_row(selected, encounters), **history.note_text(selected)}
-    return {"rows": rows, "reading": reading, "total": count, "missing": missing}
+    return {"rows": rows, "reading": reading, "total": count, "missing": missing,
+            "context_apps": apps.for_context(store, "DocumentReference")}
 
 
 def app_section(store: Store, patient_id: str) -> dict[str, Any]:
