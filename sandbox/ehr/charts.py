@@ -11,11 +11,11 @@ import datetime as dt
 from dataclasses import dataclass
 
 from .. import formatting as fmt
+from ..vital_ranges import ADULT_AGE, NORMAL
 from . import trends
 from .results import DIASTOLIC, SYSTOLIC, codes_of, effective, reference_range, test_name, vital_key
 from .trends import Reading, Series
 
-ADULT_YEARS = 18
 SPARK_READINGS = 12
 SPARK_SIZE = (48, 16)
 LAB_SPARK_SIZE = (232, 52)
@@ -36,20 +36,22 @@ class Measure:
     decimals: int
     lines: tuple[Line, ...]
     min_span: float  # the least y range drawn, about a clinically small change, so noise doesn't look like a trend
-    adult_band: bool = False  # the band is an adult range: shaded only when every reading is from age 18 on
+    adult_band: bool = False  # the band is an adult range: shaded only when every reading is from ADULT_AGE on
     in_chart: bool = True  # False: a sparkline on the summary only
 
 
-# Adult normal ranges, the ones a clinician expects to see shaded (systolic per the 2017 ACC/AHA "normal").
+# Shaded bands: the adult normal ranges of sandbox/vital_ranges.py.
 MEASURES = (
-    Measure("bp", "Blood pressure", "mmHg", 0, (Line("Systolic BP", SYSTOLIC, (90, 120)),
-                                                Line("Diastolic BP", DIASTOLIC, (60, 80))), 40, adult_band=True),
-    Measure("hr", "Heart rate", "/min", 0, (Line("Heart rate", None, (60, 100)),), 20, adult_band=True),
-    Measure("rr", "Respiratory rate", "/min", 0, (Line("Respiratory rate", None, (12, 20)),), 8, adult_band=True),
-    Measure("temp", "Temperature", "°C", 1, (Line("Temperature", None, (36.1, 37.2)),), 1.5),
-    Measure("spo2", "SpO₂", "%", 0, (Line("SpO₂", None, (95, 100)),), 6),
+    Measure("bp", "Blood pressure", "mmHg", 0, (Line("Systolic BP", SYSTOLIC, NORMAL["systolic"]),
+                                                Line("Diastolic BP", DIASTOLIC, NORMAL["diastolic"])), 40,
+            adult_band=True),
+    Measure("hr", "Heart rate", "/min", 0, (Line("Heart rate", None, NORMAL["hr"]),), 20, adult_band=True),
+    Measure("rr", "Respiratory rate", "/min", 0, (Line("Respiratory rate", None, NORMAL["rr"]),), 8,
+            adult_band=True),
+    Measure("temp", "Temperature", "°C", 1, (Line("Temperature", None, NORMAL["temp"]),), 1.5),
+    Measure("spo2", "SpO₂", "%", 0, (Line("SpO₂", None, NORMAL["spo2"]),), 6),
     Measure("weight", "Weight", "kg", 1, (Line("Weight", None, None),), 4),
-    Measure("bmi", "BMI", "kg/m²", 1, (Line("BMI", None, (18.5, 25)),), 4, adult_band=True),
+    Measure("bmi", "BMI", "kg/m²", 1, (Line("BMI", None, NORMAL["bmi"]),), 4, adult_band=True),
     Measure("height", "Height", "cm", 1, (Line("Height", None, None),), 4, in_chart=False),
     Measure("head", "Head circumference", "cm", 1, (Line("Head circumference", None, None),), 2, in_chart=False),
 )
@@ -127,7 +129,7 @@ def _band_note(measure: Measure, shaded: bool) -> str:
     if not bands:
         return ""
     if not shaded:
-        return f"No normal range is shaded: adult ranges do not apply to readings before age {ADULT_YEARS}."
+        return f"No normal range is shaded: adult ranges do not apply to readings before age {ADULT_AGE}."
     adult = "adult " if measure.adult_band else ""
     if len(bands) == 1:
         return f"Shaded: normal {adult}range {trends.span_text(list(bands[0][1]), measure.decimals)} {measure.unit}."
@@ -154,7 +156,7 @@ def vitals_chart(resources: list[dict], birth_date: str | None) -> list[dict]:
         return []
     birth, _, precision = fmt.parse(birth_date)
     first_day = min(r.day for s in all_series for r in s.readings)
-    adult = precision == "day" and _age_at(birth, first_day) >= ADULT_YEARS
+    adult = precision == "day" and _age_at(birth, first_day) >= ADULT_AGE
     panels = []
     for key, series in series_of.items():
         measure = BY_KEY[key]

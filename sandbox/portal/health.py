@@ -11,13 +11,13 @@ import datetime as dt
 from typing import Any
 
 from .. import formatting as fmt
+from .. import vital_ranges
 from ..ehr import chart, records, results
 from ..store import Store
 
 RECENT_VISITS = 3
 LAB_REPORTS = 20
 UPCOMING_STATUSES = {"planned", "arrived", "triaged", "in-progress", "onleave"}
-ADULT_AGE = 18
 
 VITAL_WORDS = {"spo2": "Oxygen level", "bmi": "Body mass index", "rr": "Breathing rate"}
 UNIT_WORDS = {"hr": "beats a minute", "rr": "breaths a minute"}
@@ -26,16 +26,14 @@ VISIT_WORDS = {"AMB": "Clinic visit", "IMP": "Hospital stay", "ACUTE": "Hospital
                "OBSENC": "Hospital observation", "SS": "Short hospital stay", "PRENC": "Pre-admission visit"}
 STRONGER = {"Critical high": "Very high", "Critical low": "Very low", "Critical abnormal": "Abnormal"}
 
-# Usual adult ranges for vital signs recorded with neither an interpretation nor a reference range (as the seeded
-# ones are): key → (low, high, unit as recorded, the range in words). Children's ranges depend on age, so a child's
-# vital signs get no calculated flag.
-ADULT_RANGES = {
-    "hr": (60, 100, "/min", "60 to 100"),
-    "rr": (12, 20, "/min", "12 to 20"),
-    "spo2": (95, None, "%", "95 or more"),
-    "temp": (35.0, 37.9, "Cel", "35.0 to 37.9"),
-}
-BP_HIGH, BP_LOW = (140, 90), (90, 60)  # systolic, diastolic (mmHg)
+# Vital signs recorded with neither an interpretation nor a reference range (as the seeded ones are) are flagged
+# against the usual adult ranges (sandbox/vital_ranges.py): key → (unit as recorded, the range in words).
+FLAGGED_UNITS = {"hr": "/min", "rr": "/min", "spo2": "%", "temp": "Cel"}
+BP_LOW, BP_HIGH = vital_ranges.FLAGGED["bp"]  # (systolic, diastolic)
+
+
+def range_words(low: float | None, high: float | None) -> str:
+    return f"{low} or more" if high is None else f"{low} to {high}"
 
 
 # -- names and flags ---------------------------------------------------------------------------------------------
@@ -71,11 +69,11 @@ def is_adult(patient: dict, today: dt.date) -> bool:
     born, _, precision = fmt.parse(patient.get("birthDate"))
     if precision != "day":
         return False
-    return today.year - born.year - ((today.month, today.day) < (born.month, born.day)) >= ADULT_AGE
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day)) >= vital_ranges.ADULT_AGE
 
 
 def usual_flag(key: str, resource: dict) -> tuple[dict | None, str]:
-    """(flag, usual range in words) of an adult's vital sign against ADULT_RANGES."""
+    """(flag, usual range in words) of an adult's vital sign against the usual adult ranges."""
     if key == "bp":
         values = [(c.get("valueQuantity") or {}).get("value") for code in (results.SYSTOLIC, results.DIASTOLIC)
                   for c in resource.get("component") or [] if code in results.codes_of(c)]
@@ -88,9 +86,10 @@ def usual_flag(key: str, resource: dict) -> tuple[dict | None, str]:
         if systolic < BP_LOW[0] or diastolic < BP_LOW[1]:
             return LOW, usual
         return None, usual
-    if key not in ADULT_RANGES:
+    if key not in FLAGGED_UNITS:
         return None, ""
-    low, high, unit, words = ADULT_RANGES[key]
+    (low, high), unit = vital_ranges.FLAGGED[key], FLAGGED_UNITS[key]
+    words = range_words(low, high)
     quantity = resource.get("valueQuantity") or {}
     value = quantity.get("value")
     if not isinstance(value, (int, float)) or unit not in (quantity.get("code"), quantity.get("unit")):
