@@ -77,7 +77,7 @@ def test_notes_list_and_reading_pane(live_server, page):
 def test_presenter_mode_enlarges_the_chart_and_is_remembered(live_server, page):
     page.goto(f"{live_server}/auth/login?next=/ehr/patients/story-diabetes")
     page.get_by_role("button", name=re.compile("Lori")).first.click()
-    toggle = page.get_by_role("button", name="Presenter mode")
+    toggle = page.get_by_role("button", name="Present", exact=True)
     expect(toggle).to_have_attribute("aria-pressed", "false", timeout=TIMEOUT)
     size = page.evaluate("getComputedStyle(document.body).fontSize")
     toggle.click()
@@ -85,6 +85,6 @@ def test_presenter_mode_enlarges_the_chart_and_is_remembered(live_server, page):
     assert page.evaluate("getComputedStyle(document.body).fontSize") == "18px" != size
     expect(page.locator(".persona-who")).to_be_hidden()  # no persona menu on the projector
     page.reload()
-    expect(page.get_by_role("button", name="Presenter mode")).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_role("button", name="Present", exact=True)).to_have_attribute("aria-pressed", "true")
     screenshot(page, "chart-05-presenter-mode")
-    page.get_by_role("button", name="Presenter mode").click()
+    page.get_by_role("button", name="Present", exact=True).click()
