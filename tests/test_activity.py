@@ -158,6 +158,14 @@ def test_the_token_context_the_app_sees_is_unchanged_by_the_trail(client):
     assert introspected["active"] and "launch_id" not in introspected
 
 
+def test_an_introspection_joins_the_trail_of_the_token_it_asked_about(client, store):
+    launch_id, _, body = ehr_launch(client)
+    client.post("/auth/introspect", data={"token": body["access_token"]},
+                headers={"Authorization": f"Bearer {body['access_token']}"})
+    sign_in(client)
+    assert titles(client.get(f"/activity/{launch_id}").text)[-1] == "Token introspected"
+
+
 def test_a_patients_launch_is_a_portal_launch_with_its_context_highlighted(client, store):
     launch_id = client.post("/api/launches", json={
         "client_id": "demo-app", "user": "Patient/story-diabetes", "intent": "reconcile-medications",

@@ -90,8 +90,11 @@ def introspect():
             raise InvalidClient("A public client has no credentials to introspect with: send one of its access "
                                 "tokens as Authorization: Bearer instead").about(client_id=client.client_id)
         caller_id = client.client_id
-    body = introspection.introspect(store, current_app.config, require(form, "token"))
+    token = require(form, "token")
+    body = introspection.introspect(store, current_app.config, token)
+    asked_about = tokens.find(store, token)  # the introspection joins the trail of the token it was asked about
     audit.record(store, "introspection", client_id=caller_id, rule="Token introspected (RFC 7662)",
+                 launch_id=asked_about.context.get("launch_id") if asked_about else None,
                  active=body["active"], token_client_id=body.get("client_id"))
     return jsonify(body)
 
