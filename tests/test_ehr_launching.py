@@ -282,3 +282,17 @@ def test_a_report_or_note_opens_in_an_app_as_its_fhir_context(clinician, seeded_
     assert refused.status_code == 400 and "be opened in this app" in refused.text
     not_allowed = launch(clinician, client_id="demo-app", context=older, without_encounter="1")
     assert not_allowed.status_code == 400 and "launch/DiagnosticReport" in not_allowed.text
+
+
+def test_opening_beside_ignores_a_launch_in_the_address_that_is_not_yours(clinician, seeded_app):
+    other = seeded_app.test_client()
+    sign_in(other, "susan.glenn")
+    theirs = parse_qs(urlsplit(other.post(f"/ehr/patients/{STORY}/launch", data={
+        "csrf": csrf_of(other), "client_id": "demo-app", "mode": "embedded", "without_encounter": "1"})
+        .headers["Location"]).query)["launch"][0]
+    response = clinician.post(f"/ehr/patients/{STORY}/launch", data={
+        "csrf": csrf_of(clinician), "client_id": "demo-app", "mode": "embedded", "without_encounter": "1"},
+        headers={**HX, "HX-Current-URL": f"http://localhost/ehr/patients/{STORY}/running?launch={theirs}"})
+    assert response.status_code == 200
+    frames = dom(response.text).select("iframe")
+    assert len(frames) == 1 and launch_of(frames[0]) != theirs

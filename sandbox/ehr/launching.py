@@ -86,7 +86,7 @@ def wants_encounter(client: Client) -> bool:
 
 
 def new_launch(client: Client, context: dict[str, Any]) -> str:
-    """Save a launch context for the signed-in clinician; returns the app's launch URL."""
+    """Save a launch context for the signed-in clinician; returns the launch id."""
     context = {**context, "smart_style_url": style_url(current_app.config["BASE_URL"])}
     made = launch_context.create(store(), client.client_id, g.ehr_user.id, g.ehr_session, context,
                                  current_app.config["LAUNCH_LIFETIME"])
@@ -143,9 +143,9 @@ def launch(patient_id: str):
     if is_htmx():
         # Reload or Open beside inside a running chart: only the new pane is sent, so the other apps keep running;
         # the address bar follows, so the page's URL still names every open app.
-        panes = [p for p in (pane_of(i, patient_id) for i in open_ids) if p is not None]
-        return render_template("ehr/_app_pane.html", pane=panes[open_ids.index(made)], patient_id=patient_id,
-                               back=back, beside=render_beside(panes, patient_id, back)), \
+        panes = {i: pane_of(i, patient_id) for i in open_ids}  # None for a launch that is not this user's
+        return render_template("ehr/_app_pane.html", pane=panes[made], patient_id=patient_id, back=back,
+                               beside=render_beside([p for p in panes.values() if p], patient_id, back)), \
             200, {"HX-Push-Url": running_url}
     return redirect(running_url, 303)
 
