@@ -18,7 +18,6 @@ from ..store import Store
 from . import launch_context, signin
 from .admin import require_local_or_admin
 from .clients import ClientRegistry
-from .errors import append_query
 from .smart_config import style_url
 from .users import UserDirectory, patients_of
 
@@ -93,7 +92,7 @@ def make_launch(store: Store, base_url: str, body: dict[str, Any],
                                    skip_login=bool(body.get("skip_login")), skip_consent=bool(body.get("skip_consent")))
     launch_url = None
     if client.launch_uri:
-        launch_url = append_query(client.launch_uri, {"iss": f"{base_url}/fhir", "launch": launch.id})
+        launch_url = launch_context.app_url(client.launch_uri, base_url, launch.id)
     return launch, launch_url
 
 

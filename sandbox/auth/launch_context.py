@@ -15,6 +15,7 @@ from typing import Any
 
 from ..store import Store
 from . import audit
+from .errors import append_query
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,12 @@ def create(store: Store, client_id: str, user_id: str, session_id: str | None, c
                  rule="A launch context was saved for this app and user", context=launch.context,
                  skip_login=skip_login, skip_consent=skip_consent, expires_in=lifetime)
     return launch
+
+
+def app_url(launch_uri: str, base_url: str, launch_id: str) -> str:
+    """Where the EHR opens the app (SMART App Launch 2.2 §EHR Launch): its launch URL with `iss`, the FHIR base
+    URL, and the opaque `launch` added to whatever query it was registered with."""
+    return append_query(launch_uri, {"iss": f"{base_url}/fhir", "launch": launch_id})
 
 
 def exists(store: Store, launch_id: str) -> bool:

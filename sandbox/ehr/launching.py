@@ -21,7 +21,6 @@ from flask import current_app, g, redirect, render_template, request, session, u
 
 from ..auth import launch_context
 from ..auth.clients import Client
-from ..auth.errors import append_query
 from ..auth.pages import csrf_ok, login_csrf
 from ..auth.smart_config import style_url
 from ..store import FhirError
@@ -32,7 +31,6 @@ from .views import (
     blueprint,
     encounter_in_context,
     error_page,
-    fhir_base,
     is_htmx,
     patient_or_404,
     render_chart,
@@ -95,7 +93,7 @@ def new_launch(client: Client, context: dict[str, Any]) -> str:
 
 
 def launch_url(client: Client, launch_id: str) -> str:
-    return append_query(client.launch_uri, {"iss": fhir_base(), "launch": launch_id})
+    return launch_context.app_url(client.launch_uri, current_app.config["BASE_URL"], launch_id)
 
 
 def back_section() -> str:

@@ -17,7 +17,6 @@ from ..auth import launch_context
 from ..auth.clients import Client
 from ..auth.connected_apps import grants_of
 from ..auth.consent_text import describe_resource_scope
-from ..auth.errors import append_query
 from ..auth.pages import csrf_ok, login_csrf
 from ..auth.smart_config import style_url
 from ..ehr import apps as ehr_apps
@@ -71,7 +70,7 @@ def open_app():
                                  {"patient": patient_id, "need_patient_banner": True,
                                   "smart_style_url": style_url(base)},
                                  current_app.config["LAUNCH_LIFETIME"])
-    return redirect(append_query(client.launch_uri, {"iss": f"{base}/fhir", "launch": made.id}), 303)
+    return redirect(launch_context.app_url(client.launch_uri, base, made.id), 303)
 
 
 # -- connected apps ------------------------------------------------------------------------------------------------
