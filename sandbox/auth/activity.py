@@ -25,7 +25,6 @@ from .activity_steps import (
     Setting,
     Step,
     finished,
-    moment,
     steps_of,
     waiting_for,
 )
@@ -126,7 +125,7 @@ def summary(trail_id: str, events: list[audit.AuditEvent], lookups: Lookups, now
     for event in events:
         patient = (event.detail.get("context") or {}).get("patient") or patient
     last = events[-1]
-    running = now - moment(last.at).timestamp() < IDLE_AFTER
+    running = now - audit.moment(last.at).timestamp() < IDLE_AFTER
     if last.outcome == audit.FAILURE and last.event not in FHIR_EVENTS:
         status, state = "failed", f"Failed: {STEPS.get(last.event, (last.event,))[0]}"
     else:
@@ -134,7 +133,7 @@ def summary(trail_id: str, events: list[audit.AuditEvent], lookups: Lookups, now
         status = "waiting" if running and state.startswith(("Waiting", "Launched", "Code issued;")) else "done"
     return Trail(trail_id, kind, lookups.app_name(events[0].client_id), lookups.user_name(user_id),
                  lookups.patients(patient) if patient else None,
-                 moment(events[0].at).astimezone().strftime("%d-%b-%Y %H:%M:%S"), state, status)
+                 audit.moment(events[0].at).astimezone().strftime("%d-%b-%Y %H:%M:%S"), state, status)
 
 
 def trails(viewer: User, limit: int = LIST_LIMIT) -> list[Trail]:
@@ -152,7 +151,8 @@ def trails(viewer: User, limit: int = LIST_LIMIT) -> list[Trail]:
     marks, kinds = ",".join("?" * len(ids)), ",".join("?" * len(SUMMARY_EVENTS))
     rows = store().conn.execute(
         "SELECT id, at, event, outcome, client_id, user_id, launch_id, rule, detail FROM audit_events "
-        f"WHERE launch_id IN ({marks}) AND (event IN ({kinds}) OR id IN ({','.join('?' * len(ends))})) ORDER BY id",
+        f"WHERE launch_id IN ({marks}) AND (event IN ({kinds}) OR id IN ({','.join('?' * len(ends))})) "
+        "ORDER BY at, id",  # in the order things happened, as audit.trail reads a trail
         [*ids, *SUMMARY_EVENTS, *ends]).fetchall()
     by_trail: dict[str, list[audit.AuditEvent]] = {trail_id: [] for trail_id in ids}
     for row in rows:

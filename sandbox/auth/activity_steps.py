@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from http import HTTPStatus
 from typing import Any
 
 from . import activity_words as words
-from .audit import FAILURE, STANDALONE_PREFIX, AuditEvent, short
+from .audit import FAILURE, STANDALONE_PREFIX, AuditEvent, moment, short
 
 FHIR_EVENTS = ("access.allowed", "access.refused")
 FOLD_ROWS = 200  # a folded step's table shows the latest requests only
@@ -99,10 +98,6 @@ class Setting:
     now: float
     launch_uri: Callable[[str | None], str | None]
     user_name: Callable[[str | None], str | None]
-
-
-def moment(at: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(at.replace("Z", "+00:00"))
 
 
 def steps_of(events: list[AuditEvent], setting: Setting) -> list[Step]:

@@ -18,6 +18,7 @@ time they happened, and trails are read in that order.
 from __future__ import annotations
 
 import atexit
+import datetime as dt
 import json
 import os
 import secrets
@@ -115,6 +116,11 @@ def _row(event: str, outcome: str, client_id: str | None, user_id: str | None, l
          rule: str | None, detail: dict[str, Any]) -> tuple:
     return (now_instant(), event, outcome, client_id, user_id, launch_id, rule,
             json.dumps(detail, separators=(",", ":"), default=str))
+
+
+def moment(at: str) -> dt.datetime:
+    """An event's `at` (a FHIR instant in UTC, as now_instant writes it) as an aware datetime."""
+    return dt.datetime.fromisoformat(at.replace("Z", "+00:00"))
 
 
 def new_trail_id() -> str:

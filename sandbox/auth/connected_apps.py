@@ -57,7 +57,7 @@ def last_use(client_id: str, user_id: str, family_id: str) -> dt.datetime | None
         "SELECT at FROM audit_events WHERE client_id = ? AND user_id = ? AND event IN ('access.allowed', "
         "'access.refused') AND json_extract(detail, '$.family') = ? ORDER BY id DESC LIMIT 1",
         (client_id, user_id, family_id)).fetchone()
-    return dt.datetime.fromisoformat(row[0].replace("Z", "+00:00")).astimezone().replace(tzinfo=None) if row else None
+    return audit.moment(row[0]).astimezone().replace(tzinfo=None) if row else None
 
 
 @blueprint.route("/manage", methods=["GET", "POST"])
