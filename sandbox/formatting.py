@@ -77,6 +77,11 @@ def period(start: str | None, end: str | None) -> str:
     return f"{date_time(start)} – {date_time(end)}"
 
 
+def years_between(born: dt.date, on: dt.date) -> int:
+    """Whole years from ``born`` to ``on`` (a birthday counts from its day)."""
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
 def age(birth: str | None, today: dt.date, until: str | None = None) -> str:
     """Age in years; children under 2 in months, under a month in weeks, under a week in days (UI-GUIDE §3)."""
     born, _, precision = parse(birth)
@@ -87,7 +92,7 @@ def age(birth: str | None, today: dt.date, until: str | None = None) -> str:
     days = (end - born).days
     if days < 0:
         return ""
-    years = end.year - born.year - ((end.month, end.day) < (born.month, born.day))
+    years = years_between(born, end)
     if years >= 2:
         return f"{years}y"
     months = (end.year - born.year) * 12 + end.month - born.month - (end.day < born.day)

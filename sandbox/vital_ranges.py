@@ -6,7 +6,17 @@ neither the chart nor the portal applies these to readings taken before 18.
 
 from __future__ import annotations
 
+import datetime as dt
+
+from . import formatting as fmt
+
 ADULT_AGE = 18
+
+
+def adult_on(birth_date: str | None, day: dt.date) -> bool:
+    """Whether adult ranges apply to a reading taken on ``day``; not when the birth date is unknown or partial."""
+    born, _, precision = fmt.parse(birth_date)
+    return precision == "day" and fmt.years_between(born, day) >= ADULT_AGE
 
 # The normal range a clinician expects to see shaded (systolic per the 2017 ACC/AHA "normal").
 NORMAL = {

@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from .. import formatting as fmt
-from ..vital_ranges import ADULT_AGE, NORMAL
+from ..vital_ranges import ADULT_AGE, NORMAL, adult_on
 from . import trends
 from .results import DIASTOLIC, SYSTOLIC, codes_of, effective, reference_range, test_name, vital_key
 from .trends import Reading, Series
@@ -119,11 +119,6 @@ def vital_readings(resources: list[dict]) -> dict[str, list[list[Reading]]]:
     return found
 
 
-def _age_at(birth: dt.date, day: float) -> int:
-    on = dt.date.fromordinal(int(day))
-    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
-
-
 def _band_note(measure: Measure, shaded: bool) -> str:
     bands = [(line, line.band) for line in measure.lines if line.band]
     if not bands:
@@ -154,9 +149,8 @@ def vitals_chart(resources: list[dict], birth_date: str | None) -> list[dict]:
     domain = trends.shared_domain(all_series)
     if domain is None:
         return []
-    birth, _, precision = fmt.parse(birth_date)
     first_day = min(r.day for s in all_series for r in s.readings)
-    adult = precision == "day" and _age_at(birth, first_day) >= ADULT_AGE
+    adult = adult_on(birth_date, dt.date.fromordinal(int(first_day)))
     panels = []
     for key, series in series_of.items():
         measure = BY_KEY[key]

@@ -66,10 +66,7 @@ LOW = {"word": "Low", "glyph": "▼", "level": "abnormal", "calculated": True}
 
 
 def is_adult(patient: dict, today: dt.date) -> bool:
-    born, _, precision = fmt.parse(patient.get("birthDate"))
-    if precision != "day":
-        return False
-    return today.year - born.year - ((today.month, today.day) < (born.month, born.day)) >= vital_ranges.ADULT_AGE
+    return vital_ranges.adult_on(patient.get("birthDate"), today)
 
 
 def usual_flag(key: str, resource: dict) -> tuple[dict | None, str]:
