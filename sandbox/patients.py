@@ -30,12 +30,15 @@ def search_criteria(text: str) -> list[tuple[str, str]]:
     return [("name", w.replace("\\", "\\\\")) for w in words]
 
 
-def encounter_of(store: Store, patient_id: str | None, encounter_id: str) -> dict | None:
-    """The encounter, if it exists and belongs to the patient."""
-    stored = store.current("Encounter", encounter_id)
+def record_of(store: Store, rtype: str, patient_id: str | None, resource_id: str) -> dict | None:
+    """The resource, if it exists and is about the patient (its ``subject`` or ``patient``)."""
+    stored = store.current(rtype, resource_id)
     if stored is None or stored.deleted:
         return None
-    resource = stored.resource
-    if (resource.get("subject") or {}).get("reference") != f"Patient/{patient_id}":
-        return None
-    return resource
+    owner = stored.resource.get("subject") or stored.resource.get("patient") or {}
+    return stored.resource if owner.get("reference") == f"Patient/{patient_id}" else None
+
+
+def encounter_of(store: Store, patient_id: str | None, encounter_id: str) -> dict | None:
+    """The encounter, if it exists and belongs to the patient."""
+    return record_of(store, "Encounter", patient_id, encounter_id)

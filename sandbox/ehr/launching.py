@@ -23,6 +23,7 @@ from ..auth import launch_context
 from ..auth.clients import Client
 from ..auth.pages import csrf_ok, login_csrf
 from ..auth.smart_config import style_url
+from ..patients import record_of
 from ..store import FhirError
 from . import apps, chart, records, sections
 from .views import (
@@ -195,7 +196,7 @@ def opened_resource(client: Client, patient_id: str) -> tuple[tuple[str, str] | 
     if not reference:
         return None, None
     rtype, _, rid = reference.partition("/")
-    if rtype not in client.scopes.launch_types or records.owned(store(), rtype, patient_id, rid) is None:
+    if rtype not in client.scopes.launch_types or record_of(store(), rtype, patient_id, rid) is None:
         return None, error_page("That record can't be opened in this app",
                                 f"{reference} is not one of this patient's records that {client.display_name} may "
                                 f"be given (it needs the launch/{rtype} scope). Pick it again from the chart.", 400)

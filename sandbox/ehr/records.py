@@ -116,15 +116,6 @@ def lab_reports(store: Store, patient_id: str, count: int) -> tuple[list[dict], 
     return resources(found), observations, found.total or 0
 
 
-def owned(store: Store, rtype: str, patient_id: str, resource_id: str) -> dict | None:
-    """The resource, if it exists and is about the patient (its ``subject`` or ``patient``)."""
-    stored = store.current(rtype, resource_id)
-    if stored is None or stored.deleted:
-        return None
-    owner = stored.resource.get("subject") or stored.resource.get("patient") or {}
-    return stored.resource if owner.get("reference") == f"Patient/{patient_id}" else None
-
-
 def same_test(store: Store, patient_id: str, observation: dict, count: int = 200) -> list[dict]:
     """The patient's results of the observation's test (its first code), oldest first, up to and including it."""
     code = next((c.get("code") for c in (observation.get("code") or {}).get("coding") or [] if c.get("code")), None)

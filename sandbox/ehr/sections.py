@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import has_request_context, request
 
+from ..patients import record_of
 from ..store import Store
 from . import apps, chart, charts, history, records, results
 
@@ -91,7 +92,7 @@ def vitals(store: Store, patient_id: str) -> dict[str, Any]:
 
 def lab_trend(store: Store, patient_id: str, observation_id: str) -> dict | None:
     """One result's trend (the Trend control of a lab row), or None for an unknown or non-numeric result."""
-    observation = records.owned(store, "Observation", patient_id, observation_id)
+    observation = record_of(store, "Observation", patient_id, observation_id)
     if observation is None:
         return None
     return charts.lab_trend(observation, records.same_test(store, patient_id, observation))
@@ -125,7 +126,7 @@ def notes(store: Store, patient_id: str, note: str = "") -> dict[str, Any]:
     rows = [history.note_row(r, encounters) for r in resources]
     selected = next((r for r in resources if r.get("id") == note), None) if note else None
     if note and selected is None:
-        selected = records.owned(store, "DocumentReference", patient_id, note)
+        selected = record_of(store, "DocumentReference", patient_id, note)
         if selected is not None:  # older than the list shows: its encounter was not included
             rows.append(history.note_row(selected, encounters))
     missing = bool(note) and selected is None
