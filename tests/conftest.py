@@ -63,7 +63,12 @@ def with_test_token(app):
 
 
 @pytest.fixture
-def app(tmp_path):
+def app(request, tmp_path):
+    """An app on a fresh database; in a module marked `seeded`, the app on a copy of the seeded database (so its
+    `client` and `store` are the seeded ones too)."""
+    if request.node.get_closest_marker("seeded"):
+        yield request.getfixturevalue("seeded_app")
+        return
     yield with_test_token(create_app({"DB": str(tmp_path / "test.sqlite"), "BASE_URL": "http://localhost",
                                "ANCHOR_DATE": ANCHOR_DATE, "TESTING": True}))
 

@@ -19,14 +19,7 @@ CONFIDENTIAL = "demo-confidential"
 CONFIDENTIAL_REDIRECT = "http://localhost:3000/callback"
 
 
-@pytest.fixture
-def client(seeded_client):
-    return seeded_client
-
-
-@pytest.fixture
-def store(seeded_app):
-    return seeded_app.extensions["store"]
+pytestmark = pytest.mark.seeded  # client and store work on the seeded database
 
 
 def titles(html: str) -> list[str]:

@@ -20,15 +20,7 @@ from sandbox.auth import audit, launch_context
 from sandbox.auth.codes import redeem_code
 from sandbox.auth.pkce import s256
 
-
-@pytest.fixture
-def client(seeded_client):
-    return seeded_client
-
-
-@pytest.fixture
-def store(seeded_app):
-    return seeded_app.extensions["store"]
+pytestmark = pytest.mark.seeded  # client and store work on the seeded database
 
 
 def launch(store, client_id=DEMO, lifetime=300, **context):

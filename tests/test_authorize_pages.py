@@ -6,10 +6,7 @@ from __future__ import annotations
 import pytest
 from authorize_support import DEMO_REDIRECT, authorize_params, exchange, follow, hidden, query_of, sign_in
 
-
-@pytest.fixture
-def client(seeded_client):
-    return seeded_client
+pytestmark = pytest.mark.seeded  # client and store work on the seeded database
 
 
 def start(client, **overrides):

@@ -14,15 +14,7 @@ from sandbox.auth.codes import redeem_code
 from sandbox.auth.consent_text import describe
 from sandbox.auth.users import UserDirectory
 
-
-@pytest.fixture
-def client(seeded_client):
-    return seeded_client
-
-
-@pytest.fixture
-def store(seeded_app):
-    return seeded_app.extensions["store"]
+pytestmark = pytest.mark.seeded  # client and store work on the seeded database
 
 
 def start(client, **overrides):

@@ -10,9 +10,7 @@ from sandbox.auth.admin import admin_token
 FAR = {"REMOTE_ADDR": "10.0.0.5"}
 
 
-@pytest.fixture
-def client(seeded_client):
-    return seeded_client
+pytestmark = pytest.mark.seeded  # client and store work on the seeded database
 
 
 def encounter_of(store, patient):

@@ -13,15 +13,7 @@ from authorize_support import DEMO, DEMO_REDIRECT, authorize_params, follow, hid
 from sandbox.auth import audit, launch_context, signin
 from sandbox.auth.codes import redeem_code
 
-
-@pytest.fixture
-def client(seeded_client):
-    return seeded_client
-
-
-@pytest.fixture
-def store(seeded_app):
-    return seeded_app.extensions["store"]
+pytestmark = pytest.mark.seeded  # client and store work on the seeded database
 
 
 def encounters_of(store, patient):

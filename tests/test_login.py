@@ -10,15 +10,7 @@ from dom import dom
 from sandbox.auth import audit, signin
 from sandbox.auth.users import UserDirectory
 
-
-@pytest.fixture
-def client(seeded_client):
-    return seeded_client
-
-
-@pytest.fixture
-def store(seeded_app):
-    return seeded_app.extensions["store"]
+pytestmark = pytest.mark.seeded  # client and store work on the seeded database
 
 
 def session_id_of(client) -> str | None:

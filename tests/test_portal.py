@@ -21,14 +21,7 @@ PAGES = ["/portal", "/portal/results", "/portal/medicines", "/portal/apps", "/po
 SHORT_DATE = re.compile(r"\b\d{2}-[A-Z][a-z]{2}-\d{4}\b")
 
 
-@pytest.fixture
-def client(seeded_client):
-    return seeded_client
-
-
-@pytest.fixture
-def store(seeded_app):
-    return seeded_app.extensions["store"]
+pytestmark = pytest.mark.seeded  # client and store work on the seeded database
 
 
 @pytest.fixture
