@@ -25,6 +25,15 @@ def problems(axe, page) -> list[str]:
     return [f"{v['id']} ({v['impact']}) at {v['nodes'][0]['target']}: {v['help']}" for v in found]
 
 
+def problems_on(axe, page, live_server, paths: list[str]) -> dict[str, list[str]]:
+    """Each page's violations, page by page, as the signed-in person sees them."""
+    found = {}
+    for path in paths:
+        page.goto(f"{live_server}{path}")
+        found[path] = problems(axe, page)
+    return found
+
+
 def sign_in(page, live_server, who: str, where: str) -> None:
     page.goto(f"{live_server}{where}")
     page.get_by_role("button", name=re.compile(who)).first.click()
@@ -39,11 +48,7 @@ CLINICIAN_PAGES = ["/ehr", "/ehr/patients?q=johnson", "/ehr/apps", "/apps/", "/a
 def test_clinician_pages(live_server, page, axe):
     sign_in(page, live_server, "Lori", "/auth/login?next=/ehr")
     expect(page.get_by_role("heading", name="Patients")).to_be_visible(timeout=TIMEOUT)
-    found = {}
-    for path in CLINICIAN_PAGES:
-        page.goto(f"{live_server}{path}")
-        found[path] = problems(axe, page)
-    assert found == {path: [] for path in CLINICIAN_PAGES}
+    assert problems_on(axe, page, live_server, CLINICIAN_PAGES) == {path: [] for path in CLINICIAN_PAGES}
 
 
 def test_a_launch_from_the_chart(live_server, page, axe):
@@ -70,11 +75,7 @@ def test_portal_pages(live_server, page, axe):
     assert problems(axe, page) == [], "the portal sign-in"
     page.get_by_role("button", name=re.compile("Marcus")).first.click()
     expect(page.get_by_role("heading", name="My health")).to_be_visible(timeout=TIMEOUT)
-    found = {}
-    for path in PORTAL_PAGES:
-        page.goto(f"{live_server}{path}")
-        found[path] = problems(axe, page)
-    assert found == {path: [] for path in PORTAL_PAGES}
+    assert problems_on(axe, page, live_server, PORTAL_PAGES) == {path: [] for path in PORTAL_PAGES}
 
 
 def test_sign_in_and_the_demo_app(live_server, page, axe):
