@@ -103,17 +103,15 @@ def authenticate(store: Store, settings: Mapping[str, Any], form: Mapping[str, s
 
     ``audiences`` are the URLs a client assertion's `aud` may name (the token endpoint first).
     """
-    peer_key = f"peer:{peer or 'unknown'}"
     try:
         credentials = read_credentials(form, authorization)
     except OAuthError as error:
-        claimed = error.who.get("client_id")
-        ratelimit.note_failure(store, settings, peer_key, *([f"client:{claimed}"] if claimed else []))
+        ratelimit.note_failure(store, settings, *ratelimit.keys("client", error.who.get("client_id"), peer))
         raise
     claimed = credentials.client_id
     if credentials.method == "private_key_jwt":
         claimed = unverified_client_id(credentials.assertion) or claimed
-    keys = [peer_key, *([f"client:{claimed}"] if claimed else [])]
+    keys = ratelimit.keys("client", claimed, peer)
     try:
         ratelimit.check(store, settings, *keys)
     except OAuthError as error:

@@ -3,8 +3,9 @@
 Who may ask: a client authenticating with its registered credentials (any confidential method of
 client_auth.py), or any caller presenting an active access token as `Authorization: Bearer` (SMART 2.2:
 "any client authorized to issue Token Introspection API calls SHALL be permitted to authenticate ... by
-providing an appropriately-scoped SMART App or SMART Backend Service bearer token"). Either may introspect
-tokens issued to any client: resource servers are the point of the endpoint.
+providing an appropriately-scoped SMART App or SMART Backend Service bearer token"). A client with credentials
+may introspect tokens issued to any client (resource servers are the point of the endpoint); a bearer learns only
+of tokens issued to its own client — a token leaked to one app must not let it probe another app's.
 
 What they learn: RFC 7662 §2.2 — `active`, and for an active token SMART's required `scope`, `client_id`,
 `exp`; then `iat`, `iss`, `sub` and `fhirUser` when a user authorised it, `token_type`, and every launch

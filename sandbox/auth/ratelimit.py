@@ -1,7 +1,7 @@
 """Rate limiting of repeated failures (RFC 9700 §4.x abuse resistance; RFC 6585 §4 429 Too Many Requests).
 
-Failures are counted per key (a client_id, a username, a peer address) over a sliding window kept in the
-database, so every worker process sees the same counts. Thresholds come from the RATE_LIMIT_FAILURES and
+Failures are counted per key (a peer address; a client_id or a username at that address) over a sliding window
+kept in the database, so every worker process sees the same counts. Thresholds come from the RATE_LIMIT_FAILURES and
 RATE_LIMIT_WINDOW settings and are generous enough that conformance suites never trip them.
 """
 
@@ -13,6 +13,13 @@ from typing import Any
 
 from ..store import Store
 from .errors import TooManyRequests
+
+
+def keys(kind: str, name: str | None, peer: str | None) -> list[str]:
+    """The counters one attempt counts against: its address, and the client or user *at that address*. A client
+    or user is never counted alone, so failures sent from one address cannot lock them out everywhere."""
+    address = peer or "unknown"
+    return [f"{kind}-from:{address}", *([f"{kind}:{name}@{address}"] if name else [])]
 
 
 def check(store: Store, settings: Mapping[str, Any], *keys: str) -> None:

@@ -92,6 +92,8 @@ def introspect():
         caller_id = client.client_id
     token = require(form, "token")
     body = introspection.introspect(store, current_app.config, token)
+    if scheme.lower() == "bearer" and body.get("client_id") not in (None, caller_id):
+        body = dict(introspection.INACTIVE)  # a bearer learns of its own client's tokens only, not another app's
     asked_about = tokens.find(store, token)  # the introspection joins the trail of the token it was asked about
     audit.record(store, "introspection", client_id=caller_id, rule="Token introspected (RFC 7662)",
                  launch_id=asked_about.context.get("launch_id") if asked_about else None,
