@@ -34,9 +34,12 @@ def story_encounters(store) -> list[dict]:
     return records.resources(found)
 
 
-def launch_row(store, launch_id: str) -> dict:
-    client_id, user_id, session_id, context = store.conn.execute(
-        "SELECT client_id, user_id, session_id, context FROM launches WHERE id = ?", (launch_id,)).fetchone()
-    return {"client_id": client_id, "user_id": user_id, "session_id": session_id, "context": json.loads(context)}
+def launch_row(store, launch: str) -> dict:
+    """A launch by its trail id (as the chart's address names it) or its `launch` parameter (as the app gets it)."""
+    trail, secret, client_id, user_id, session_id, context = store.conn.execute(
+        "SELECT id, secret, client_id, user_id, session_id, context FROM launches WHERE ? IN (id, secret)",
+        (launch,)).fetchone()
+    return {"id": trail, "secret": secret, "client_id": client_id, "user_id": user_id, "session_id": session_id,
+            "context": json.loads(context)}
 
 

@@ -53,12 +53,18 @@ def assert_nothing_usable(secrets: list[str], *texts: str) -> None:
 
 
 def ehr_launch(client, scope="launch openid fhirUser offline_access patient/Observation.rs"):
-    """A headless EHR launch of the demo app, exchanged for tokens; returns (launch id, code, token response)."""
-    launch_id = client.post("/api/launches", json={"client_id": "demo-app", "patient": "story-diabetes",
-                                                   "skip_login": True, "skip_consent": True}).json["launch"]
-    back = client.get("/auth/authorize", query_string=authorize_params(launch=launch_id, scope=scope, nonce="n-42"))
+    """A headless EHR launch of the demo app, exchanged for tokens; returns (trail id, code, token response)."""
+    made = client.post("/api/launches", json={"client_id": "demo-app", "patient": "story-diabetes",
+                                              "skip_login": True, "skip_consent": True}).json
+    back = client.get("/auth/authorize", query_string=authorize_params(launch=made["launch"], scope=scope,
+                                                                       nonce="n-42"))
     code = query_of(back.headers["Location"])["code"]
-    return launch_id, code, exchange(client, code).json
+    return trail_id(made), code, exchange(client, code).json
+
+
+def trail_id(made: dict) -> str:
+    """The trail id of a launch made by the launch API (from its activity_url; never its `launch`)."""
+    return made["activity_url"].rsplit("/", 1)[1]
 
 
 def standalone(client, username="lori.mcdonald", patient="story-diabetes"):
@@ -160,9 +166,9 @@ def test_an_introspection_joins_the_trail_of_the_token_it_asked_about(client, st
 
 
 def test_a_patients_launch_is_a_portal_launch_with_its_context_highlighted(client, store):
-    launch_id = client.post("/api/launches", json={
+    launch_id = trail_id(client.post("/api/launches", json={
         "client_id": "demo-app", "user": "Patient/story-diabetes", "intent": "reconcile-medications",
-        "fhirContext": [{"reference": "Patient/story-diabetes", "role": "subject"}]}).json["launch"]
+        "fhirContext": [{"reference": "Patient/story-diabetes", "role": "subject"}]}).json)
     sign_in(client, "marcus.johnson")
     launch = step(client.get(f"/activity/{launch_id}").text, 1)
     context = {row.one("th code").text: row.select("td")[0].text for row in launch.select("tr.context")}
@@ -210,9 +216,10 @@ def test_a_standalone_launch_has_a_trail_of_its_own(client, store):
 
 
 def test_a_failed_token_request_shows_the_error_code_and_what_to_change(client, store):
-    launch_id = client.post("/api/launches", json={"client_id": "demo-app", "patient": "story-diabetes",
-                                                   "skip_login": True, "skip_consent": True}).json["launch"]
-    back = client.get("/auth/authorize", query_string=authorize_params(launch=launch_id, scope="launch openid"))
+    made = client.post("/api/launches", json={"client_id": "demo-app", "patient": "story-diabetes",
+                                              "skip_login": True, "skip_consent": True}).json
+    launch_id = trail_id(made)
+    back = client.get("/auth/authorize", query_string=authorize_params(launch=made["launch"], scope="launch openid"))
     refused = exchange(client, query_of(back.headers["Location"])["code"], verifier="w" * 43)
     assert refused.json["error"] == "invalid_grant"
     sign_in(client)
@@ -239,12 +246,13 @@ def test_a_refused_authorize_request_shows_registered_and_received(client, store
 
 
 def test_polling_announces_new_steps_and_stops_once_finished(client, store):
-    launch_id = client.post("/api/launches", json={"client_id": "demo-app", "patient": "story-diabetes"}).json["launch"]
+    made = client.post("/api/launches", json={"client_id": "demo-app", "patient": "story-diabetes"}).json
+    launch_id = trail_id(made)
     sign_in(client)
     first = client.get(f"/activity/{launch_id}")
     poll = dom(first.text).one("div#steps").attrs["hx-get"]
     assert "hx-trigger" in first.text and "Waiting for the app to send its authorization request" in first.text
-    client.get("/auth/authorize", query_string=authorize_params(launch=launch_id, scope="launch openid"))
+    client.get("/auth/authorize", query_string=authorize_params(launch=made["launch"], scope="launch openid"))
     fragment = client.get(poll, headers={"HX-Request": "true"})
     assert fragment.status_code == 200
     assert dom(fragment.text).one("p#step-news").text.startswith("Step 2: Authorization request.")

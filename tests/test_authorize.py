@@ -25,7 +25,7 @@ pytestmark = pytest.mark.seeded  # client and store work on the seeded database
 
 def launch(store, client_id=DEMO, lifetime=300, **context):
     return launch_context.create(store, client_id, "lori.mcdonald", None, context or {"patient": "story-diabetes"},
-                                 lifetime, skip_login=True, skip_consent=True).id
+                                 lifetime, skip_login=True, skip_consent=True).secret
 
 
 @pytest.mark.parametrize("overrides, words", [
@@ -75,8 +75,9 @@ def test_ehr_launch_with_skip_flags_comes_straight_back_with_a_bound_code(client
     assert response.status_code == 302
     code = query_of(response.headers["Location"])["code"]
     grant = redeem_code(store, code, "family-x").grant
+    trail = store.conn.execute("SELECT id FROM launches WHERE secret = ?", (launch_id,)).fetchone()[0]
     assert (grant.client_id, grant.redirect_uri, grant.user_id, grant.launch_id, grant.nonce) == \
-        (DEMO, DEMO_REDIRECT, "lori.mcdonald", launch_id, "n-1")
+        (DEMO, DEMO_REDIRECT, "lori.mcdonald", trail, "n-1")  # the code joins the launch's trail, not its secret
     assert grant.code_challenge == s256(VERIFIER)
     assert grant.scope == "launch openid fhirUser patient/Observation.rs"  # the unknown scope was dropped
     assert grant.context["patient"] == "story-diabetes"

@@ -68,9 +68,9 @@ def test_embedded_launch_redirects_to_the_chart_framing_the_app(clinician, seede
     src = urlsplit(frame.attrs["src"])
     assert f"{src.scheme}://{src.netloc}{src.path}" == "http://localhost/demo/launch.html"
     assert parse_qs(src.query)["iss"] == ["http://localhost/fhir"]
-    launch_id = launch_of(frame)
-    assert parse_qs(location.query)["launch"] == [launch_id]
-    row = launch_row(store, launch_id)
+    row = launch_row(store, launch_of(frame))
+    launch_id = row["id"]  # the chart's address names the trail id; the app's frame gets the launch's secret
+    assert parse_qs(location.query)["launch"] == [launch_id] and launch_of(frame) == row["secret"] != launch_id
     assert row["client_id"] == "demo-app" and row["user_id"] == "lori.mcdonald"
     assert row["session_id"] == session_id_of(clinician)
     assert row["context"] == {"patient": STORY, "encounter": encounter["id"], "need_patient_banner": False,
@@ -88,7 +88,8 @@ def test_embedded_launch_redirects_to_the_chart_framing_the_app(clinician, seede
 def test_reloading_the_page_of_a_spent_launch_offers_a_new_launch_instead_of_the_app(clinician, seeded_app):
     running_url = launch(clinician, mode="embedded", without_encounter="1").headers["Location"]
     launch_id = parse_qs(urlsplit(running_url).query)["launch"][0]
-    launch_context.take(seeded_app.extensions["store"], launch_id, "demo-app")  # the app used it
+    secret = launch_row(seeded_app.extensions["store"], launch_id)["secret"]
+    launch_context.take(seeded_app.extensions["store"], secret, "demo-app")  # the app used it
     page = dom(clinician.get(running_url).text)
     assert page.select("iframe") == []
     assert "already used this launch" in page.one(".frame-used").text
@@ -114,7 +115,7 @@ def test_an_app_opens_beside_a_running_one_without_relaunching_it(clinician, see
     fragment = dom(response.text)
     frames = fragment.select("iframe")
     assert [f.attrs["title"] for f in frames] == ["SMART app: Second App"]  # only the new pane is sent
-    second = launch_of(frames[0])
+    second = launch_row(seeded_app.extensions["store"], launch_of(frames[0]))["id"]
     assert parse_qs(urlsplit(response.headers["HX-Push-Url"]).query)["launch"] == [first, second]
     assert fragment.one("#open-beside").attrs["hx-swap-oob"] == "true"
     both = dom(clinician.get(response.headers["HX-Push-Url"]).text)
@@ -181,7 +182,7 @@ def test_the_apps_authorize_request_goes_to_consent_without_a_second_sign_in(cli
 def test_launch_state_polls_until_the_app_uses_its_launch(clinician, seeded_app):
     store = seeded_app.extensions["store"]
     page = dom(clinician.get(launch(clinician, mode="embedded", without_encounter="1").headers["Location"]).text)
-    launch_id = launch_of(page.one("iframe"))
+    launch_id = launch_row(store, launch_of(page.one("iframe")))["id"]
     poll = page.one(f"#launch-state-{launch_id}")
     assert poll.attrs["hx-trigger"] == "every 2s"
     hint = f"#launch-hint-{launch_id}"
@@ -193,7 +194,7 @@ def test_launch_state_polls_until_the_app_uses_its_launch(clinician, seeded_app)
     slow = dom(clinician.get(poll.attrs["hx-get"], headers=HX).text)
     assert slow.one(hint).attrs["hx-swap-oob"] == "true"
     assert "may refuse to be framed" in slow.one(hint).text
-    launch_context.take(store, launch_id, "demo-app")
+    launch_context.take(store, launch_row(store, launch_id)["secret"], "demo-app")
     running = clinician.get(poll.attrs["hx-get"], headers=HX)
     assert running.status_code == 286 and "Running" in running.text
     assert dom(running.text).one(hint).text == ""

@@ -41,7 +41,7 @@ def test_a_headless_launch_goes_straight_to_a_code_with_its_context(client, seed
 
 def test_the_default_user_is_the_first_clinician(client, seeded_app):
     launch_id = client.post("/api/launches", json={"client_id": "demo-app", "patient": "story-child"}).json["launch"]
-    row = seeded_app.extensions["store"].conn.execute("SELECT user_id FROM launches WHERE id = ?",
+    row = seeded_app.extensions["store"].conn.execute("SELECT user_id FROM launches WHERE secret = ?",
                                                       (launch_id,)).fetchone()
     assert row == ("lori.mcdonald",)
 

@@ -35,8 +35,8 @@ def test_a_launch_id_is_random_and_url_safe_and_its_creation_is_audited(store):
     context = {"patient": "story-child", "encounter": None, "fhirContext": [], "intent": "", "tenant": "t1"}
     first = launch_context.create(store, DEMO, "lori.mcdonald", None, context, 300)
     second = launch_context.create(store, DEMO, "lori.mcdonald", None, context, 300)
-    assert first.id != second.id
-    assert re.fullmatch(r"[A-Za-z0-9_-]{32}", first.id)
+    assert len({first.id, second.id, first.secret, second.secret}) == 4  # trail ids and launch parameters differ
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{32}", value) for value in (first.id, first.secret))
     assert first.context == {"patient": "story-child", "tenant": "t1"}  # empty values are left out
     event = audit.recent(store, event="launch.created", launch_id=first.id)[0]
     assert (event.client_id, event.user_id, event.detail["context"]) == (DEMO, "lori.mcdonald", first.context)
@@ -52,16 +52,22 @@ def test_take_refuses_with_a_reason(store, problem, reason):
     made = launch_context.create(store, DEMO, "lori.mcdonald", None, {"patient": "story-child"},
                                  -1 if problem == "expired" else 300)
     if problem == "used":
-        assert launch_context.take(store, made.id, DEMO)[0] == made
-    launch_id = "no-such-launch" if problem == "unknown" else made.id
+        assert launch_context.take(store, made.secret, DEMO)[0] == made
+    launch_id = "no-such-launch" if problem == "unknown" else made.secret
     taken, why = launch_context.take(store, launch_id, "demo-confidential" if problem == "other-app" else DEMO)
     assert (taken, why) == (None, reason)
 
 
+def test_a_trail_id_does_not_redeem_its_launch(store):
+    made = launch_context.create(store, DEMO, "lori.mcdonald", None, {"patient": "story-child"}, 300)
+    assert launch_context.take(store, made.id, DEMO) == (None, "The launch parameter is not known to this EHR")
+    assert launch_context.take(store, made.secret, DEMO)[0] == made
+
+
 def test_another_apps_attempt_does_not_use_up_the_launch(store):
     made = launch_context.create(store, DEMO, "lori.mcdonald", None, {"patient": "story-child"}, 300)
-    assert launch_context.take(store, made.id, "demo-confidential")[0] is None
-    taken, why = launch_context.take(store, made.id, DEMO)
+    assert launch_context.take(store, made.secret, "demo-confidential")[0] is None
+    taken, why = launch_context.take(store, made.secret, DEMO)
     assert why is None and taken.context == {"patient": "story-child"}
     assert store.conn.execute("SELECT used_at IS NOT NULL FROM launches WHERE id = ?", (made.id,)).fetchone() == (1,)
 
@@ -82,7 +88,7 @@ def test_a_headless_launch_without_an_encounter_never_stops_at_a_picker(client, 
 def test_an_ehr_launch_that_lacks_an_encounter_asks_for_one_without_asking_anyone_to_sign_in(client, store):
     made = launch_context.create(store, DEMO, "susan.glenn", None, {"patient": "story-diabetes"}, 300)
     picker = follow(client, client.get("/auth/authorize", query_string=authorize_params(
-        launch=made.id, scope="launch launch/encounter patient/*.rs")))
+        launch=made.secret, scope="launch launch/encounter patient/*.rs")))
     assert picker.status_code == 200 and "Choose the encounter for JOHNSON, Marcus" in picker.text
     request_id, csrf = hidden(picker.text, "request"), hidden(picker.text, "csrf")
     encounter = encounters_of(store, "story-diabetes")[0]
@@ -98,7 +104,7 @@ def test_an_ehr_launch_that_lacks_an_encounter_asks_for_one_without_asking_anyon
 
 def test_the_patient_of_an_ehr_launch_cannot_be_swapped_at_the_picker(client, store):
     made = launch_context.create(store, DEMO, "lori.mcdonald", None, {"patient": "story-diabetes"}, 300)
-    consent = follow(client, client.get("/auth/authorize", query_string=authorize_params(launch=made.id)))
+    consent = follow(client, client.get("/auth/authorize", query_string=authorize_params(launch=made.secret)))
     request_id, csrf = hidden(consent.text, "request"), hidden(consent.text, "csrf")
     swapped = client.post("/auth/authorize/patient", data={"request": request_id, "csrf": csrf,
                                                            "patient": "story-child"})
@@ -111,9 +117,9 @@ def test_the_patient_of_an_ehr_launch_cannot_be_swapped_at_the_picker(client, st
 # -- POST /api/launches -------------------------------------------------------------------------------------------
 
 
-def launch_row(store, launch_id):
+def launch_row(store, secret):
     user_id, session_id, context = store.conn.execute(
-        "SELECT user_id, session_id, context FROM launches WHERE id = ?", (launch_id,)).fetchone()
+        "SELECT user_id, session_id, context FROM launches WHERE secret = ?", (secret,)).fetchone()
     return user_id, session_id, json.loads(context)
 
 

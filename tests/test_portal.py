@@ -225,7 +225,7 @@ def test_a_patient_never_sees_another_patients_record_whatever_the_address_says(
     opened = client.post("/portal/apps/open", data={"csrf": csrf_of(client), "client_id": "demo-app",
                                                      "patient": "story-child"})
     launch = query_of(opened.headers["Location"])["launch"]
-    context = store.conn.execute("SELECT context FROM launches WHERE id = ?", (launch,)).fetchone()[0]
+    context = store.conn.execute("SELECT context FROM launches WHERE secret = ?", (launch,)).fetchone()[0]
     assert '"patient": "story-diabetes"' in context
 
 
@@ -339,7 +339,7 @@ def test_a_portal_launch_gives_the_app_the_persons_own_record(client, store):
     params = query_of(location)
     assert params["iss"] == "http://localhost/fhir"
     client_id, user_id, session_id, context = store.conn.execute(
-        "SELECT client_id, user_id, session_id, context FROM launches WHERE id = ?", (params["launch"],)).fetchone()
+        "SELECT client_id, user_id, session_id, context FROM launches WHERE secret = ?", (params["launch"],)).fetchone()
     assert (client_id, user_id, session_id) == ("demo-app", "marcus.johnson", session_id_of(client))
     assert context == ('{"patient": "story-diabetes", "need_patient_banner": true, '
                        '"smart_style_url": "http://localhost/auth/smart-style.json"}')

@@ -16,7 +16,7 @@ from typing import Any
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from ..store import Store
-from . import audit, launch_context, pending, pkce, signin, smart_config
+from . import audit, browser_binding, launch_context, pending, pkce, signin, smart_config
 from .clients import Client, ClientRegistry
 from .codes import CodeGrant, issue_code
 from .errors import (
@@ -81,15 +81,15 @@ def authorize():
         refused(trail, client.client_id, params, error.description, error.error, mismatch_of(client, params, error))
         return redirect(error.redirect_url(redirect_uri, state))
     audit.record(store(), "authorize.requested", client_id=client.client_id, launch_id=trail,
-                 rule="Authorization request accepted: client, redirect_uri, aud and PKCE challenge are good",
-                 request=asked_for(params), scope_allowed=decided["scope"])
+                 rule="Authorization request accepted: client, redirect_uri, aud, state and PKCE challenge are good",
+                 request=asked_for(params), scope_allowed=decided["scope"], scope_dropped=decided["dropped"])
     return start(client, decided, params, trail)
 
 
 def trail_of(params: Mapping[str, str]) -> str:
     """The activity trail a request joins: its EHR launch's when `launch` names one, else a new standalone one."""
     launch = params.get("launch")
-    return launch if launch and launch_context.exists(store(), launch) else audit.new_trail_id()
+    return (launch and launch_context.trail_of(store(), launch)) or audit.new_trail_id()
 
 
 def asked_for(params: Mapping[str, str]) -> dict[str, Any]:
@@ -141,24 +141,48 @@ def check_request(client: Client, params: Mapping[str, str]) -> dict[str, Any]:
                              "the plain method is not allowed")
     if not pkce.is_s256_challenge(challenge):
         raise InvalidRequest("code_challenge must be the base64url SHA-256 of the verifier (43 characters)")
-    scope = granted_scope(client, params.get("scope"), has_launch=bool(params.get("launch")))
+    if not params.get("state"):
+        raise InvalidRequest("state is required (SMART App Launch 2.2 §Obtain authorization code): send an "
+                             "unguessable value and check it when the app's redirect_uri is called")
+    scope, dropped = granted_scope(client, params.get("scope"), has_launch=bool(params.get("launch")))
     return {"client_id": client.client_id, "redirect_uri": params["redirect_uri"], "state": params.get("state"),
-            "scope": str(scope), "code_challenge": challenge, "nonce": params.get("nonce")}
+            "scope": str(scope), "code_challenge": challenge, "nonce": params.get("nonce"), "dropped": dropped}
 
 
-def granted_scope(client: Client, requested: str | None, has_launch: bool) -> ScopeSet:
+UNKNOWN_SCOPE = "not a scope this server knows"
+SYSTEM_ONLY = ("system/ scopes are granted only to backend services, through client_credentials; an authorization "
+               "a person approves never grants them")
+LAUNCH_WITHOUT_LAUNCH = "launch means nothing without an EHR launch (no launch parameter was sent)"
+NO_REFRESH_GRANT = "the app is not registered for the refresh_token grant"
+NOT_REGISTERED = "not among the scopes registered for the app"
+
+
+def granted_scope(client: Client, requested: str | None, has_launch: bool) -> tuple[ScopeSet, list[dict[str, str]]]:
     """SMART App Launch 2.2 §Scopes — unknown scopes are dropped, never an error; what remains is narrowed to
-    what the app may be granted. `launch` means nothing without a launch; refresh scopes need the grant."""
+    what the app may be granted. `system/` scopes never come from a person's authorization (SMART Backend
+    Services grants them); `launch` means nothing without a launch; refresh scopes need the grant. Returns the
+    scopes that may be granted and each dropped or narrowed scope with why, for the consent page and the trail."""
     if not requested or not requested.strip():
         raise InvalidScope("scope is required: ask for the scopes the app needs (e.g. launch/patient openid "
                            "fhirUser patient/*.rs)")
-    scopes = ScopeSet.parse(requested).restrict_to(client.scopes)
-    drop = set()
-    if not has_launch:
-        drop.add("launch")
-    if not client.allows_grant("refresh_token"):
-        drop.update(REFRESH_SCOPES)
-    return ScopeSet(tuple(s for s in scopes.scopes if s not in drop))
+    dropped: list[dict[str, str]] = []
+    usable: list[str] = []
+    for text in ScopeSet.split(requested):
+        why = (UNKNOWN_SCOPE if not is_known(text) else
+               SYSTEM_ONLY if text.startswith("system/") else
+               LAUNCH_WITHOUT_LAUNCH if text == "launch" and not has_launch else
+               NO_REFRESH_GRANT if text in REFRESH_SCOPES and not client.allows_grant("refresh_token") else None)
+        if why:
+            dropped.append({"scope": text, "why": why})
+        else:
+            usable.append(text)
+    granted = ScopeSet(tuple(usable)).restrict_to(client.scopes)
+    for text in usable:
+        if text not in granted:
+            narrowed = ScopeSet((text,)).restrict_to(client.scopes)
+            why = f"narrowed to what the app is registered for: {narrowed}" if narrowed else NOT_REGISTERED
+            dropped.append({"scope": text, "why": why})
+    return granted, dropped
 
 
 def start(client: Client, decided: dict[str, Any], params: Mapping[str, str], trail: str):
@@ -178,11 +202,12 @@ def start(client: Client, decided: dict[str, Any], params: Mapping[str, str], tr
         decided = {**decided, "pickers": not launch.skip_login}
         item = pending.create(store(), decided, user_id=launch.user_id, session_id=launch.session_id,
                               launch_id=launch.id, context={**base_context, **launch.context},
-                              skip_consent=launch.skip_consent or client.pre_approved)
+                              skip_consent=launch.skip_consent or client.pre_approved, browser=browser_binding.mark())
     else:
         user, session_id = signin.current()
         item = pending.create(store(), decided, user_id=user.id if user else None, session_id=session_id,
-                              launch_id=trail, context=base_context, skip_consent=client.pre_approved)
+                              launch_id=trail, context=base_context, skip_consent=client.pre_approved,
+                              browser=browser_binding.mark())
     return advance(item)
 
 
@@ -253,6 +278,15 @@ def _pre_approved(item: pending.Pending) -> bool:
     return bool(client and client.pre_approved)
 
 
+def user_scopes_reach(user_id: str | None, scope: str) -> tuple[str, ...] | None:
+    """SMART App Launch 2.2 §Scopes: `user/` scopes reach what the user may see. For a patient or family member
+    that is their own (or the linked) record, whatever the scope says: the patients it is confined to, or None
+    when no user/ scope is granted or the user is a clinician (every patient)."""
+    if "user" not in ScopeSet.parse(scope).contexts():
+        return None
+    return patients_of(store(), UserDirectory(store()).get(user_id))
+
+
 def issue(item: pending.Pending, scope: str):
     """Issue the code and send the browser back to the app (RFC 6749 §4.1.2)."""
     context = {k: v for k, v in item.context.items() if k != "encounter_chosen" and v is not None}
@@ -266,7 +300,9 @@ def issue(item: pending.Pending, scope: str):
                  rule="Authorization approved: a single-use code bound to client, redirect_uri, PKCE challenge, "
                       "scope and context", scope=scope, context=context, code=audit.short(code),
                  redirect_uri=grant.redirect_uri, state=item.request.get("state") is not None,
-                 expires_in=current_app.config["CODE_LIFETIME"])
+                 expires_in=current_app.config["CODE_LIFETIME"], scope_dropped=item.request.get("dropped") or None,
+                 user_scopes_reach=[f"Patient/{p}" for p in reach] if (reach := user_scopes_reach(
+                     grant.user_id, scope)) is not None else None)
     params = {"code": code}
     if item.request.get("state") is not None:
         params["state"] = item.request["state"]

@@ -43,7 +43,8 @@ def create_launch():
         launch, launch_url = make_launch(store, base_url, body, current_app.config)
     except LaunchRequestError as exc:
         return _error(str(exc), exc.status)
-    return jsonify({"launch": launch.id, "iss": f"{base_url}/fhir", "launch_url": launch_url}), 201, \
+    return jsonify({"launch": launch.secret, "iss": f"{base_url}/fhir", "launch_url": launch_url,
+                    "activity_url": f"{base_url}/activity/{launch.id}"}), 201, \
         {"Cache-Control": "no-store"}
 
 
@@ -92,7 +93,7 @@ def make_launch(store: Store, base_url: str, body: dict[str, Any],
                                    skip_login=bool(body.get("skip_login")), skip_consent=bool(body.get("skip_consent")))
     launch_url = None
     if client.launch_uri:
-        launch_url = launch_context.app_url(client.launch_uri, base_url, launch.id)
+        launch_url = launch_context.app_url(client.launch_uri, base_url, launch.secret)
     return launch, launch_url
 
 

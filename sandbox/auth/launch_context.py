@@ -3,6 +3,10 @@
 A launch is bound to one client and one user (and that user's session), lives LAUNCH_LIFETIME seconds and
 can be used once. Its context holds what the token response will carry: patient, encounter, fhirContext
 (STU2.2 list of objects), intent, need_patient_banner, smart_style_url, tenant.
+
+A launch has two values: its `id`, which names its activity trail and the EHR's panes and is shown to anyone who
+may read the trail, and its `secret`, the opaque `launch` parameter only the app's launch URL carries. Knowing a
+trail id is never enough to redeem the launch.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from .errors import append_query
 
 @dataclass(frozen=True)
 class Launch:
-    id: str
+    id: str  # the trail id
+    secret: str  # the `launch` parameter
     client_id: str
     user_id: str
     session_id: str | None
@@ -31,14 +36,14 @@ class Launch:
 
 def create(store: Store, client_id: str, user_id: str, session_id: str | None, context: dict[str, Any],
            lifetime: int, skip_login: bool = False, skip_consent: bool = False) -> Launch:
-    launch = Launch(secrets.token_urlsafe(24), client_id, user_id, session_id,
+    launch = Launch(secrets.token_urlsafe(24), secrets.token_urlsafe(24), client_id, user_id, session_id,
                     {k: v for k, v in context.items() if v not in (None, "", [])}, skip_login, skip_consent)
     now = int(time.time())
     with store.transaction() as conn:
         conn.execute(
-            "INSERT INTO launches (id, client_id, user_id, session_id, context, skip_login, skip_consent, created_at, "
-            "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (launch.id, client_id, user_id, session_id, json.dumps(launch.context), int(skip_login),
+            "INSERT INTO launches (id, secret, client_id, user_id, session_id, context, skip_login, skip_consent, "
+            "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (launch.id, launch.secret, client_id, user_id, session_id, json.dumps(launch.context), int(skip_login),
              int(skip_consent), now, now + lifetime))
         conn.execute("DELETE FROM launches WHERE expires_at < ?", (now - 86400,))
     audit.record(store, "launch.created", client_id=client_id, user_id=user_id, launch_id=launch.id,
@@ -47,27 +52,35 @@ def create(store: Store, client_id: str, user_id: str, session_id: str | None, c
     return launch
 
 
-def app_url(launch_uri: str, base_url: str, launch_id: str) -> str:
+def app_url(launch_uri: str, base_url: str, secret: str) -> str:
     """Where the EHR opens the app (SMART App Launch 2.2 §EHR Launch): its launch URL with `iss`, the FHIR base
-    URL, and the opaque `launch` added to whatever query it was registered with."""
-    return append_query(launch_uri, {"iss": f"{base_url}/fhir", "launch": launch_id})
+    URL, and the opaque `launch` (the launch's secret) added to whatever query it was registered with."""
+    return append_query(launch_uri, {"iss": f"{base_url}/fhir", "launch": secret})
 
 
-def exists(store: Store, launch_id: str) -> bool:
-    """Whether a launch with this id was ever made (used or not): its activity trail is the launch's."""
-    return store.conn.execute("SELECT 1 FROM launches WHERE id = ?", (launch_id,)).fetchone() is not None
+def trail_of(store: Store, secret: str) -> str | None:
+    """The trail id of the launch whose `launch` parameter this is (used or not), or None."""
+    row = store.conn.execute("SELECT id FROM launches WHERE secret = ?", (secret,)).fetchone()
+    return row[0] if row else None
 
 
-def take(store: Store, launch_id: str, client_id: str) -> tuple[Launch | None, str | None]:
-    """Use a launch once: (the launch, None), or (None, why it was refused)."""
+def secret_of(store: Store, launch_id: str) -> str | None:
+    """The `launch` parameter of a launch, for the EHR that made it to frame the app again."""
+    row = store.conn.execute("SELECT secret FROM launches WHERE id = ?", (launch_id,)).fetchone()
+    return row[0] if row else None
+
+
+def take(store: Store, secret: str, client_id: str) -> tuple[Launch | None, str | None]:
+    """Use a launch once, by its `launch` parameter: (the launch, None), or (None, why it was refused). A trail
+    id is not a `launch` parameter and finds nothing."""
     now = int(time.time())
     with store.transaction() as conn:
         row = conn.execute(
-            "SELECT client_id, user_id, session_id, context, skip_login, skip_consent, expires_at, used_at "
-            "FROM launches WHERE id = ?", (launch_id,)).fetchone()
+            "SELECT id, client_id, user_id, session_id, context, skip_login, skip_consent, expires_at, used_at "
+            "FROM launches WHERE secret = ?", (secret,)).fetchone()
         if row is None:
             return None, "The launch parameter is not known to this EHR"
-        owner, user_id, session_id, context, skip_login, skip_consent, expires_at, used_at = row
+        launch_id, owner, user_id, session_id, context, skip_login, skip_consent, expires_at, used_at = row
         if owner != client_id:
             return None, "The launch was created for another app"
         if used_at is not None:
@@ -75,5 +88,5 @@ def take(store: Store, launch_id: str, client_id: str) -> tuple[Launch | None, s
         if expires_at <= now:
             return None, "The launch has expired; start a new launch from the EHR"
         conn.execute("UPDATE launches SET used_at = ? WHERE id = ?", (now, launch_id))
-    return Launch(launch_id, client_id, user_id, session_id, json.loads(context), bool(skip_login),
+    return Launch(launch_id, secret, client_id, user_id, session_id, json.loads(context), bool(skip_login),
                   bool(skip_consent)), None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
@@ -17,8 +18,8 @@ from ..patients import encounter_of, search_criteria
 from ..store import FhirError
 from ..store.query import parse_search
 from ..store.search import search
-from . import audit, pending, ratelimit, signin
-from .authorization import PAGE_HEADERS, advance, deny, error_page, issue, step_of, store
+from . import audit, browser_binding, pending, ratelimit, signin
+from .authorization import PAGE_HEADERS, advance, deny, error_page, issue, step_of, store, user_scopes_reach
 from .clients import ClientRegistry
 from .consent_categories import CATEGORIES, narrow, offers_categories
 from .consent_text import IDENTITY, describe, describe_resource_scope, type_words
@@ -37,9 +38,9 @@ def page(template: str, status: int = 200, **values):
 
 
 def login_csrf() -> str:
-    token = session.get("csrf")
+    token = session.get(signin.CSRF_KEY)
     if not token:
-        token = session["csrf"] = secrets.token_urlsafe(18)
+        token = session[signin.CSRF_KEY] = secrets.token_urlsafe(18)
     return token
 
 
@@ -73,7 +74,7 @@ def check_sign_in(directory: UserDirectory):
     if not csrf_ok(login_csrf()):
         return None, bad_csrf()
     username = request.form.get("username", "").strip()
-    keys = [f"login:{username.lower()}", f"login-ip:{request.remote_addr}"]
+    keys = ratelimit.keys("login", username.lower(), request.remote_addr)
     try:
         ratelimit.check(store(), current_app.config, *keys)
     except TooManyRequests as exc:
@@ -123,23 +124,33 @@ def asking_app(next_url: str):
     if parts.path != url_for("pages.resume"):
         return None
     item = pending.get(store(), (parse_qs(parts.query).get("request") or [None])[0])
-    return client_of(item) if item else None
+    return client_of(item) if item and browser_binding.holds(item.browser) else None
 
 
 # -- the steps of a pending authorization ---------------------------------------------------------------------
 
 
 def current_item():
+    """The pending request a page works on, when this browser started it (auth/browser_binding.py); else a page
+    that says to start again, and the attempt goes to the activity trail."""
     item = pending.get(store(), request.values.get("request"))
     if item is None:
         return None, error_page("This authorization has expired",
                                 "The sign-in or consent step took too long or was already finished. Go back to the "
                                 "app and start again.")
+    if not browser_binding.holds(item.browser):
+        audit.record(store(), "authorize.refused", audit.FAILURE, client_id=item.request["client_id"],
+                     launch_id=item.launch_id, rule="A step of this authorization was tried from a browser that did "
+                     "not start it: the request id alone opens nothing (RFC 9700 §4.7)", error="access_denied",
+                     step=request.path)
+        return None, error_page("This authorization belongs to another browser",
+                                "This sign-in or consent step was started in another browser (or the browser's "
+                                "cookies were cleared), so nothing was done. Go back to the app and start the "
+                                "launch again in this browser.", 403)
     if item.user_id is None:
         user, session_id = signin.current()
         if user is not None:
-            item = pending.Pending(item.id, item.request, user.id, session_id, item.launch_id, item.context,
-                                   item.skip_consent, item.csrf)
+            item = replace(item, user_id=user.id, session_id=session_id)
             pending.save(store(), item)
             audit.record(store(), "authorize.signed_in", client_id=item.request["client_id"], user_id=user.id,
                          launch_id=item.launch_id, rule=f"{user.display_name} signed in; the request continues "
@@ -268,8 +279,12 @@ def consent():
     resources = [(str(s), s.resource_type, describe_resource_scope(s, patient_name, yours),
                   CATEGORIES[s.resource_type] if offers_categories(s) else ()) for s in scopes.resource_scopes]
     others = [(s, describe(s)) for s in scopes.scopes if s in IDENTITY or s.startswith("launch/")]
+    reach = user_scopes_reach(item.user_id, item.request["scope"])
+    reach_names = [patient_row(store().read("Patient", p).resource)["name"] for p in reach or ()
+                   if store().exists("Patient", p)]
     return page("oauth/consent.html", item=item, client=client, resources=resources, others=others,
-                patient_name=patient_name, type_words=type_words, user=user, yours=yours)
+                patient_name=patient_name, type_words=type_words, user=user, yours=yours,
+                dropped=item.request.get("dropped") or [], user_reach=reach_names if reach is not None else None)
 
 
 # -- helpers ------------------------------------------------------------------------------------------------------

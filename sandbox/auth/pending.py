@@ -2,8 +2,9 @@
 
 The authorize endpoint validates a request once, stores what it decided under a random id, and the sign-in,
 picker and consent pages carry that id; each step adds to it (the user, the chosen patient or encounter)
-until a code is issued. Each pending request has its own CSRF token for the pages' forms, and lives ten
-minutes: long enough for a person, short enough not to linger.
+until a code is issued. Each pending request belongs to the browser that started it (auth/browser_binding.py),
+has its own CSRF token for the pages' forms, and lives ten minutes: long enough for a person, short enough not
+to linger.
 """
 
 from __future__ import annotations
@@ -29,22 +30,23 @@ class Pending:
     context: dict[str, Any] = field(default_factory=dict)
     skip_consent: bool = False
     csrf: str = ""
+    browser: str | None = None  # digest of the starting browser's binding value
 
     def with_context(self, **values: Any) -> Pending:
         return replace(self, context={**self.context, **values})
 
 
 def create(store: Store, request: dict[str, Any], *, user_id: str | None, session_id: str | None,
-           launch_id: str | None, context: dict[str, Any], skip_consent: bool) -> Pending:
+           launch_id: str | None, context: dict[str, Any], skip_consent: bool, browser: str) -> Pending:
     pending = Pending(secrets.token_urlsafe(18), request, user_id, session_id, launch_id, context, skip_consent,
-                      secrets.token_urlsafe(18))
+                      secrets.token_urlsafe(18), browser)
     now = int(time.time())
     with store.transaction() as conn:
         conn.execute(
             "INSERT INTO pending_authorizations (id, request, user_id, session_id, launch_id, context, skip_consent, "
-            "csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "csrf, browser, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (pending.id, json.dumps(request), user_id, session_id, launch_id, json.dumps(context), int(skip_consent),
-             pending.csrf, now, now + LIFETIME))
+             pending.csrf, browser, now, now + LIFETIME))
         conn.execute("DELETE FROM pending_authorizations WHERE expires_at < ?", (now,))
     return pending
 
@@ -53,13 +55,13 @@ def get(store: Store, pending_id: str | None) -> Pending | None:
     if not pending_id:
         return None
     row = store.conn.execute(
-        "SELECT request, user_id, session_id, launch_id, context, skip_consent, csrf FROM pending_authorizations "
-        "WHERE id = ? AND expires_at > ?", (pending_id, int(time.time()))).fetchone()
+        "SELECT request, user_id, session_id, launch_id, context, skip_consent, csrf, browser "
+        "FROM pending_authorizations WHERE id = ? AND expires_at > ?", (pending_id, int(time.time()))).fetchone()
     if row is None:
         return None
-    request, user_id, session_id, launch_id, context, skip_consent, csrf = row
+    request, user_id, session_id, launch_id, context, skip_consent, csrf, browser = row
     return Pending(pending_id, json.loads(request), user_id, session_id, launch_id, json.loads(context),
-                   bool(skip_consent), csrf)
+                   bool(skip_consent), csrf, browser)
 
 
 def save(store: Store, pending: Pending) -> None:

@@ -7,6 +7,8 @@ the busy timeout of the store's connection queues concurrent runs under WAL. Tab
 
 from __future__ import annotations
 
+import sqlite3
+
 from ..store import Store
 
 # Registered apps. `metadata` holds the validated RFC 7591 client metadata as JSON (see auth/registration.py);
@@ -73,6 +75,7 @@ CREATE TABLE IF NOT EXISTS sessions (
 LAUNCHES = """
 CREATE TABLE IF NOT EXISTS launches (
     id TEXT PRIMARY KEY,
+    secret TEXT,
     client_id TEXT NOT NULL,
     user_id TEXT NOT NULL,
     session_id TEXT,
@@ -86,8 +89,9 @@ CREATE TABLE IF NOT EXISTS launches (
 """
 
 # Authorization requests in progress: validated at the authorize endpoint, then carried through the sign-in,
-# patient and encounter pickers and consent pages by their random id (not by cookie, so that an app in the
-# EHR's frame, where cookies may not flow, still gets through). `csrf` protects the pages' forms.
+# patient and encounter pickers and consent pages by their random id. `browser` is the digest of the value the
+# starting browser holds in its session cookie (auth/browser_binding.py): the id alone opens nothing.
+# `csrf` protects the pages' forms.
 PENDING = """
 CREATE TABLE IF NOT EXISTS pending_authorizations (
     id TEXT PRIMARY KEY,
@@ -98,6 +102,7 @@ CREATE TABLE IF NOT EXISTS pending_authorizations (
     context TEXT NOT NULL DEFAULT '{}',
     skip_consent INTEGER NOT NULL DEFAULT 0,
     csrf TEXT NOT NULL,
+    browser TEXT,
     created_at INTEGER NOT NULL,
     expires_at INTEGER NOT NULL
 );
@@ -202,6 +207,27 @@ TABLES: tuple[str, ...] = (CLIENTS, USERS, SIGNING_KEYS, SESSIONS, LAUNCHES, PEN
                            JWKS_CACHE, AUDIT, FAILURES)
 
 
+# Columns added after a table first shipped: (table, column, declaration), added to older databases in place.
+ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("pending_authorizations", "browser", "TEXT"),
+    ("launches", "secret", "TEXT"),
+)
+# Indexes on added columns: created once the columns exist.
+ADDED_INDEXES = """
+CREATE UNIQUE INDEX IF NOT EXISTS launches_secret ON launches (secret);
+"""
+
+
 def ensure_schema(store: Store) -> None:
-    """Create the authorization server's tables when missing (safe to run from every worker)."""
+    """Create the authorization server's tables when missing, and add the columns later versions added (safe to
+    run from every worker: a column another worker added first is taken as done)."""
     store.conn.executescript("".join(TABLES))
+    for table, column, declaration in ADDED_COLUMNS:
+        have = {row[1] for row in store.conn.execute(f"PRAGMA table_info({table})")}
+        if column not in have:
+            try:
+                store.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+            except sqlite3.OperationalError as exc:
+                if "duplicate column" not in str(exc):
+                    raise
+    store.conn.executescript(ADDED_INDEXES)

@@ -136,13 +136,14 @@ class ScopeSet:
 
     scopes: tuple[str, ...]
 
+    @staticmethod
+    def split(text: str | None) -> list[str]:
+        """The scopes of a space-separated list (RFC 6749 §3.3), each once, in the order given."""
+        return list(dict.fromkeys((text or "").split()))
+
     @classmethod
     def parse(cls, text: str | None) -> ScopeSet:
-        seen: list[str] = []
-        for item in (text or "").split():
-            if is_known(item) and item not in seen:
-                seen.append(item)
-        return cls(tuple(seen))
+        return cls(tuple(item for item in cls.split(text) if is_known(item)))
 
     def __str__(self) -> str:
         return " ".join(self.scopes)

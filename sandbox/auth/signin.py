@@ -17,6 +17,7 @@ from . import audit
 from .users import User, UserDirectory
 
 COOKIE_KEY = "sandbox_session"
+CSRF_KEY = "csrf"  # the session's CSRF value for the sign-in, sign-out and app pages' forms (auth/pages.py)
 
 
 def start(store: Store, user_id: str, lifetime: int) -> str:
@@ -57,6 +58,7 @@ def sign_in(user: User) -> str:
         sign_out()
     session_id = start(store, user.id, current_app.config["SESSION_LIFETIME"])
     session[COOKIE_KEY] = session_id
+    session[CSRF_KEY] = secrets.token_urlsafe(18)  # renewed: a value seen before sign-in forges no signed-in form
     audit.record(store, "signin", user_id=user.id, rule="Signed in at the sandbox sign-in page")
     return session_id
 

@@ -94,7 +94,9 @@ def new_launch(client: Client, context: dict[str, Any]) -> str:
 
 
 def launch_url(client: Client, launch_id: str) -> str:
-    return launch_context.app_url(client.launch_uri, current_app.config["BASE_URL"], launch_id)
+    """The app's launch URL for one of the clinician's launches (the launch's secret, never its trail id)."""
+    return launch_context.app_url(client.launch_uri, current_app.config["BASE_URL"],
+                                  launch_context.secret_of(store(), launch_id) or "")
 
 
 def back_section() -> str:

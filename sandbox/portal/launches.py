@@ -70,7 +70,7 @@ def open_app():
                                  {"patient": patient_id, "need_patient_banner": True,
                                   "smart_style_url": style_url(base)},
                                  current_app.config["LAUNCH_LIFETIME"])
-    return redirect(launch_context.app_url(client.launch_uri, base, made.id), 303)
+    return redirect(launch_context.app_url(client.launch_uri, base, made.secret), 303)
 
 
 # -- connected apps ------------------------------------------------------------------------------------------------
