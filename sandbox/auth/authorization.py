@@ -34,8 +34,10 @@ from .users import UserDirectory, patients_of
 blueprint = Blueprint("authorize", __name__)
 
 REFRESH_SCOPES = ("offline_access", "online_access")
+# The pages of an authorization: never framed by another site (clickjacking), never cached, and never leaking
+# their address (which names the pending request) in a Referer (RFC 9700 §4.2.4).
 PAGE_HEADERS = {"Content-Security-Policy": "frame-ancestors 'self'", "X-Frame-Options": "SAMEORIGIN",
-                "Cache-Control": "no-store"}
+                "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
 def store() -> Store:

@@ -290,3 +290,27 @@ def test_failures_from_one_address_do_not_lock_a_client_out_elsewhere(live_serve
     assert token_request_from(live_server, "127.0.0.2", smart_secret) == 429  # that address is held back
     assert token_request_from(live_server, "127.0.0.1", smart_secret) == 400  # the client itself is not:
     # authenticated, it only gets invalid_grant for the bogus refresh token
+
+
+# -- what RFC 9700 names besides ---------------------------------------------------------------------------------
+
+
+def test_the_pages_of_an_authorization_leak_no_address_and_approval_is_not_a_307(live_server):
+    """RFC 9700 §4.2.4: no Referer from the pages that carry a request id; §4.12: a 307 after the consent POST
+    would make the browser re-post the form (with anything in it) to the app."""
+    victim, picker = at_the_picker(live_server)
+    assert picker.headers["Referrer-Policy"] == "no-referrer"
+    request_id, csrf = hidden(picker.text, "request"), hidden(picker.text, "csrf")
+    consent = walk(victim, f"{live_server}/auth/authorize/patient", "POST",
+                   data={"request": request_id, "csrf": csrf, "patient": "story-elderly"})
+    assert consent.headers["Referrer-Policy"] == "no-referrer"
+    back = victim.post(f"{live_server}/auth/authorize/consent", allow_redirects=False, timeout=10,
+                       data={"request": request_id, "csrf": csrf, "decision": "approve", "type": "*"})
+    assert back.status_code in (302, 303) and back.headers["Location"].startswith(REDIRECT + "?code=")
+
+
+def test_an_access_token_in_the_query_string_is_not_accepted(live_server):
+    """RFC 9700 §2.5 / RFC 6750 §2.3: tokens in URLs end up in logs and Referers; only the header carries them."""
+    token = live_server.token("patient/*.rs", patient="story-diabetes")
+    refused = requests.get(f"{live_server}/fhir/Patient/story-diabetes", params={"access_token": token}, timeout=10)
+    assert refused.status_code == 401 and refused.json()["resourceType"] == "OperationOutcome"
