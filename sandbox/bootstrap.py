@@ -27,14 +27,16 @@ def seed_database(store: Store, seed: int, patients: int, anchor_date: dt.date,
 
 
 def seed_directory(store: Store, base_url: str) -> None:
-    """Register the apps of seed_data/apps.json and derive users from the stored FHIR data (idempotent)."""
+    """Register the apps of seed_data/apps.json, derive users from the stored FHIR data and make the sandbox
+    administrator (idempotent)."""
     from .auth import ensure_schema
     from .auth.clients import register_seed_apps
-    from .auth.users import seed_users
+    from .auth.users import ensure_admin, seed_users
 
     ensure_schema(store)
     register_seed_apps(store, base_url)
     seed_users(store)
+    ensure_admin(store)
 
 
 def is_empty(store: Store) -> bool:

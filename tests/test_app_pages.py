@@ -62,9 +62,22 @@ def test_edit_and_remove(client, seeded_app):
                                         "pre_approved": "on", "csrf": csrf(client)})
     assert saved.status_code == 302
     app = ClientRegistry(seeded_app.extensions["store"]).get(client_id)
-    assert app.client_name == "Renamed" and app.pre_approved and app.client_secret is None
+    assert app.client_name == "Renamed" and app.client_secret is None and app.owner == "lori.mcdonald"
+    assert not app.pre_approved  # skipping consent is the administrator's decision, not the owner's
     client.post(f"/apps/{client_id}/remove", data={"csrf": csrf(client)})
     assert ClientRegistry(seeded_app.extensions["store"]).get(client_id) is None
+
+
+def test_the_administrator_pre_approves_and_edits_any_app(client, seeded_app):
+    created = client.post("/apps/new", data={**FORM, "client_type": "public", "csrf": csrf(client)})
+    sign_in(client, "admin")
+    form = dom(client.get(created.headers["Location"]).text)
+    assert form.one("input#pre_approved").attrs["name"] == "pre_approved"
+    saved = client.post(created.headers["Location"], data={**FORM, "client_type": "public", "pre_approved": "on",
+                                                           "csrf": csrf(client)})
+    app = ClientRegistry(seeded_app.extensions["store"]).get(created.headers["Location"].rsplit("/", 1)[1])
+    assert saved.status_code == 302 and app.pre_approved and app.owner == "lori.mcdonald"
+    assert ClientRegistry(seeded_app.extensions["store"]).get("demo-app").owner == "admin"  # bundled apps
 
 
 def test_backend_service_with_a_pasted_jwks(client, seeded_app):
@@ -128,13 +141,14 @@ def test_test_launch_opens_the_new_app_in_a_patients_chart(client, seeded_app):
     assert standalone.attrs["href"] == "http://localhost:4000/launch?iss=http%3A%2F%2Flocalhost%2Ffhir"
 
 
-def test_a_patient_user_is_sent_to_a_clinician_for_test_launches(seeded_client):
+def test_a_patient_user_is_told_that_clinicians_register_apps(seeded_client):
     sign_in(seeded_client, "lori.mcdonald")
     created = seeded_client.post("/apps/new", data={**FORM, "client_type": "public", "csrf": csrf(seeded_client)})
     patient_user = UserDirectory(seeded_client.application.extensions["store"]).list("patient")[0]
     sign_in(seeded_client, patient_user.username)
-    page = dom(seeded_client.get(created.headers["Location"]).text)
-    assert "Switch to a clinician" in page.one(".test-launch").text
+    response = seeded_client.get(created.headers["Location"])
+    assert response.status_code == 403
+    assert "Apps are registered by clinicians" in dom(response.text).one("section.error-card p").text
 
 
 def test_launch_intent_is_kept_and_checked(client, seeded_app):

@@ -70,7 +70,7 @@ class Trail:
 def sees_all(viewer: User) -> bool:
     # Clinicians see every trail: this is a teaching sandbox, where a class watches one screen, and trails keep
     # no usable secret. Patients and family members see only the trails of their own launches.
-    return viewer.kind == "clinician"
+    return viewer.is_clinician
 
 
 def may_see(viewer: User, events: list[audit.AuditEvent]) -> bool:
@@ -115,7 +115,7 @@ def summary(trail_id: str, events: list[audit.AuditEvent], lookups: Lookups, now
     created = next((e for e in events if e.event == "launch.created"), None)
     if created is not None:
         user = lookups.users(created.user_id) if created.user_id else None
-        kind = "Portal launch" if user is not None and user.kind != "clinician" else "EHR launch"
+        kind = "Portal launch" if user is not None and not user.is_clinician else "EHR launch"
     else:  # an authorize request naming an unknown launch is an EHR launch attempt all the same
         asked_launch = (events[0].detail.get("request") or {}).get("launch")
         kind = "Standalone launch" if trail_id.startswith(audit.STANDALONE_PREFIX) and not asked_launch else \
@@ -178,7 +178,7 @@ def require_sign_in():
 
 def page(template: str, status: int = 200, **values):
     """A page in the EHR's frame for clinicians, in a plain frame with the person's name for everyone else."""
-    clinician = g.viewer.kind == "clinician"
+    clinician = g.viewer.is_clinician
     try:
         portal = None if clinician else url_for("portal.home")
     except BuildError:

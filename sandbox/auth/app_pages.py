@@ -56,11 +56,36 @@ def _signed_in():
 
 @blueprint.before_request
 def require_sign_in():
-    if _signed_in() is None:
+    """Only clinicians and the administrator register apps: an app may ask for any patient's data."""
+    user = _signed_in()
+    if user is None:
         return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
+    if not user.is_clinician:
+        return page("oauth/error.html", 403, title="Only clinicians register apps",
+                    message=f"{user.display_name} is signed in as a patient or family member. Apps are registered "
+                    "by clinicians and the sandbox administrator: sign out, then sign in as one of them.")
     if request.method == "POST" and not csrf_ok(login_csrf()):
         return bad_csrf()
     return None
+
+
+def may_change(client: Client) -> bool:
+    """The owner of an app, or the administrator, may edit or remove it."""
+    user = _signed_in()
+    return user.is_admin or client.owner == user.id
+
+
+def not_yours(client: Client):
+    return page("oauth/error.html", 403, title="Not your app",
+                message=f"{client.display_name} belongs to another user, so nothing was changed. Only the user who "
+                "registered an app, or the sandbox administrator, may edit or remove it.")
+
+
+def pre_approval(form, client: Client | None) -> bool:
+    """Skipping consent is the administrator's decision; anyone else keeps what the app had (or no)."""
+    if _signed_in().is_admin:
+        return form.get("pre_approved") == "on"
+    return bool(client and client.pre_approved)
 
 
 @blueprint.get("/")
@@ -73,7 +98,8 @@ def register():
     form = request.form if request.method == "POST" else {"client_type": "public", "scope": DEFAULT_APP_SCOPE}
     if request.method == "POST":
         try:
-            client = _registry().register(metadata_from(request.form), origin="ui")
+            metadata = {**metadata_from(request.form), "pre_approved": pre_approval(request.form, None)}
+            client = _registry().register(metadata, origin="ui", owner=_signed_in().id)
         except RegistrationError as exc:
             return _form(form, None, exc, 400)
         audit.record(store(), "app.registered", client_id=client.client_id, user_id=_signed_in().id,
@@ -91,8 +117,11 @@ def show(client_id: str):
         return page("oauth/error.html", 404, title="Unknown app",
                     message=f"No app has client_id {client_id}. It may have been removed.")
     if request.method == "POST":
+        if not may_change(client):
+            return not_yours(client)
         try:
-            client = _registry().update(client_id, metadata_from(request.form))
+            metadata = {**metadata_from(request.form), "pre_approved": pre_approval(request.form, client)}
+            client = _registry().update(client_id, metadata)
         except RegistrationError as exc:
             return _form(request.form, client, exc, 400)
         return redirect(url_for("apps.show", client_id=client_id, saved=1))
@@ -110,7 +139,7 @@ def test_launch(client: Client) -> dict[str, Any] | None:
     if client.launch_uri and "launch/patient" in client.scopes:
         standalone = append_query(client.launch_uri, {"iss": _fhir_base()})
     patients = [{"id": u.fhir_resource[1], "name": u.display_name} for u in UserDirectory(store()).list("patient")]
-    return {"clinician": _signed_in().kind == "clinician", "patients": patients, "standalone_url": standalone}
+    return {"clinician": _signed_in().is_clinician, "patients": patients, "standalone_url": standalone}
 
 
 def _fhir_base() -> str:
@@ -119,6 +148,9 @@ def _fhir_base() -> str:
 
 @blueprint.post("/<client_id>/remove")
 def remove(client_id: str):
+    client = _registry().get(client_id)
+    if client is not None and not may_change(client):
+        return not_yours(client)
     if _registry().remove(client_id):
         audit.record(store(), "app.removed", client_id=client_id, user_id=_signed_in().id,
                      rule="Removed through the app registration page; its tokens were revoked")
@@ -141,7 +173,8 @@ def _form(form, client: Client | None, error: RegistrationError | None, status: 
 def _page(template: str, status: int = 200, **values):
     """A registration page: in the EHR's frame for a clinician, in the plain one for anyone else."""
     user = _signed_in()
-    return page(template, status, user=user, clinician=user.kind == "clinician", csrf=login_csrf(), **values)
+    return page(template, status, user=user, clinician=user.is_clinician, admin=user.is_admin, csrf=login_csrf(),
+                **values)
 
 
 def metadata_from(form) -> dict[str, Any]:
@@ -158,7 +191,6 @@ def metadata_from(form) -> dict[str, Any]:
         "scope": " ".join(form.get("scope", "").split()) or None,
         "launch_uri": form.get("launch_uri", "").strip() or None,
         "logo_uri": form.get("logo_uri", "").strip() or None,
-        "pre_approved": form.get("pre_approved") == "on",
         "launch_mode": form.get("launch_mode", "embedded"),
         "launch_intent": form.get("launch_intent", "").strip() or None,
     }

@@ -18,15 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from ..store import Store
+from . import audit
 from .registration import SECRET_METHODS, InvalidClientMetadata, client_type, validate_metadata
 from .scopes import ScopeSet
+from .users import ADMIN_ID
 
 SEED_APPS = Path(__file__).resolve().parents[2] / "seed_data" / "apps.json"
 CLIENT_ID_ALPHABET = string.ascii_letters + string.digits
 CLIENT_ID_LENGTH = 22  # ~131 bits
 SECRET_BYTES = 32
 ORIGINS = ("seed", "cli", "dynamic", "ui")
-_COLUMNS = "client_id, client_secret, client_type, metadata, origin, created_at, updated_at"
+_COLUMNS = "client_id, client_secret, client_type, metadata, origin, owner, created_at, updated_at"
 
 
 def new_client_id() -> str:
@@ -62,6 +64,7 @@ class Client:
     launch_mode: str = "embedded"  # sandbox: embedded frame or new browser tab
     launch_intent: str | None = None  # sandbox: the `intent` EHR launches of this app carry
     origin: str = "dynamic"
+    owner: str | None = None  # the user who registered it through /apps; the administrator for every other app
     created_at: int = 0
     updated_at: int = 0
 
@@ -122,8 +125,9 @@ class ClientRegistry:
         self.base_url = base_url
 
     def register(self, metadata: Mapping[str, Any], client_id: str | None = None, origin: str = "dynamic",
-                 require_keys: bool = True) -> Client:
-        """Validate ``metadata`` and register a new app. A secret is issued for client_secret_* methods.
+                 require_keys: bool = True, owner: str = ADMIN_ID) -> Client:
+        """Validate ``metadata`` and register a new app, owned by ``owner``. A secret is issued for client_secret_*
+        methods.
 
         Raises ``RegistrationError`` for invalid metadata or a ``client_id`` already in use.
         """
@@ -135,8 +139,8 @@ class ClientRegistry:
             if self.get(client_id) is not None:
                 raise InvalidClientMetadata(f"client_id {client_id!r} is already registered")
             conn.execute(
-                f"INSERT INTO clients ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (client_id, secret, _type_of(values), json.dumps(values), origin, now, now),
+                f"INSERT INTO clients ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (client_id, secret, _type_of(values), json.dumps(values), origin, owner, now, now),
             )
         return self.get(client_id)
 
@@ -176,20 +180,40 @@ class ClientRegistry:
         secret = None
         if values["token_endpoint_auth_method"] in SECRET_METHODS:
             secret = client.client_secret or new_client_secret()
+        ends_grants = grants_end_when(client, values)
         with self.store.transaction() as conn:
             conn.execute(
                 "UPDATE clients SET client_secret = ?, client_type = ?, metadata = ?, updated_at = ? "
                 "WHERE client_id = ?",
                 (secret, _type_of(values), json.dumps(values), int(time.time()), client_id),
             )
+            if ends_grants:
+                end_grants(conn, client_id)
+                audit.record(self.store, "app.grants_ended", client_id=client_id, rule=ends_grants)
         return self.get(client_id)
 
     def remove(self, client_id: str) -> bool:
-        """Remove an app and revoke every token it holds. Returns whether it existed."""
+        """Remove an app and end every grant it holds. Returns whether it existed."""
         with self.store.transaction() as conn:
-            conn.execute("UPDATE tokens SET revoked_at = CAST(strftime('%s', 'now') AS INTEGER) WHERE client_id = ? "
-                         "AND revoked_at IS NULL", (client_id,))
+            end_grants(conn, client_id)
             return conn.execute("DELETE FROM clients WHERE client_id = ?", (client_id,)).rowcount > 0
+
+
+def grants_end_when(before: Client, after: Mapping[str, Any]) -> str | None:
+    """Why an app's change ends its existing grants, or None: tokens and codes issued to a confidential client, or
+    bound to redirect URIs, must not outlive the registration that made them safe (RFC 9700 §4.1, §4.13)."""
+    if not before.is_public and after["token_endpoint_auth_method"] == "none":
+        return "The app changed from confidential to public: its tokens and codes were revoked"
+    if tuple(after.get("redirect_uris", ())) != before.redirect_uris:
+        return "The app's redirect URIs changed: its tokens and codes were revoked"
+    return None
+
+
+def end_grants(conn, client_id: str) -> None:
+    """Revoke every token of an app and spend its unredeemed codes (inside the caller's transaction)."""
+    now = int(time.time())
+    conn.execute("UPDATE tokens SET revoked_at = ? WHERE client_id = ? AND revoked_at IS NULL", (now, client_id))
+    conn.execute("UPDATE codes SET used_at = ? WHERE client_id = ? AND used_at IS NULL", (now, client_id))
 
 
 def register_seed_apps(store: Store, base_url: str, path: Path = SEED_APPS) -> list[Client]:
@@ -216,9 +240,9 @@ def _type_of(values: Mapping[str, Any]) -> str:
 
 
 def _client(row: tuple) -> Client:
-    client_id, secret, ctype, metadata_json, origin, created_at, updated_at = row
+    client_id, secret, ctype, metadata_json, origin, owner, created_at, updated_at = row
     values = json.loads(metadata_json)
     for name in ("redirect_uris", "grant_types", "response_types"):
         values[name] = tuple(values.get(name, ()))
     return Client(client_id=client_id, client_secret=secret, client_type=ctype, origin=origin,
-                  created_at=created_at, updated_at=updated_at, **values)
+                  owner=owner or ADMIN_ID, created_at=created_at, updated_at=updated_at, **values)

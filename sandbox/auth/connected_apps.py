@@ -77,6 +77,6 @@ def manage():
                          rule="The user revoked the app's access on the connected apps page", family=family_id)
         # the patient portal lists the same grants and sends its revokes here, asking to come back
         return redirect(safe_next(request.form.get("next") or url_for("manage.manage")))
-    if user.kind != "clinician":  # patients and family members manage their apps in the portal's own words
+    if not user.is_clinician:  # patients and family members manage their apps in the portal's own words
         return redirect(url_for("portal.connected"))
     return page("oauth/manage.html", user=user, grants=grants_of(user.id), csrf=login_csrf(), active_top="connected")

@@ -102,12 +102,14 @@ def login():
             signin.sign_in(user)
             return redirect(next_url)
         error = "That user name and password did not match a sandbox user. Pick a user below or check the spelling."
-    clinicians = directory.list("clinician")[:SAMPLE_CLINICIANS]
+    staff = directory.list("clinician")
+    clinicians = [u for u in staff if not u.is_admin][:SAMPLE_CLINICIANS]
     people = directory.list("patient") + directory.list("related-person")
     signed_in, _ = signin.current()
     return page("oauth/login.html", 401 if error else 200, csrf=login_csrf(), next_url=next_url, error=error,
                 passwords=bool(current_app.config["SIGN_IN_PASSWORD"]),
-                clinicians=clinicians, people=people, signed_in=signed_in, asking=asking_app(next_url))
+                clinicians=clinicians, admins=[u for u in staff if u.is_admin], people=people, signed_in=signed_in,
+                asking=asking_app(next_url))
 
 
 @blueprint.post("/logout")

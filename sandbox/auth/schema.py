@@ -21,6 +21,7 @@ CREATE TABLE IF NOT EXISTS clients (
     client_type TEXT NOT NULL,
     metadata TEXT NOT NULL,
     origin TEXT NOT NULL DEFAULT 'dynamic',
+    owner TEXT,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 );
@@ -37,7 +38,8 @@ CREATE TABLE IF NOT EXISTS users (
     fhir_user TEXT NOT NULL,
     password_hash TEXT,
     seeded INTEGER NOT NULL DEFAULT 0,
-    created_at INTEGER NOT NULL
+    created_at INTEGER NOT NULL,
+    admin INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS users_fhir_user ON users (fhir_user);
 CREATE INDEX IF NOT EXISTS users_kind ON users (kind, created_at);
@@ -211,6 +213,8 @@ TABLES: tuple[str, ...] = (CLIENTS, USERS, SIGNING_KEYS, SESSIONS, LAUNCHES, PEN
 ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("pending_authorizations", "browser", "TEXT"),
     ("launches", "secret", "TEXT"),
+    ("clients", "owner", "TEXT"),
+    ("users", "admin", "INTEGER NOT NULL DEFAULT 0"),
 )
 # Indexes on added columns: created once the columns exist.
 ADDED_INDEXES = """

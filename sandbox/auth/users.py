@@ -22,9 +22,14 @@ from ..store import Store
 
 KINDS = ("clinician", "patient", "related-person")
 RESOURCE_TYPE_OF_KIND = {"clinician": "Practitioner", "patient": "Patient", "related-person": "RelatedPerson"}
+# The sandbox administrator: a clinician who also decides for every app (owner of the bundled ones, pre-approval).
+ADMIN_ID = "admin"
+ADMIN_PRACTITIONER = {"resourceType": "Practitioner", "id": "sandbox-admin", "active": True,
+                      "name": [{"use": "official", "text": "Sandbox Administrator", "family": "Administrator",
+                                "given": ["Sandbox"]}]}
 CLINICIAN_COUNT = 5
 STORY_PREFIX = "story-"
-_COLUMNS = "id, username, display_name, kind, fhir_user, password_hash, seeded, created_at"
+_COLUMNS = "id, username, display_name, kind, fhir_user, password_hash, seeded, created_at, admin"
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,16 @@ class User:
     password_hash: str | None = None
     seeded: bool = False
     created_at: int = 0
+    admin: bool = False  # the sandbox administrator (a clinician who decides for every app)
+
+    @property
+    def is_clinician(self) -> bool:
+        """Whether the user works in the EHR (sees every patient, registers apps); the administrator is one."""
+        return self.kind == "clinician"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.admin
 
     @property
     def fhir_resource(self) -> tuple[str, str]:
@@ -93,7 +108,7 @@ class UserDirectory:
             raise ValueError(f"username {username!r} is taken")
         password_hash = generate_password_hash(password) if password else None
         with self.store.transaction() as conn:
-            conn.execute(f"INSERT INTO users ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, 0, ?)",
+            conn.execute(f"INSERT INTO users ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, 0, ?, 0)",
                          (username, username, display_name, kind, fhir_user, password_hash, int(time.time())))
         return self.get(username)
 
@@ -117,7 +132,7 @@ def patients_of(store: Store, user: User | None) -> tuple[str, ...] | None:
     the linked patient for a RelatedPerson, none without a user."""
     if user is None:
         return ()
-    if user.kind == "clinician":
+    if user.is_clinician:
         return None
     rtype, rid = user.fhir_resource
     if rtype == "Patient":
@@ -151,7 +166,7 @@ def seed_users(store: Store, clinicians: int = CLINICIAN_COUNT) -> list[User]:
             user_id = existing.get(reference)
             if user_id is None:
                 user_id = _free_username(username_for(resource, rid), taken | set(existing.values()) | set(kept))
-                conn.execute(f"INSERT INTO users ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, NULL, 1, ?)",
+                conn.execute(f"INSERT INTO users ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, NULL, 1, ?, 0)",
                              (user_id, user_id, display, kind, reference, now))
             else:
                 conn.execute("UPDATE users SET display_name = ?, kind = ? WHERE id = ?", (display, kind, user_id))
@@ -160,6 +175,17 @@ def seed_users(store: Store, clinicians: int = CLINICIAN_COUNT) -> list[User]:
         conn.executemany("DELETE FROM users WHERE id = ?", [(uid,) for uid in gone])
     directory = UserDirectory(store)
     return [directory.get(uid) for uid in kept]
+
+
+def ensure_admin(store: Store) -> None:
+    """The sandbox administrator (username `admin`) and the Practitioner it stands for, made when missing. Not a
+    seeded user, so re-seeding never removes it (nor a password given to it)."""
+    if not store.exists("Practitioner", ADMIN_PRACTITIONER["id"]):
+        store.update(dict(ADMIN_PRACTITIONER))
+    with store.transaction() as conn:
+        conn.execute(f"INSERT OR IGNORE INTO users ({_COLUMNS}) VALUES (?, ?, ?, 'clinician', ?, NULL, 0, ?, 1)",
+                     (ADMIN_ID, ADMIN_ID, "Sandbox Administrator", f"Practitioner/{ADMIN_PRACTITIONER['id']}",
+                      int(time.time())))
 
 
 def username_for(resource: dict, fallback: str) -> str:
@@ -215,5 +241,5 @@ def _check(kind: str, fhir_user: str) -> None:
 
 
 def _user(row: tuple) -> User:
-    *head, seeded, created_at = row
-    return User(*head, seeded=bool(seeded), created_at=created_at)
+    *head, seeded, created_at, admin = row
+    return User(*head, seeded=bool(seeded), created_at=created_at, admin=bool(admin))

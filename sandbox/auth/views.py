@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
-from .admin import require_local_or_admin
+from .admin import admin_token, presents_admin_token, require_local_or_admin
 from .clients import ClientRegistry
 from .keys import SigningKeys
 from .registration import InvalidClientMetadata, RegistrationError
@@ -35,6 +35,10 @@ def register():
     metadata = request.get_json(silent=True)
     if not isinstance(metadata, dict):
         return _registration_error(InvalidClientMetadata("The request body is not a JSON object"))
+    if metadata.get("pre_approved") and not presents_admin_token(admin_token(_store(), current_app.config)):
+        return _registration_error(InvalidClientMetadata(
+            "pre_approved (skip consent) is the sandbox administrator's decision: send the admin token as "
+            "Authorization: Bearer <token> (sandbox admin-token prints it), even from this machine", "pre_approved"))
     registry = ClientRegistry(_store(), current_app.config["BASE_URL"])
     try:
         client = registry.register(metadata, origin="dynamic")

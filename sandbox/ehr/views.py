@@ -51,7 +51,7 @@ def require_clinician():
         if is_htmx():
             return "", 200, {"HX-Redirect": target}
         return redirect(target)
-    if user.kind != "clinician":
+    if not user.is_clinician:
         return error_page("The EHR is for clinicians",
                           f"You are signed in as {user.display_name}, a {user.kind.replace('-', ' ')} user. The "
                           "clinician EHR needs a clinician: switch user and pick one from the Clinicians group. "

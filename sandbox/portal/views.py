@@ -53,7 +53,7 @@ def require_patient_or_family():
     if user is None:
         here = request.full_path.rstrip("?") if request.method == "GET" else url_for("portal.home")
         return redirect(url_for("portal.login", next=here))
-    if user.kind == "clinician":
+    if user.is_clinician:
         return message("The patient portal is for patients",
                        f"You are signed in as {user.display_name}, a clinician. The portal shows one person's own "
                        "health record, so it needs a patient or a family member: switch user and pick one. "
