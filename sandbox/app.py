@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from flask import Flask, redirect, render_template, request
+from flask import Flask, render_template, request
 
+from . import edges
 from . import settings as settings_module
 from .store import Store
 
@@ -30,7 +30,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["SECRET_KEY"] = store.secret("flask_secret_key")
     app.json.sort_keys = False
 
-    _redirect_to_base_url(app)
+    edges.install(app)
 
     from .auth import blueprint as auth_blueprint
     from .auth import ensure_schema as ensure_auth_schema
@@ -91,19 +91,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         return {"status": "ok"}
 
     return app
-
-
-def _redirect_to_base_url(app: Flask) -> None:
-    """BASE_URL is the one public address: a browser arriving under another host name is sent there,
-    so cookies, redirects and launch URLs all agree on one origin."""
-    base = urlsplit(app.config["BASE_URL"])
-
-    @app.before_request
-    def redirect_other_hosts():
-        if request.method not in ("GET", "HEAD") or request.host == base.netloc:
-            return None
-        target = app.config["BASE_URL"] + request.full_path.rstrip("?")
-        return redirect(target, code=308)
 
 
 def _require_tokens_on_fhir(app: Flask) -> None:

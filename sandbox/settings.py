@@ -94,6 +94,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RATE_LIMIT_FAILURES", 50, "Failed client authentications or sign-ins from one client or address "
             "within RATE_LIMIT_WINDOW before further attempts get 429.", int),
     Setting("RATE_LIMIT_WINDOW", 300, "Seconds over which failures are counted for rate limiting.", int),
+    Setting("MAX_BODY_BYTES", 50 * 1024 * 1024, "Largest request body accepted, in bytes; larger ones get 413. The "
+            "default takes a large Synthea patient bundle in one transaction.", int),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
