@@ -187,7 +187,8 @@ def list_users(values: dict) -> None:
     """List the users: user name, kind, FHIR resource, and whether they have a password."""
     for user in UserDirectory(_store(values)).list():
         password = "password" if user.password_hash else "no password"
-        click.echo(f"{user.username:<28} {user.kind:<15} {user.fhir_user:<40} {password}")
+        kind = "administrator" if user.is_admin else user.kind
+        click.echo(f"{user.username:<28} {kind:<15} {user.fhir_user:<40} {password}")
 
 
 @users.command("password")
