@@ -177,6 +177,11 @@ REFUSED = [
      "cannot also use refresh_token"),
     ({**BACKEND, "scope": "system/Patient.rs patient/Observation.rs launch"}, "invalid_client_metadata",
      "may only hold system/ scopes; remove patient/Observation.rs launch"),
+    ({**PUBLIC, "scope": "launch patient/*.rs system/*.cruds"}, "invalid_client_metadata",
+     "system/ scopes are for backend services (client_credentials with private_key_jwt), not apps a person "
+     "authorizes; remove system/*.cruds"),
+    ({**PKJWT, "jwks_uri": "https://app.example.org/jwks", "scope": "openid system/Patient.rs"},
+     "invalid_client_metadata", "system/ scopes are for backend services"),
     # keys (SMART client-confidential-asymmetric, RFC 7591 §2 jwks / jwks_uri)
     (PKJWT, "invalid_client_metadata", "private_key_jwt needs the client's public keys: jwks_uri or jwks"),
     ({**PKJWT, "jwks_uri": "https://app.example.org/jwks", "jwks": {"keys": []}}, "invalid_client_metadata",

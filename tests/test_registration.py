@@ -62,6 +62,9 @@ def test_a_backend_service_registers_with_a_jwks_uri(client):
      "grant_types implicit not supported; use authorization_code, refresh_token, client_credentials"),
     ({**PUBLIC_APP, "token_endpoint_auth_method": "private_key_jwt"}, "invalid_client_metadata",
      "private_key_jwt needs the client's public keys: jwks_uri or jwks"),
+    ({**PUBLIC_APP, "scope": "launch openid system/*.cruds"}, "invalid_client_metadata",
+     "system/ scopes are for backend services (client_credentials with private_key_jwt), not apps a person "
+     "authorizes; remove system/*.cruds"),
 ])
 def test_invalid_metadata_gets_a_400_with_the_rfc_7591_error(client, store, metadata, error, description):
     response = client.post("/auth/register", json=metadata)
@@ -124,6 +127,25 @@ def test_the_admin_token_setting_replaces_the_generated_one(tmp_path):
                        headers={"Authorization": f"Bearer {generated}"}).status_code == 401
     assert client.post("/auth/register", json=PUBLIC_APP, environ_base=REMOTE,
                        headers={"Authorization": "Bearer let-me-in"}).status_code == 201
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer not-the-token"}])
+def test_pre_approval_needs_the_admin_token_even_from_this_machine(client, store, headers):
+    response = client.post("/auth/register", json={**PUBLIC_APP, "pre_approved": True}, headers=headers)
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid_client_metadata"
+    assert "pre_approved (skip consent) is the sandbox administrator's decision" in response.json["error_description"]
+    assert ClientRegistry(store).list() == []
+
+
+def test_the_admin_token_pre_approves_and_asking_for_consent_needs_no_token(client, store):
+    token = store.secret(SECRET_NAME)
+    approved = client.post("/auth/register", json={**PUBLIC_APP, "pre_approved": True},
+                           headers={"Authorization": f"Bearer {token}"})
+    asks = client.post("/auth/register", json={**PUBLIC_APP, "pre_approved": False})
+    assert (approved.status_code, approved.json["pre_approved"]) == (201, True)
+    assert (asks.status_code, asks.json["pre_approved"]) == (201, False)
+    assert ClientRegistry(store).get(approved.json["client_id"]).owner == "admin"  # RFC 7591 apps: the administrator's
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"])

@@ -183,16 +183,22 @@ def _check_redirect_uris(value: list[str] | None, grants: list[str], base_url: s
 
 
 def _check_scope(value: str | None, grants: list[str]) -> str:
-    """Unknown scopes are dropped, never an error. SMART Backend Services clients hold system/ scopes only."""
+    """Unknown scopes are dropped, never an error. SMART Backend Services: system/ scopes belong to backend
+    services (client_credentials, which _check_grants ties to private_key_jwt) and they hold nothing else; an app a
+    person authorizes never holds them."""
     backend = "client_credentials" in grants
     if not value or not value.strip():
         return DEFAULT_BACKEND_SCOPE if backend else DEFAULT_APP_SCOPE
     scopes = ScopeSet.parse(value)
-    if backend:
-        wrong = [s for s in scopes.scopes if (parsed := parse_resource_scope(s)) is None or parsed.context != "system"]
-        if wrong:
-            raise InvalidClientMetadata(f"A client_credentials client may only hold system/ scopes; remove "
-                                        f"{' '.join(wrong)}", "scope")
+    system = [s for s in scopes.scopes if (parsed := parse_resource_scope(s)) and parsed.context == "system"]
+    others = [s for s in scopes.scopes if s not in system]
+    if backend and others:
+        raise InvalidClientMetadata(f"A client_credentials client may only hold system/ scopes; remove "
+                                    f"{' '.join(others)}", "scope")
+    if not backend and system:
+        raise InvalidClientMetadata(f"system/ scopes are for backend services (client_credentials with "
+                                    f"private_key_jwt), not apps a person authorizes; remove {' '.join(system)}",
+                                    "scope")
     return str(scopes)
 
 
