@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -273,6 +274,85 @@ def test_removing_an_app_revokes_its_tokens(registry):
     assert active_token(registry.store, token) is None
 
 
+def grants_of(registry, client_id: str) -> tuple[str, str, str]:
+    """An access token, a refresh token and an unredeemed code of the app."""
+    from sandbox.auth.codes import CodeGrant, issue_code
+    from sandbox.auth.tokens import issue, new_family_id
+
+    issued = issue(registry.store, family_id=new_family_id(), client_id=client_id, scope="patient/*.rs offline_access",
+                   access_lifetime=3600, refresh_expires_at=int(time.time()) + 3600)
+    code = issue_code(registry.store, CodeGrant(client_id, REDIRECT, "challenge", "patient/*.rs"), 60)
+    return issued.access_token, issued.refresh_token, code
+
+
+def grants_hold(registry, access: str, refresh: str, code: str) -> tuple[bool, bool, bool]:
+    from sandbox.auth.codes import redeem_code
+    from sandbox.auth.tokens import active_token, find, inactive_reason
+
+    return (active_token(registry.store, access) is not None,
+            inactive_reason(registry.store, find(registry.store, refresh)) is None,
+            redeem_code(registry.store, code, "probe").grant is not None)
+
+
+@pytest.mark.parametrize(("change", "why"), [
+    ({"token_endpoint_auth_method": "none"}, "The app changed from confidential to public"),
+    ({"redirect_uris": [REDIRECT, REDIRECT + "/other"]}, "The app's redirect URIs changed"),
+])
+def test_going_public_or_new_redirect_uris_end_the_apps_grants_and_say_why(registry, change, why):
+    from sandbox.auth import audit
+
+    app = registry.register({"redirect_uris": [REDIRECT]})
+    grants = grants_of(registry, app.client_id)
+    registry.update(app.client_id, change)
+    assert grants_hold(registry, *grants) == (False, False, False)
+    [event] = audit.recent(registry.store, client_id=app.client_id, event="app.grants_ended")
+    assert event.rule.startswith(why) and event.rule.endswith("its tokens and codes were revoked")
+
+
+@pytest.mark.parametrize("change", [
+    {"client_name": "Renamed", "scope": "launch patient/Observation.rs"},
+    {"token_endpoint_auth_method": "client_secret_post"},  # a public app becoming confidential gains trust
+    {"redirect_uris": [REDIRECT, REDIRECT]},  # the same URIs, written twice
+])
+def test_other_changes_keep_the_apps_grants(registry, change):
+    from sandbox.auth import audit
+
+    app = registry.register({**PUBLIC} if "token_endpoint_auth_method" in change else {"redirect_uris": [REDIRECT]})
+    grants = grants_of(registry, app.client_id)
+    registry.update(app.client_id, change)
+    assert grants_hold(registry, *grants) == (True, True, True)
+    assert audit.recent(registry.store, client_id=app.client_id, event="app.grants_ended") == []
+
+
+def test_a_change_that_ends_the_grants_ends_the_pre_approval_unless_it_sets_it(registry):
+    app = registry.register({**PUBLIC, "pre_approved": True})
+    assert registry.update(app.client_id, {"client_name": "Renamed"}).pre_approved
+    assert not registry.update(app.client_id, {"redirect_uris": [REDIRECT + "/new"]}).pre_approved
+    again = registry.update(app.client_id, {"redirect_uris": [REDIRECT], "pre_approved": True})
+    assert again.pre_approved  # the administrator approving the new registration in the same change
+
+
+def test_apps_belong_to_the_administrator_unless_registered_for_someone(registry):
+    assert registry.register(PUBLIC).owner == "admin"
+    assert registry.register(PUBLIC, origin="ui", owner="lori.mcdonald").owner == "lori.mcdonald"
+
+
+def test_an_older_database_gains_the_owner_column_and_its_apps_belong_to_the_administrator(tmp_path):
+    from sandbox.auth.schema import ensure_schema
+
+    old = Store(str(tmp_path / "old.sqlite"))
+    old.conn.executescript(
+        "CREATE TABLE clients (client_id TEXT PRIMARY KEY, client_secret TEXT, client_type TEXT NOT NULL, "
+        "metadata TEXT NOT NULL, origin TEXT NOT NULL DEFAULT 'dynamic', created_at INTEGER NOT NULL, "
+        "updated_at INTEGER NOT NULL);")
+    old.conn.execute("INSERT INTO clients VALUES ('old-app', NULL, 'public', ?, 'ui', 1, 1)",
+                     (json.dumps(validate_metadata(PUBLIC)),))
+    ensure_schema(old)
+    ensure_schema(old)  # every worker runs it; the second run finds the column there
+    assert "owner" in {row[1] for row in old.conn.execute("PRAGMA table_info(clients)")}
+    assert ClientRegistry(old).get("old-app").owner == "admin"
+
+
 def test_client_ids_and_secrets_are_random_and_url_safe(registry):
     clients = [registry.register({"redirect_uris": [REDIRECT]}) for _ in range(5)]
     assert len({c.client_id for c in clients}) == 5
@@ -427,8 +507,20 @@ def test_cli_updates_only_the_flags_given(cli_values):
     assert result.exit_code == 0, result.output
     client = ClientRegistry(Store(cli_values["DB"])).get("tab-app")
     assert (client.launch_mode, client.pre_approved, client.redirect_uris) == ("tab", True, (BASE + "/cb",))
+    moved = runner.invoke(apps_cli, ["update", "tab-app", "--redirect-uri", "/elsewhere"], obj=cli_values)
+    assert moved.exit_code == 0 and json.loads(moved.output)["pre_approved"] is False  # a new registration
     unknown = runner.invoke(apps_cli, ["update", "nobody", "--name", "x"], obj=cli_values)
     assert unknown.exit_code == 1 and "No app has client_id 'nobody'" in unknown.output
+
+
+def test_cli_update_ends_the_grants_as_the_pages_do(cli_values):
+    runner = CliRunner()
+    runner.invoke(apps_cli, ["add", "--client-id", "server-app", "--redirect-uri", REDIRECT], obj=cli_values)
+    registry = ClientRegistry(Store(cli_values["DB"]), BASE)
+    grants = grants_of(registry, "server-app")
+    result = runner.invoke(apps_cli, ["update", "server-app", "--auth-method", "none"], obj=cli_values)
+    assert result.exit_code == 0, result.output
+    assert grants_hold(registry, *grants) == (False, False, False)
 
 
 # -- no input makes validation fail other than with a registration error -----------------------------------------

@@ -159,6 +159,8 @@ class ClientRegistry:
         response_types follows grant_types unless given; giving jwks or jwks_uri replaces the other. The
         secret is kept while the app authenticates with a secret, issued when it starts to, and dropped
         when it stops. A private_key_jwt app declared without keys may be changed without adding them.
+        A change that ends the app's grants (``grants_end_when``) also ends its pre-approval, which the administrator
+        gave to the registration as it was, unless the same change sets pre_approved.
         Raises ``KeyError`` for an unknown app and ``RegistrationError`` for invalid metadata.
         """
         client = self.get(client_id)
@@ -181,6 +183,8 @@ class ClientRegistry:
         if values["token_endpoint_auth_method"] in SECRET_METHODS:
             secret = client.client_secret or new_client_secret()
         ends_grants = grants_end_when(client, values)
+        if ends_grants and "pre_approved" not in changes:
+            values["pre_approved"] = False
         with self.store.transaction() as conn:
             conn.execute(
                 "UPDATE clients SET client_secret = ?, client_type = ?, metadata = ?, updated_at = ? "
