@@ -8,6 +8,7 @@ import re
 import pytest
 from authorize_support import hidden, sign_in
 from dom import dom
+from ehr_support import csrf_of
 
 from sandbox.auth.clients import ClientRegistry
 from sandbox.auth.users import UserDirectory
@@ -80,6 +81,55 @@ def test_the_administrator_pre_approves_and_edits_any_app(client, seeded_app):
     assert ClientRegistry(seeded_app.extensions["store"]).get("demo-app").owner == "admin"  # bundled apps
 
 
+def test_another_clinician_sees_the_app_but_may_not_change_or_remove_it(client, seeded_app):
+    created = client.post("/apps/new", data={**FORM, "csrf": csrf(client)})
+    client_id = created.headers["Location"].rsplit("/", 1)[1]
+    registry = ClientRegistry(seeded_app.extensions["store"])
+    before = registry.get(client_id)
+    sign_in(client, "susan.glenn")
+    page = dom(client.get(created.headers["Location"]).text)
+    assert page.one("#not-yours").text.startswith("This app belongs to another user")
+    assert page.select("form.form button[type=submit]") == []
+    assert page.select(".test-launch form")  # trying the app is still open to every clinician
+    listed = dom(client.get("/apps/").text)
+    row = next(r for r in listed.select("tbody tr") if client_id in r.text)
+    assert row.select("button") == [] and "Lori" in row.select("td")[3].text
+    edited = client.post(created.headers["Location"], data={**FORM, "client_type": "public", "csrf": csrf(client)})
+    removed = client.post(f"/apps/{client_id}/remove", data={"csrf": csrf(client)})
+    assert edited.status_code == removed.status_code == 403
+    assert dom(edited.text).one("h1").text == "Not your app"
+    assert registry.get(client_id) == before
+
+
+def test_a_clinicians_pre_approval_is_ignored_and_the_checkbox_is_the_administrators(client, seeded_app):
+    assert dom(client.get("/apps/new").text).select("#pre_approved") == []
+    created = client.post("/apps/new", data={**FORM, "pre_approved": "on", "csrf": csrf(client)})
+    client_id = created.headers["Location"].rsplit("/", 1)[1]
+    assert not ClientRegistry(seeded_app.extensions["store"]).get(client_id).pre_approved
+
+
+def test_an_owners_new_redirect_uris_end_the_administrators_pre_approval(client, seeded_app):
+    created = client.post("/apps/new", data={**FORM, "csrf": csrf(client)})
+    registry = ClientRegistry(seeded_app.extensions["store"])
+    client_id = created.headers["Location"].rsplit("/", 1)[1]
+    registry.update(client_id, {"pre_approved": True})
+    client.post(created.headers["Location"], data={**FORM, "launch_mode": "embedded", "csrf": csrf(client)})
+    assert registry.get(client_id).pre_approved  # a change that keeps the registration keeps the approval
+    client.post(created.headers["Location"], data={**FORM, "redirect_uris": "https://elsewhere.example/cb",
+                                                   "csrf": csrf(client)})
+    assert not registry.get(client_id).pre_approved
+
+
+def test_system_scopes_are_for_backend_services_only(client, seeded_app):
+    before = len(ClientRegistry(seeded_app.extensions["store"]).list())
+    response = client.post("/apps/new", data={**FORM, "scope": "launch system/*.cruds", "csrf": csrf(client)})
+    assert response.status_code == 400
+    assert dom(response.text).one("#scope-error").text.endswith(
+        "system/ scopes are for backend services (client_credentials with private_key_jwt), not apps a person "
+        "authorizes; remove system/*.cruds")
+    assert len(ClientRegistry(seeded_app.extensions["store"]).list()) == before
+
+
 def test_backend_service_with_a_pasted_jwks(client, seeded_app):
     from joserfc.jwk import RSAKey
 
@@ -149,6 +199,13 @@ def test_a_patient_user_is_told_that_clinicians_register_apps(seeded_client):
     response = seeded_client.get(created.headers["Location"])
     assert response.status_code == 403
     assert "Apps are registered by clinicians" in dom(response.text).one("section.error-card p").text
+    for path in ("/apps/", "/apps/new"):
+        assert seeded_client.get(path).status_code == 403
+    before = len(ClientRegistry(seeded_client.application.extensions["store"]).list())
+    posted = seeded_client.post("/apps/new", data={**FORM, "client_type": "backend", "scope": "system/*.cruds",
+                                                   "csrf": csrf_of(seeded_client)})
+    assert posted.status_code == 403
+    assert len(ClientRegistry(seeded_client.application.extensions["store"]).list()) == before
 
 
 def test_launch_intent_is_kept_and_checked(client, seeded_app):

@@ -81,16 +81,16 @@ def not_yours(client: Client):
                 "registered an app, or the sandbox administrator, may edit or remove it.")
 
 
-def pre_approval(form, client: Client | None) -> bool:
-    """Skipping consent is the administrator's decision; anyone else keeps what the app had (or no)."""
-    if _signed_in().is_admin:
-        return form.get("pre_approved") == "on"
-    return bool(client and client.pre_approved)
+def pre_approval(form) -> dict[str, bool]:
+    """Skipping consent is the administrator's decision: only their form sets pre_approved. Anyone else's post leaves
+    it to the registry: no for a new app, unchanged on an edit unless the edit ends the app's grants."""
+    return {"pre_approved": form.get("pre_approved") == "on"} if _signed_in().is_admin else {}
 
 
 @blueprint.get("/")
 def list_apps():
-    return _page("apps/list.html", apps=_registry().list(), active_top="apps")
+    owners = {user.id: user.display_name for user in UserDirectory(store()).list()}
+    return _page("apps/list.html", apps=_registry().list(), owners=owners, active_top="apps")
 
 
 @blueprint.route("/new", methods=["GET", "POST"])
@@ -98,7 +98,7 @@ def register():
     form = request.form if request.method == "POST" else {"client_type": "public", "scope": DEFAULT_APP_SCOPE}
     if request.method == "POST":
         try:
-            metadata = {**metadata_from(request.form), "pre_approved": pre_approval(request.form, None)}
+            metadata = {**metadata_from(request.form), **pre_approval(request.form)}
             client = _registry().register(metadata, origin="ui", owner=_signed_in().id)
         except RegistrationError as exc:
             return _form(form, None, exc, 400)
@@ -120,7 +120,7 @@ def show(client_id: str):
         if not may_change(client):
             return not_yours(client)
         try:
-            metadata = {**metadata_from(request.form), "pre_approved": pre_approval(request.form, client)}
+            metadata = {**metadata_from(request.form), **pre_approval(request.form)}
             client = _registry().update(client_id, metadata)
         except RegistrationError as exc:
             return _form(request.form, client, exc, 400)
@@ -174,7 +174,7 @@ def _page(template: str, status: int = 200, **values):
     """A registration page: in the EHR's frame for a clinician, in the plain one for anyone else."""
     user = _signed_in()
     return page(template, status, user=user, clinician=user.is_clinician, admin=user.is_admin, csrf=login_csrf(),
-                **values)
+                may_change=may_change, **values)
 
 
 def metadata_from(form) -> dict[str, Any]:
