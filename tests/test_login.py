@@ -49,6 +49,16 @@ def test_the_page_offers_sample_clinicians_and_portal_users_and_says_no_password
     assert page.one('input[name="password"]').attrs["type"] == "password"
 
 
+def test_the_administrator_is_offered_apart_signs_in_with_one_click_and_works_in_the_ehr(client):
+    page = dom(client.get("/auth/login").text)
+    [admin] = [b for b in page.select('button.persona[name="username"]') if b.attrs["value"] == "admin"]
+    assert admin.one(".persona-name").text == "Sandbox Administrator"
+    assert admin.select(".muted")[0].text == "Administrator · every app, pre-approval"
+    assert sign_in(client, "admin").status_code == 302
+    assert client.get("/ehr/patients").status_code == 200
+    assert client.get("/apps/new").status_code == 200
+
+
 def test_signing_in_for_an_app_says_which_app_is_waiting(client):
     login = client.get(client.get("/auth/authorize", query_string=authorize_params()).headers["Location"])
     page = dom(login.text)

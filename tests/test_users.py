@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.auth.users import CLINICIAN_COUNT, UserDirectory, display_name, seed_users, username_for
+from sandbox.auth.users import (
+    CLINICIAN_COUNT,
+    UserDirectory,
+    display_name,
+    ensure_admin,
+    patients_of,
+    seed_users,
+    username_for,
+)
 
 
 def practitioner(rid, given, family, prefix=("Dr.",)):
@@ -91,6 +99,34 @@ def test_users_made_by_hand_are_left_alone_and_their_usernames_avoided(populated
     assert directory.get("wei.chen") == mine
     assert directory.by_fhir_user("Practitioner/pr-5").username == "wei.chen2"
     assert directory.first_clinician().username == "alice.smith"  # seeded clinicians come first
+
+
+def test_the_administrator_stands_for_its_own_practitioner_and_works_in_the_ehr(populated, directory):
+    ensure_admin(populated)
+    ensure_admin(populated)  # made once
+    admin = directory.by_username("admin")
+    assert (admin.id, admin.display_name, admin.fhir_user) == ("admin", "Sandbox Administrator",
+                                                                "Practitioner/sandbox-admin")
+    assert populated.read("Practitioner", "sandbox-admin").resource["name"][0]["text"] == "Sandbox Administrator"
+    assert admin.is_admin and admin.is_clinician and not admin.seeded
+    assert patients_of(populated, admin) is None  # sees every patient, as a clinician does
+    assert not any(u.is_admin for u in directory.list() if u.id != "admin")
+    assert directory.first_clinician().username == "alice.smith"  # EHR launches still default to a sample clinician
+    seed_users(populated)
+    assert directory.get("admin") == admin  # not a seeded user: seeding again keeps it
+
+
+def test_users_list_shows_each_users_role(populated, directory):
+    from click.testing import CliRunner
+
+    from sandbox.auth.cli import users
+    from sandbox.settings import load
+
+    ensure_admin(populated)
+    listed = CliRunner().invoke(users, ["list"], obj=load({"DB": populated.path}, environ={}))
+    roles = {line.split()[0]: line.split()[1] for line in listed.output.splitlines()}
+    assert (roles["admin"], roles["alice.smith"], roles["maria.garcia"], roles["emma.brown"]) == \
+        ("administrator", "clinician", "patient", "related-person")
 
 
 def test_create_checks_kind_reference_and_username(directory):
