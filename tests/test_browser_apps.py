@@ -1,6 +1,7 @@
 """App registration and connected apps in a real Chromium: a developer registers the demo app's files as a new
 app through the form, test-launches it into a chart, then revokes it on the connected apps page and watches the
-app's next FHIR request refused."""
+app's next FHIR request refused. Another clinician may look at an app but not change it; the administrator
+pre-approves it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import re
 
 from browser import screenshot
 from playwright.sync_api import expect
+
+from sandbox.auth.clients import ClientRegistry
+from sandbox.store import Store
 
 TIMEOUT = 15_000
 
@@ -69,3 +73,27 @@ def test_register_launch_revoke_and_refused(live_server, page):
     expect(frame.locator("#vitals-error")).to_contain_text("refused", timeout=TIMEOUT)
     expect(frame.locator("#vitals tbody tr")).to_have_count(0)
     screenshot(page, "apps-04-refused-after-revoke")
+
+
+def test_another_clinician_may_only_look_and_the_administrator_pre_approves(live_server, page):
+    registry = ClientRegistry(Store(str(live_server.db)), live_server)
+    app = registry.register({"client_name": "Lori's Growth Chart", "token_endpoint_auth_method": "none",
+                             "redirect_uris": ["/demo/index.html"], "launch_uri": "/demo/launch.html"},
+                            origin="ui", owner="lori.mcdonald")
+    page.goto(f"{live_server}/auth/login?next=/apps/")
+    page.get_by_role("button", name=re.compile("Susan")).first.click()
+    row = page.get_by_role("row", name=re.compile("Lori's Growth Chart"))
+    expect(row).to_contain_text("Lori", timeout=TIMEOUT)
+    expect(row.get_by_role("button", name=re.compile("Remove"))).to_have_count(0)
+    row.get_by_role("link", name="Lori's Growth Chart").click()
+    expect(page.locator("#not-yours")).to_contain_text("only the user who registered it", timeout=TIMEOUT)
+    expect(page.get_by_role("button", name="Save")).to_have_count(0)
+    expect(page.get_by_label("Pre-approved: skip the consent page")).to_have_count(0)
+    screenshot(page, "apps-05-not-yours")
+
+    page.goto(f"{live_server}/auth/login?next=/apps/{app.client_id}")
+    page.get_by_role("button", name=re.compile("Sandbox Administrator")).click()
+    page.get_by_label("Pre-approved: skip the consent page").check()
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved", timeout=TIMEOUT)
+    assert registry.get(app.client_id).pre_approved
