@@ -121,7 +121,7 @@ def show(client_id: str):
             return not_yours(client)
         try:
             metadata = {**metadata_from(request.form), **pre_approval(request.form)}
-            client = _registry().update(client_id, metadata)
+            client = _registry().update(client_id, metadata, by=_signed_in().id)
         except RegistrationError as exc:
             return _form(request.form, client, exc, 400)
         return redirect(url_for("apps.show", client_id=client_id, saved=1))

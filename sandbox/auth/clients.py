@@ -153,8 +153,10 @@ class ClientRegistry:
         rows = self.store.conn.execute(f"SELECT {_COLUMNS} FROM clients ORDER BY created_at, rowid").fetchall()
         return [_client(row) for row in rows]
 
-    def update(self, client_id: str, changes: Mapping[str, Any], require_keys: bool | None = None) -> Client:
-        """Change some metadata of an app (a None value removes a field) and validate the result.
+    def update(self, client_id: str, changes: Mapping[str, Any], require_keys: bool | None = None,
+               by: str | None = None) -> Client:
+        """Change some metadata of an app (a None value removes a field) and validate the result; ``by`` names the
+        user making the change, for the audit trail.
 
         response_types follows grant_types unless given; giving jwks or jwks_uri replaces the other. The
         secret is kept while the app authenticates with a secret, issued when it starts to, and dropped
@@ -193,7 +195,7 @@ class ClientRegistry:
             )
             if ends_grants:
                 end_grants(conn, client_id)
-                audit.record(self.store, "app.grants_ended", client_id=client_id, rule=ends_grants)
+                audit.record(self.store, "app.grants_ended", client_id=client_id, user_id=by, rule=ends_grants)
         return self.get(client_id)
 
     def remove(self, client_id: str) -> bool:

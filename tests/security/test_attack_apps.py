@@ -63,10 +63,11 @@ def clients_count(live) -> int:
         return conn.execute("SELECT count(*) FROM clients").fetchone()[0]
 
 
-def grants_ended(live, client_id: str) -> list[str]:
+def grants_ended(live, client_id: str) -> list[tuple[str, str]]:
+    """The app.grants_ended audit events of an app: (who changed it, why its grants ended)."""
     with sqlite3.connect(live.db) as conn:
-        return [row[0] for row in conn.execute(
-            "SELECT rule FROM audit_events WHERE event = 'app.grants_ended' AND client_id = ?", (client_id,))]
+        return conn.execute("SELECT user_id, rule FROM audit_events WHERE event = 'app.grants_ended' AND client_id = ?",
+                            (client_id,)).fetchall()
 
 
 def register_as(live, browser: requests.Session, **changes) -> str:
@@ -244,8 +245,8 @@ def test_changing_redirect_uris_or_going_public_ends_the_apps_grants(live_server
     assert edit_as(live_server, owner, client_id, **change).status_code == 302
     assert reads_fhir(live_server, access) == 401
     assert not active(live_server, access) and not active(live_server, refresh)
-    [rule] = grants_ended(live_server, client_id)
-    assert rule.startswith(why)
+    [(user_id, rule)] = grants_ended(live_server, client_id)
+    assert user_id == "lori.mcdonald" and rule.startswith(why)
 
 
 def test_a_harmless_edit_keeps_the_apps_grants(live_server):
