@@ -8,11 +8,11 @@ database.
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 
 import pytest
 import requests
+from authorize_support import hidden
 
 from sandbox.auth.admin import admin_token
 from sandbox.auth.clients import ClientRegistry
@@ -29,10 +29,6 @@ FAMILY_MEMBER = "attack.family"
 
 
 # -- a browser signed in as someone, and what the database holds -----------------------------------------------------
-
-
-def hidden(html: str, name: str) -> str:
-    return re.search(rf'name="{name}" value="([^"]*)"', html).group(1)
 
 
 def signed_in(live, username: str) -> requests.Session:
