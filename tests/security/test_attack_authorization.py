@@ -175,11 +175,15 @@ def test_a_launch_id_read_in_the_activity_trail_does_not_redeem_the_launch(live_
 
 @pytest.fixture(scope="module")
 def mixed_app(live_server):
-    """A user-facing app whose registration lists a system/ scope (as an operator may register one)."""
+    """A user-facing app whose registration lists a system/ scope. Registration refuses that now, but a database
+    may hold one registered before it did, so the row is written as such a database has it."""
     metadata = {"client_name": "Mixed App", "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none",
-                "grant_types": ["authorization_code"],
-                "scope": "openid fhirUser launch/patient patient/*.rs system/*.cruds"}
-    return ClientRegistry(Store(str(live_server.db)), str(live_server)).register(metadata, origin="cli").client_id
+                "grant_types": ["authorization_code"], "scope": "openid fhirUser launch/patient patient/*.rs"}
+    client = ClientRegistry(Store(str(live_server.db)), str(live_server)).register(metadata, origin="cli")
+    with db(live_server) as conn:
+        conn.execute("UPDATE clients SET metadata = ? WHERE client_id = ?",
+                     (json.dumps({**client.metadata(), "scope": client.scope + " system/*.cruds"}), client.client_id))
+    return client.client_id
 
 
 def test_system_scopes_never_come_from_a_persons_authorization(live_server, mixed_app):
