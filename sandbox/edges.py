@@ -2,10 +2,10 @@
 headers every response carries.
 
 - Host (DNS rebinding): BASE_URL names the sandbox's one host. A browser reading under another host name is sent
-  there; a request that changes something (any method but GET, HEAD, OPTIONS and FHIR's POST _search) under
-  another host is refused with 421 Misdirected Request (RFC 9110 §15.5.20) instead of served, so a page on a
-  rebound name cannot use the loopback trust of the admin endpoints or a signed-in session. No proxy header (Host rewriting by
-  X-Forwarded-Host, Forwarded) is honoured: the Host the server receives is the one judged.
+  there; any other request (every method but GET, HEAD, OPTIONS, FHIR's POST _search included) under another
+  host is refused with 421 Misdirected Request (RFC 9110 §15.5.20) instead of served, so a page on a rebound
+  name cannot use the loopback trust of the admin endpoints, a signed-in session, or open reads. No proxy header
+  (Host rewriting by X-Forwarded-Host, Forwarded) is honoured: the Host the server receives is the one judged.
 - Body: at most MAX_BODY_BYTES (Content-Length or, for chunked bodies, as read); more answers 413. JSON nested
   deeper than Python can parse is malformed JSON (400), never an internal error.
 - Headers: `X-Content-Type-Options: nosniff` on every response; the session cookie HttpOnly, SameSite=Lax, and
@@ -65,8 +65,6 @@ def install(app: Flask) -> None:
             return None
         if request.method in SAFE_METHODS:
             return redirect(app.config["BASE_URL"] + request.full_path.rstrip("?"), code=308)
-        if request.method == "POST" and request.path.endswith("/_search"):
-            return None  # FHIR search by POST (R4 §3.1.0.9.1) reads, like GET, and is answered with base URL links
         return refusal(421, "invalid_request",
                        f"This sandbox answers as {base.netloc}; a request that changes something must be sent there, "
                        f"not to {request.host or 'no host'} (the Host header must name the sandbox's base URL).")

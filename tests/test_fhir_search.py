@@ -296,8 +296,10 @@ def test_include_and_revinclude(client, data):
 
 
 def test_entries_have_full_urls_built_from_base_url(client, data):
-    bundle = client.post("/fhir/Patient/_search", data={"_id": "p1"}, base_url="http://127.0.0.1:5000").json
+    bundle = client.post("/fhir/Patient/_search", data={"_id": "p1"}).json
     assert bundle["entry"][0]["fullUrl"] == "http://localhost/fhir/Patient/p1"
+    rebound = client.post("/fhir/Patient/_search", data={"_id": "p1"}, base_url="http://127.0.0.1:5000")
+    assert rebound.status_code == 421 and rebound.json["resourceType"] == "OperationOutcome"  # DNS rebinding
     assert bundle["link"][0] == {"relation": "self", "url": "http://localhost/fhir/Patient?_id=p1&_count=20&_offset=0"}
 
 
