@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 
 from ..fhir.access import READ, SEARCH, AccessPolicy
 from ..store import Store
+from ..store.compartment import COMPARTMENT_TYPES
 from ..store.errors import Forbidden, InvalidRequest
 from ..store.query import Criterion, SearchQuery, parse_search
 from ..store.resources import Stored
 from ..store.search import AnyOf, Compartment, Filter, search
-from ..store.searchparams import COMPARTMENT_PATHS, TOKEN
+from ..store.searchparams import TOKEN
 from .scopes import ResourceScope, ScopeSet
 
 VERBS = {"c": "Creating", "r": "Reading", "u": "Updating", "d": "Deleting", "s": "Searching"}
@@ -168,7 +169,7 @@ class ScopePolicy(AccessPolicy):
                 f"this token was granted: {granted}")
 
     def _patients_of(self, context: str, resource_type: str) -> tuple[str, ...] | None:
-        if resource_type not in COMPARTMENT_PATHS:
+        if resource_type not in COMPARTMENT_TYPES:
             return None  # Practitioner, Organization, Medication …: apps follow references into them
         if context == "patient":
             return (self.patient,) if self.patient else ()
