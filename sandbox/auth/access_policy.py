@@ -8,23 +8,32 @@ compartment it is confined to (None: any) and the search criteria its resources 
 the union of the reaches as filters inside the SQL query, so paging and totals only count what may be
 seen; reads of a single resource run the same filters on that one id, so search and read can never
 disagree.
+
+Writes under a reach confined to patients (`patient/` scopes, `user/` scopes of a patient or family member)
+stay wholly inside their compartments: every patient reference that puts the resource in a Patient
+compartment (FHIR R4 CompartmentDefinition/patient) must name one of the reach's patients, in the new
+version and in the version it replaces; types outside the Patient compartment are written only by `user/`
+scopes of clinicians and `system/` scopes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..fhir.access import READ, SEARCH, AccessPolicy
+from ..fhir.access import CREATE, DELETE, READ, SEARCH, UPDATE, AccessPolicy
 from ..store import Store
+from ..store.compartment import COMPARTMENT_TYPES
 from ..store.errors import Forbidden, InvalidRequest
+from ..store.indexing import compartment_memberships, index_rows
 from ..store.query import Criterion, SearchQuery, parse_search
 from ..store.resources import Stored
 from ..store.search import AnyOf, Compartment, Filter, search
-from ..store.searchparams import COMPARTMENT_PATHS, TOKEN
+from ..store.searchparams import TOKEN
 from .scopes import ResourceScope, ScopeSet
 
 VERBS = {"c": "Creating", "r": "Reading", "u": "Updating", "d": "Deleting", "s": "Searching"}
 V1_WORDS = {"r": "read", "s": "read", "c": "write", "u": "write", "d": "write"}
+WRITES = (CREATE, UPDATE, DELETE)
 
 
 @dataclass(frozen=True)
@@ -78,10 +87,28 @@ class ScopePolicy(AccessPolicy):
             if permission == READ and self._may_read_own_user(resource_type, resource):
                 return None  # the read of the user's own resource is decided on the stored resource
             self._refuse(self.missing_scope(permission, resource_type))
+        if resource is not None and permission in WRITES:
+            return self._check_written(permission, resource_type, reaches, [(f"this {resource_type}", resource)])
         if resource is not None and not any(self._matches_in_memory(reach, resource) for reach in reaches):
             self._refuse(f"{VERBS[permission]} this {resource_type} is outside what the token's scopes reach "
                          f"({self._describe(reaches)})")
         self._allow(f"{VERBS[permission]} {resource_type} allowed by {reaches[0].scope}")
+
+    def check_write(self, permission: str, resource_type: str, resource: dict | None,
+                    previous: Stored | None = None) -> None:
+        reaches = self.reaches(permission, resource_type)
+        if not reaches:
+            self._refuse(self.missing_scope(permission, resource_type))
+        versions = []
+        if previous is not None:
+            versions.append((f"{resource_type}/{previous.id} as stored (version {previous.version})",
+                             previous.resource))
+        if resource is not None:
+            versions.append((f"the new version of {resource_type}/{previous.id}" if previous is not None
+                             else f"this {resource_type}", resource))
+        if not versions:  # deleting what never existed: the permission is all there is to check
+            return self._allow(f"{VERBS[permission]} {resource_type} allowed by {reaches[0].scope}")
+        self._check_written(permission, resource_type, reaches, versions)
 
     def check_stored(self, permission: str, stored: Stored) -> None:
         if permission == READ and self._is_own_user(stored.type, stored.id):
@@ -101,7 +128,7 @@ class ScopePolicy(AccessPolicy):
         if resource_type is not None:
             return any(reach.unrestricted for reach in self.reaches(READ, resource_type))
         return any(scope.resource_type == "*" and "r" in scope.permissions and not scope.query
-                   and self._patients_of(scope.context, "Observation") is None
+                   and self._confinement(scope.context) is None
                    for scope in self.scopes.resource_scopes)
 
     def may_see(self, stored: Stored) -> bool:
@@ -135,7 +162,7 @@ class ScopePolicy(AccessPolicy):
         for scope in self.scopes.resource_scopes:
             if not scope.allows(permission, resource_type):
                 continue
-            patients = self._patients_of(scope.context, resource_type)
+            patients = self._patients_of(scope.context, resource_type, permission)
             if patients == ():
                 continue  # e.g. a patient/ scope without a launch patient reaches nothing
             criteria = self._criteria(scope, resource_type)
@@ -157,6 +184,12 @@ class ScopePolicy(AccessPolicy):
 
     def missing_scope(self, permission: str, resource_type: str) -> str:
         """Why a request was refused, naming the scope an app developer should ask for."""
+        if permission in WRITES and resource_type not in COMPARTMENT_TYPES and self.scopes.allows(
+                permission, resource_type):
+            return (f"{VERBS[permission]} {resource_type} is refused: {resource_type} is outside the Patient "
+                    "compartment, and the token's scopes that allow it are confined to patients (patient/ scopes, "
+                    "or user/ scopes of a patient or family member); writing it needs the user/ scopes of a "
+                    "clinician or system/ scopes")
         if not self.patient and self.scopes.allows(permission, resource_type, "patient"):
             return (f"{VERBS[permission]} {resource_type} through a patient/ scope needs a patient in context, "
                     "and this token has none: ask for launch/patient (standalone) or launch from a chart")
@@ -167,14 +200,23 @@ class ScopePolicy(AccessPolicy):
         return (f"{VERBS[permission]} {resource_type} needs a scope such as {v2} (SMART v2) or {v1} (v1); "
                 f"this token was granted: {granted}")
 
-    def _patients_of(self, context: str, resource_type: str) -> tuple[str, ...] | None:
-        if resource_type not in COMPARTMENT_PATHS:
-            return None  # Practitioner, Organization, Medication …: apps follow references into them
+    def _patients_of(self, context: str, resource_type: str, permission: str) -> tuple[str, ...] | None:
+        """The patients a scope of this context reaches for the type (None: any; empty: none)."""
+        confined = self._confinement(context)
+        if resource_type in COMPARTMENT_TYPES:
+            return confined
+        if permission in WRITES and confined is not None:
+            return ()  # outside every patient compartment: a scope confined to patients cannot write it
+        return None  # Practitioner, Organization, Medication …: apps follow references into them
+
+    def _confinement(self, context: str) -> tuple[str, ...] | None:
+        """The patients a scope context is confined to: the launch patient for patient/, the user's patients for
+        user/ (None for a clinician), none for system/."""
         if context == "patient":
             return (self.patient,) if self.patient else ()
         if context == "user":
             return self.user_patients
-        return None  # system
+        return None
 
     def _criteria(self, scope: ResourceScope, resource_type: str) -> tuple[Criterion, ...] | None:
         """The granular restrictions as search criteria; None when they cannot apply to this type (an
@@ -199,12 +241,47 @@ class ScopePolicy(AccessPolicy):
             visible += [stored.id for stored in result.matches]
         return visible
 
-    def _matches_in_memory(self, reach: Reach, resource: dict) -> bool:
-        """For resources not stored yet (create, update): compartment and token criteria."""
-        from ..store.indexing import compartment_patients, index_rows
+    def _check_written(self, permission: str, resource_type: str, reaches: list[Reach],
+                       versions: list[tuple[str, dict]]) -> None:
+        """Each version (what it is called, its content) must lie wholly inside one of the reaches."""
+        for what, resource in versions:
+            if not any(self._holds_wholly(reach, resource) for reach in reaches):
+                why = self._why_outside(reaches, what, resource)
+                self._refuse(f"{VERBS[permission]} {resource_type} is refused: {why} ({self._describe(reaches)})")
+        fitting = next(reach for reach in reaches if self._holds_wholly(reach, versions[-1][1]))
+        self._allow(f"{VERBS[permission]} {resource_type} allowed by {fitting.scope}: inside "
+                    + ("any patient's record" if fitting.patients is None else self._compartments(fitting.patients)))
 
-        if reach.patients is not None and not set(reach.patients) & compartment_patients(resource):
+    def _holds_wholly(self, reach: Reach, resource: dict) -> bool:
+        """For writes: every patient reference that puts the resource in a Patient compartment names one of the
+        reach's patients (and there is one), and the reach's criteria match."""
+        if reach.patients is not None:
+            named = {membership.patient_id for membership in compartment_memberships(resource)}
+            if not named or not named <= set(reach.patients):
+                return False
+        return self._meets_criteria(reach, resource)
+
+    def _why_outside(self, reaches: list[Reach], what: str, resource: dict) -> str:
+        """Name the patient references outside the compartments, when every reach is confined to patients."""
+        if all(reach.patients is not None for reach in reaches):
+            memberships = compartment_memberships(resource)
+            reachable = {patient for reach in reaches for patient in reach.patients or ()}
+            outside = [membership.describe() for membership in memberships if membership.patient_id not in reachable]
+            if outside:
+                return f"{what} refers to {', '.join(outside)}, outside the patient compartment the token may write"
+            if not memberships:
+                return f"{what} refers to no patient, so it would be in no patient compartment the token may write"
+        return f"{what} is outside what any one of the token's scopes reaches"
+
+    def _matches_in_memory(self, reach: Reach, resource: dict) -> bool:
+        """For reads of a resource in memory: in the compartment of one of the reach's patients, and the
+        token criteria."""
+        if reach.patients is not None and not set(reach.patients) & {
+                membership.patient_id for membership in compartment_memberships(resource)}:
             return False
+        return self._meets_criteria(reach, resource)
+
+    def _meets_criteria(self, reach: Reach, resource: dict) -> bool:
         if not reach.criteria:
             return True
         tokens = {(row[1], row[2], row[3]) for row in index_rows(resource)["idx_token"]}
@@ -229,10 +306,13 @@ class ScopePolicy(AccessPolicy):
     def _describe(self, reaches: list[Reach]) -> str:
         parts = []
         for reach in reaches:
-            where = "any patient" if reach.patients is None else \
-                "the compartment of " + ", ".join(f"Patient/{p}" for p in reach.patients)
+            where = "any patient" if reach.patients is None else self._compartments(reach.patients)
             parts.append(f"{reach.scope}: {where}")
         return "; ".join(parts)
+
+    @staticmethod
+    def _compartments(patients: tuple[str, ...]) -> str:
+        return "the compartment of " + ", ".join(f"Patient/{p}" for p in patients)
 
     def _allow(self, rule: str) -> None:
         self.decisions.append(("success", rule))

@@ -21,6 +21,18 @@ class AccessPolicy:
     def check(self, permission: str, resource_type: str, resource: dict | None = None) -> None:
         """Raise when ``permission`` on ``resource_type`` (or on this very resource) is not allowed."""
 
+    def check_write(self, permission: str, resource_type: str, resource: dict | None,
+                    previous: Stored | None = None) -> None:
+        """Raise when writing ``resource`` (None for a delete) is not allowed. ``previous`` is the version the
+        write replaces — for a deleted resource the last version that had content — so both the resource as
+        it was and as it will be are judged."""
+        if previous is None and resource is None:
+            self.check(permission, resource_type)
+        if previous is not None:
+            self.check(permission, resource_type, previous.resource)
+        if resource is not None:
+            self.check(permission, resource_type, resource)
+
     def check_stored(self, permission: str, stored: Stored) -> None:
         """Like ``check`` for a resource read from the store; ``stored.resource`` parses it only when a
         policy needs the content, so the open path serves stored JSON without parsing it."""

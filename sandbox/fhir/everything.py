@@ -10,17 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from ..store.compartment import COMPARTMENT_TYPES
 from ..store.errors import InvalidRequest
 from ..store.resource_types import STORABLE_TYPES
 from ..store.resources import Stored
-from ..store.searchparams import COMPARTMENT_PATHS
 from .access import READ
 from .bundles import bundle, page_links, search_entry
 from .interactions import Answer, Context, paging, parse_instant
-
-# Types that belong to patient compartments: their resources come in through the compartment, never
-# because another patient's record points at them.
-COMPARTMENT_TYPES = frozenset(COMPARTMENT_PATHS) | {"Patient"}
 
 
 def everything(ctx: Context, patient_id: str, params: Sequence[tuple[str, str]]) -> Answer:
@@ -60,7 +56,9 @@ def _compartment(ctx: Context, patient: Stored) -> list[Stored]:
 
 
 def _referenced(ctx: Context, members: list[Stored]) -> list[Stored]:
-    """Resources outside patient compartments that the members reference with relative or own-base URLs."""
+    """Resources outside patient compartments that the members reference with relative or own-base URLs (types
+    of patient compartments come in through the compartment, never because another patient's record points
+    at them)."""
     pattern = re.compile(r'"reference":"(?:' + re.escape(ctx.base) + r'/)?([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})"')
     wanted: dict[tuple[str, str], None] = {}
     for stored in members:

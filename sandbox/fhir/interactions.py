@@ -172,7 +172,7 @@ def create(ctx: Context, rtype: str, body: Any, if_none_exist: str | None = None
     if isinstance(body, dict):
         body = {k: v for k, v in body.items() if k != "id"}  # R4 §3.1.0.5: the server ignores a client id
     resource = checked_resource(rtype, body)
-    ctx.policy.check(CREATE, rtype, resource)
+    ctx.policy.check_write(CREATE, rtype, resource)
     with ctx.store.transaction():
         if if_none_exist is not None:
             matches = find_matches(ctx.store, rtype, query_part(rtype, if_none_exist),
@@ -201,11 +201,10 @@ def update(ctx: Context, rtype: str, rid: str, body: Any, if_match: str | None =
     version = parse_version(if_match)
     with ctx.store.transaction():
         existing = ctx.store.current(rtype, rid)
-        if existing is None or existing.deleted:
-            ctx.policy.check(CREATE, rtype, resource)
+        if existing is None or existing.deleted:  # created anew; a deleted one is judged by what it last was
+            ctx.policy.check_write(CREATE, rtype, resource, existing and ctx.store.last_content(rtype, rid))
         else:
-            ctx.policy.check(UPDATE, rtype, existing.resource)
-            ctx.policy.check(UPDATE, rtype, resource)
+            ctx.policy.check_write(UPDATE, rtype, resource, existing)
         stored, created = ctx.store.update(resource, if_match=version)
     return written(stored, 201 if created else 200, prefer_return)
 
@@ -236,10 +235,10 @@ def delete(ctx: Context, rtype: str, rid: str) -> Answer:
     with ctx.store.transaction():
         existing = ctx.store.current(rtype, rid)
         if existing is None or existing.deleted:
-            ctx.policy.check(DELETE, rtype)
+            ctx.policy.check_write(DELETE, rtype, None, existing and ctx.store.last_content(rtype, rid))
             state = "never existed" if existing is None else "was already deleted"
             return Answer(200, information(f"{rtype}/{rid} {state}; nothing to delete"))
-        ctx.policy.check(DELETE, rtype, existing.resource)
+        ctx.policy.check_write(DELETE, rtype, None, existing)
         stored = ctx.store.delete(rtype, rid)
     return Answer(200, information(f"Deleted {rtype}/{rid} (version {stored.version})"), stored)
 
@@ -267,10 +266,10 @@ def history(ctx: Context, params: Sequence[tuple[str, str]], rtype: str | None =
         known_type(rtype)
         ctx.policy.check(READ, rtype)
     if rid is not None:
-        current = ctx.store.current(rtype, rid)
-        if current is None:
+        shown = ctx.store.last_content(rtype, rid)  # a deleted resource is judged by what it last was
+        if shown is None:
             raise NotFound(f"{rtype}/{rid} is not known")
-        ctx.policy.check(READ, rtype, None if current.deleted else current.resource)
+        ctx.policy.check(READ, rtype, shown.resource)
     if rid is None and not ctx.policy.reads_everything(rtype):
         raise Forbidden(f"{'Type' if rtype else 'System'} history lists versions of every "
                         f"{rtype or 'resource'}, so it needs a read scope without patient or category limits "

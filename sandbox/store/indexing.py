@@ -7,9 +7,11 @@ import functools
 import re
 import unicodedata
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from .searchparams import COMPARTMENT_PATHS, DATE, REFERENCE, STRING, TOKEN, URI, SearchParam, params_for
+from .compartment import COMPARTMENT_PARAMS
+from .searchparams import DATE, REFERENCE, STRING, TOKEN, URI, SearchParam, params_for
 
 LOW_BOUND = "0001-01-01T00:00:00"
 HIGH_BOUND = "9999-12-31T23:59:59"
@@ -199,13 +201,29 @@ def _index_param(rtype: str, param: SearchParam, resource: dict, rows: dict[str,
     rows[table].extend(dict.fromkeys(found) if len(found) > 1 else found)  # each distinct row once, in order
 
 
+@dataclass(frozen=True)
+class Membership:
+    """Why a resource is in a patient's compartment: ``param`` (a compartment parameter of the R4 Patient
+    CompartmentDefinition, or ``None`` for a Patient in its own) refers to Patient/``patient_id``."""
+
+    patient_id: str
+    param: str | None
+
+    def describe(self) -> str:
+        return f"Patient/{self.patient_id} ({self.param or 'the Patient itself'})"
+
+
+def compartment_memberships(resource: dict) -> list[Membership]:
+    """Every patient reference that puts this resource in a Patient compartment, in definition order."""
+    rtype = resource["resourceType"]
+    found = [Membership(resource["id"], None)] if rtype == "Patient" and resource.get("id") else []
+    for param in COMPARTMENT_PARAMS.get(rtype, ()):
+        for path in param.paths:
+            for value in values_at(resource, path):
+                found.extend(Membership(target_id, param.code) for _, target_id in _references(value, ("Patient",)))
+    return list(dict.fromkeys(found))
+
+
 def compartment_patients(resource: dict) -> set[str]:
     """Ids of the patients whose compartment holds this resource (a Patient is in its own)."""
-    rtype = resource["resourceType"]
-    patients = {resource["id"]} if rtype == "Patient" and resource.get("id") else set()
-    for path in COMPARTMENT_PATHS.get(rtype, ()):
-        for value in values_at(resource, path):
-            for target_type, target_id in _references(value, ("Patient",)):
-                if target_type == "Patient":
-                    patients.add(target_id)
-    return patients
+    return {membership.patient_id for membership in compartment_memberships(resource)}

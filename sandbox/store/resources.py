@@ -143,6 +143,18 @@ class Store:
             raise Gone(f"Version {version} of {rtype}/{rid} is a deletion")
         return stored
 
+    def last_content(self, rtype: str, rid: str) -> Stored | None:
+        """The newest version that has content: the current one, or for a deleted resource the version its
+        deletion ended (what the resource last was, for judging who may see or write it). None when unknown."""
+        stored = self.current(rtype, rid)
+        if stored is None or not stored.deleted:
+            return stored
+        row = self.conn.execute(
+            "SELECT type, id, version, last_updated, json FROM versions WHERE type = ? AND id = ? AND json IS NOT NULL "
+            "ORDER BY version DESC LIMIT 1", (rtype, rid),
+        ).fetchone()
+        return Stored(*row) if row else None
+
     def read_many(self, rids: Iterable[int]) -> list[Stored]:
         """Current versions of the given row ids, in the order given."""
         wanted = list(rids)

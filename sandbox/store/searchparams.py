@@ -1,9 +1,9 @@
-"""Search parameters the store indexes, and the patient compartment.
+"""Search parameters the store indexes (the patient compartment is data: see compartment.py).
 
 Each parameter names the elements it reads as dotted paths (choice types spelled out, e.g.
 ``effectiveDateTime``). The index tables are filled from these definitions on every write, so a
 search never scans JSON. Names and paths follow the FHIR R4 search parameter registry
-(https://hl7.org/fhir/R4/searchparameter-registry.html) and the patient CompartmentDefinition.
+(https://hl7.org/fhir/R4/searchparameter-registry.html).
 """
 
 from __future__ import annotations
@@ -257,48 +257,6 @@ _DEFINITIONS: dict[str, tuple[SearchParam, ...]] = {
         _p("type", TOKEN, "type", doc="The type of resources the group contains"),
         _p("identifier", TOKEN, "identifier", doc="Unique id"),
     ),
-}
-
-# Patient CompartmentDefinition (R4): the elements that put a resource in a patient's compartment.
-COMPARTMENT_PATHS: dict[str, tuple[str, ...]] = {
-    "Patient": ("link.other",),
-    "AllergyIntolerance": ("patient", "recorder", "asserter"),
-    "CarePlan": ("subject", "activity.detail.performer"),
-    "CareTeam": ("subject", "participant.member"),
-    "Claim": ("patient", "payee.party"),
-    "ClinicalImpression": ("subject",),
-    "Communication": ("subject", "sender", "recipient"),
-    "Composition": ("subject", "author", "attester.party"),
-    "Condition": ("subject", "asserter"),
-    "Consent": ("patient",),
-    "Coverage": ("policyHolder", "subscriber", "beneficiary", "payor"),
-    "Device": ("patient",),
-    "DeviceRequest": ("subject", "performer"),
-    "DiagnosticReport": ("subject",),
-    "DocumentReference": ("subject", "author"),
-    "Encounter": ("subject",),
-    "EpisodeOfCare": ("patient",),
-    "ExplanationOfBenefit": ("patient", "payee.party"),
-    "FamilyMemberHistory": ("patient",),
-    "Goal": ("subject",),
-    "ImagingStudy": ("subject",),
-    "Immunization": ("patient",),
-    "List": ("subject", "source"),
-    "MedicationAdministration": ("subject", "performer.actor"),
-    "MedicationDispense": ("subject", "receiver"),
-    "MedicationRequest": ("subject",),
-    "MedicationStatement": ("subject",),
-    "NutritionOrder": ("patient",),
-    "Observation": ("subject", "performer"),
-    "Procedure": ("subject", "performer.actor"),
-    "Provenance": ("target",),
-    "QuestionnaireResponse": ("subject", "author"),
-    "RelatedPerson": ("patient",),
-    "RiskAssessment": ("subject",),
-    "ServiceRequest": ("subject", "performer"),
-    "Specimen": ("subject",),
-    "DetectedIssue": ("patient",),
-    "Flag": ("subject",),
 }
 
 
