@@ -28,7 +28,7 @@ from ..store.indexing import compartment_memberships, index_rows
 from ..store.query import Criterion, SearchQuery, parse_search
 from ..store.resources import Stored
 from ..store.search import AnyOf, Compartment, Filter, search
-from ..store.searchparams import TOKEN
+from ..store.searchparams import REFERENCE, TOKEN, params_for
 from .scopes import ResourceScope, ScopeSet
 
 VERBS = {"c": "Creating", "r": "Reading", "u": "Updating", "d": "Deleting", "s": "Searching"}
@@ -168,8 +168,24 @@ class ScopePolicy(AccessPolicy):
             criteria = self._criteria(scope, resource_type)
             if criteria is None:
                 continue
-            found.append(Reach(str(scope), patients, criteria))
+            own = self._own_patient_criteria(scope.context, resource_type) if patients is None else ()
+            if own is None:
+                continue
+            found.append(Reach(str(scope), patients, criteria + own))
         return found
+
+    def _own_patient_criteria(self, context: str, resource_type: str) -> tuple[Criterion, ...] | None:
+        """R4 puts some types that name a patient outside every Patient compartment (Device: "never"). A scope
+        confined to patients still reaches only their ones of those, by the type's own `patient` reference
+        parameter; () when the scope is not confined or the type names no patient, None when it reaches none."""
+        confined = self._confinement(context)
+        param = params_for(resource_type).get("patient")
+        if confined is None or resource_type in COMPARTMENT_TYPES or param is None or param.kind != REFERENCE:
+            return ()
+        if not confined:
+            return None
+        value = ",".join(f"Patient/{patient}" for patient in confined)
+        return tuple(parse_search(resource_type, [("patient", value)], strict=True).criteria)
 
     def filters_for(self, permission: str, resource_type: str) -> tuple[Filter, ...]:
         """Filters confining a query of the type to the union of the reaches."""
