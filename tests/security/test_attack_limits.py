@@ -6,6 +6,7 @@ nested without end. Each asserts the refusal (never a 500, never a stalled worke
 from __future__ import annotations
 
 import sqlite3
+import time
 
 import requests
 
@@ -86,3 +87,19 @@ def test_granular_scopes_still_filter_hundreds_of_included_resources(live_server
         "_id": STORY_PATIENT, "_revinclude": "Observation:patient"}).json()
     included = {entry["resource"]["id"] for entry in found["entry"] if entry["search"]["mode"] == "include"}
     assert included == {entry["resource"]["id"] for entry in labs["entry"]}
+
+
+# -- regular expressions on request input ------------------------------------------------------------------------
+
+
+def test_a_reference_built_to_backtrack_is_refused_at_once(live_server):
+    token = live_server.token("system/*.cruds")
+    before = count(live_server, "resources")
+    basic = {"resourceType": "Basic", "code": {"text": "backtrack"},
+             "subject": {"reference": "http://" + "a" * 200_000 + " "}}
+    started = time.monotonic()
+    written = requests.post(f"{live_server}/fhir/Basic", json=basic, timeout=30, headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json"})
+    assert written.status_code == 422 and written.json()["resourceType"] == "OperationOutcome"
+    assert time.monotonic() - started < 5  # the quadratic pattern took minutes on this reference
+    assert count(live_server, "resources") == before
