@@ -5,11 +5,17 @@ nested without end. Each asserts the refusal (never a 500, never a stalled worke
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 
+from sandbox.auth.clients import ClientRegistry
+from sandbox.auth.pkce import s256
+from sandbox.auth.scopes import MAX_SCOPE_CHARS, MAX_SCOPES
+from sandbox.store import Store
 from sandbox.store.query import MAX_PARAMETERS, MAX_VALUE_CHARS, MAX_VALUES
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -103,3 +109,59 @@ def test_a_reference_built_to_backtrack_is_refused_at_once(live_server):
     assert written.status_code == 422 and written.json()["resourceType"] == "OperationOutcome"
     assert time.monotonic() - started < 5  # the quadratic pattern took minutes on this reference
     assert count(live_server, "resources") == before
+
+
+# -- scopes --------------------------------------------------------------------------------------------------------
+
+CONFIDENTIAL = "demo-confidential"
+REDIRECT = "http://localhost:3000/callback"  # registered for demo-confidential; nothing listens there
+TOO_MANY = " ".join(f"patient/Observation.rs?code=x{i}" for i in range(MAX_SCOPES + 1))
+TOO_LONG = "patient/Observation.rs?code=" + "x" * MAX_SCOPE_CHARS
+ENDLESS = " ".join(f"unknown-{i}" for i in range(50_000))
+
+
+def authorize(live, scope: str) -> requests.Response:
+    """An authorization request by POST (SMART App Launch 2.2 §authorize-post): a long scope fits in a form."""
+    return requests.post(f"{live}/auth/authorize", allow_redirects=False, timeout=30, data={
+        "response_type": "code", "client_id": CONFIDENTIAL, "redirect_uri": REDIRECT, "state": "s-1",
+        "scope": scope, "aud": f"{live}/fhir", "code_challenge": s256("limits-" * 7 + "verifier"),
+        "code_challenge_method": "S256", **{f"extra-{i}": "1" for i in range(500)}})
+
+
+def authorization_rows(live) -> tuple[int, int, int, int]:
+    return tuple(count(live, table) for table in ("pending_authorizations", "codes", "tokens", "clients"))
+
+
+def test_endless_scope_lists_are_invalid_scope_and_leave_a_small_trail(live_server):
+    before = authorization_rows(live_server)
+    for scope, limit in ((TOO_MANY, f"{MAX_SCOPES + 1} scopes"), (TOO_LONG, "characters was asked for"),
+                         (ENDLESS, "characters long")):
+        response = authorize(live_server, scope)
+        assert response.status_code == 302
+        answer = parse_qs(urlsplit(response.headers["Location"]).query)
+        assert (answer["error"], answer["state"]) == (["invalid_scope"], ["s-1"])
+        assert limit in answer["error_description"][0] and f"at most {MAX_SCOPES} scopes" in answer[
+            "error_description"][0]
+    with sqlite3.connect(live_server.db) as conn:
+        detail = json.loads(conn.execute("SELECT detail FROM audit_events WHERE event = 'authorize.refused' "
+                                         "ORDER BY id DESC LIMIT 1").fetchone()[0])
+    asked = detail["request"]
+    assert len(asked["unknown_scopes"]) == 20 and asked["unknown_scope_count"] == MAX_SCOPES
+    assert len(asked["other"]) == 20 and asked["other_count"] == 500
+    assert len(json.dumps(detail)) < 5000
+    assert authorization_rows(live_server) == before
+
+
+def test_endless_scope_lists_are_refused_at_the_token_endpoint_and_at_registration(live_server):
+    before = authorization_rows(live_server)
+    secret = ClientRegistry(Store(str(live_server.db))).get(CONFIDENTIAL).client_secret
+    for scope in (TOO_MANY, TOO_LONG, ENDLESS):
+        refreshed = requests.post(f"{live_server}/auth/token", auth=(CONFIDENTIAL, secret), timeout=30, data={
+            "grant_type": "refresh_token", "refresh_token": "whatever", "scope": scope})
+        assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_scope"
+        registered = requests.post(f"{live_server}/auth/register", timeout=30, json={
+            "client_name": "Endless", "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none",
+            "scope": scope})
+        assert registered.status_code == 400 and registered.json()["error"] == "invalid_client_metadata"
+        assert f"at most {MAX_SCOPES} scopes" in registered.json()["error_description"]
+    assert authorization_rows(live_server) == before
