@@ -11,10 +11,12 @@ import time
 from urllib.parse import parse_qs, urlsplit
 
 import requests
+from authorize_support import hidden
 
 from sandbox.auth.clients import ClientRegistry
 from sandbox.auth.pkce import s256
 from sandbox.auth.scopes import MAX_SCOPE_CHARS, MAX_SCOPES
+from sandbox.bounded_json import MAX_DEPTH
 from sandbox.store import Store
 from sandbox.store.query import MAX_PARAMETERS, MAX_VALUE_CHARS, MAX_VALUES
 
@@ -165,3 +167,46 @@ def test_endless_scope_lists_are_refused_at_the_token_endpoint_and_at_registrati
         assert registered.status_code == 400 and registered.json()["error"] == "invalid_client_metadata"
         assert f"at most {MAX_SCOPES} scopes" in registered.json()["error_description"]
     assert authorization_rows(live_server) == before
+
+
+# -- JSON nested without end ---------------------------------------------------------------------------------------
+
+
+def nested(depth: int) -> str:
+    """An object holding arrays ``depth`` levels deep: Python parses it, but it is deeper than MAX_DEPTH."""
+    return '{"client_name": "Deep", "jwks": ' + "[" * depth + "]" * depth + "}"
+
+
+def test_json_deeper_than_the_limit_is_refused_on_every_surface(live_server):
+    token = live_server.token("system/*.cruds")
+    before = authorization_rows(live_server) + (count(live_server, "launches"), count(live_server, "resources"))
+    for depth in (MAX_DEPTH + 1, 900, 100_000):  # just over the bound, near Python's own limit, far beyond it
+        body = nested(depth)
+        fhir = requests.post(f"{live_server}/fhir/Basic", data=body, timeout=10, headers={
+            "Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json"})
+        assert fhir.status_code == 400 and f"deeper than {MAX_DEPTH}" in fhir.json()["issue"][0]["diagnostics"]
+        register = requests.post(f"{live_server}/auth/register", data=body, timeout=10,
+                                 headers={"Content-Type": "application/json"})
+        assert register.status_code == 400 and register.json()["error"] == "invalid_client_metadata"
+        launch = requests.post(f"{live_server}/api/launches", data=body, timeout=10,
+                               headers={"Content-Type": "application/json"})
+        assert launch.status_code == 400
+    after = authorization_rows(live_server) + (count(live_server, "launches"), count(live_server, "resources"))
+    assert after == before
+
+
+def test_a_pasted_jwk_set_nested_without_end_is_a_form_error(live_server):
+    browser = requests.Session()
+    page = browser.get(f"{live_server}/auth/login", timeout=10)
+    signed = browser.post(f"{live_server}/auth/login", allow_redirects=False, timeout=10, data={
+        "csrf": hidden(page.text, "csrf"), "username": "lori.mcdonald", "next": "/"})
+    assert signed.status_code == 302
+    before = count(live_server, "clients")
+    csrf = hidden(browser.get(f"{live_server}/auth/login", timeout=10).text, "csrf")
+    for depth in (MAX_DEPTH + 1, 100_000):
+        created = browser.post(f"{live_server}/apps/new", allow_redirects=False, timeout=10, data={
+            "csrf": csrf, "client_name": "Deep Keys", "client_type": "confidential-asymmetric",
+            "redirect_uris": "http://localhost:4000/callback", "scope": "launch openid patient/*.rs",
+            "launch_mode": "embedded", "jwks": '{"keys": ' + "[" * depth + "]" * depth + "}"})
+        assert created.status_code == 400 and f"deeper than {MAX_DEPTH}" in created.text
+    assert count(live_server, "clients") == before
