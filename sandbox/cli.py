@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 import click
 
@@ -34,14 +35,36 @@ def _progress(length: int):
 
 
 @main.command()
-@click.pass_obj
-def serve(values: dict) -> None:
+@click.option("--self-signed", is_flag=True, help="Serve https with a certificate made for the host of BASE_URL "
+              "(kept in tls/ beside the database and reused); BASE_URL then defaults to https://localhost:<PORT>.")
+@click.pass_context
+def serve(ctx: click.Context, self_signed: bool) -> None:
     """Prepare the database (seeding it when empty), then serve with several worker processes."""
+    values = _with_self_signed(ctx) if self_signed else ctx.obj
     bootstrap.prepare(values, echo=click.echo, progress_factory=_progress)
     from .server import run
 
     click.echo(f"SMART Sandbox EHR on {values['BASE_URL']} (FHIR base {values['BASE_URL']}/fhir)")
     run(values)
+
+
+def _with_self_signed(ctx: click.Context) -> dict:
+    """The settings with TLS_CERT and TLS_KEY naming the self-signed certificate, made (or reused) for the host of
+    BASE_URL: read again, so an unset BASE_URL defaults to https and an http one is refused (settings._check_tls)."""
+    from .tls import ensure_self_signed, self_signed_paths
+
+    if ctx.obj["TLS_CERT"] or ctx.obj["TLS_KEY"]:
+        raise click.UsageError("--self-signed makes its own certificate: leave SANDBOX_TLS_CERT and "
+                               "SANDBOX_TLS_KEY unset, or serve with them and without --self-signed")
+    cert, key = self_signed_paths(ctx.obj["DB"])
+    try:
+        values = settings.load({**ctx.find_root().params, "TLS_CERT": str(cert), "TLS_KEY": str(key)})
+    except settings.SettingError as exc:
+        raise click.UsageError(f"--self-signed: {exc}") from None
+    ensure_self_signed(values["DB"], urlsplit(values["BASE_URL"]).hostname or "localhost")
+    click.echo(f"Self-signed certificate for {urlsplit(values['BASE_URL']).hostname}: {cert} (trust this file in "
+               "the browser or client that connects)")
+    return values
 
 
 @main.command()

@@ -7,7 +7,7 @@ headers every response carries.
   name cannot use the loopback trust of the admin endpoints, a signed-in session, or open reads. No proxy header
   (Host rewriting by X-Forwarded-Host, Forwarded) is honoured: the Host the server receives is the one judged.
 - Body: at most MAX_BODY_BYTES (Content-Length or, for chunked bodies, as read); more answers 413. JSON nested
-  deeper than Python can parse is malformed JSON (400), never an internal error.
+  deeper than bounded_json.MAX_DEPTH levels is malformed JSON (400), never an internal error.
 - Headers: `X-Content-Type-Options: nosniff` on every response; the session cookie HttpOnly, SameSite=Lax, and
   Secure when BASE_URL is https.
 
@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 from flask import Flask, redirect, render_template, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import RequestEntityTooLarge
+
+from . import bounded_json
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 JSON_SURFACES = ("/auth/token", "/auth/register", "/auth/introspect", "/auth/revoke", "/api/")
@@ -40,14 +42,11 @@ def refusal(status: int, error: str, message: str):
 
 
 class BoundedJSON(DefaultJSONProvider):
-    """request.get_json for every view: JSON too deeply nested to parse reads as invalid JSON (a ValueError, which
-    each endpoint already answers with its own 400), not as a RecursionError (a 500)."""
+    """request.get_json for every view: JSON nested deeper than bounded_json.MAX_DEPTH reads as invalid JSON (a
+    ValueError, which each endpoint already answers with its own 400), never as a RecursionError (a 500)."""
 
     def loads(self, s, **kwargs):
-        try:
-            return super().loads(s, **kwargs)
-        except RecursionError:
-            raise ValueError("the JSON is nested too deeply to read") from None
+        return bounded_json.loads(s, **kwargs)
 
 
 def install(app: Flask) -> None:

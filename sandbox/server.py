@@ -1,8 +1,11 @@
-"""The production WSGI server: gunicorn with several worker processes sharing one SQLite file."""
+"""The production WSGI server: gunicorn with several worker processes sharing one SQLite file, serving https
+(tls.py) when TLS_CERT and TLS_KEY are set."""
 
 from __future__ import annotations
 
 from gunicorn.app.base import BaseApplication
+
+from .tls import server_context
 
 
 class _Gunicorn(BaseApplication):
@@ -17,6 +20,10 @@ class _Gunicorn(BaseApplication):
         self.cfg.set("threads", 4)
         self.cfg.set("accesslog", "-")
         self.cfg.set("timeout", 120)
+        if self.values["TLS_CERT"]:
+            self.cfg.set("certfile", self.values["TLS_CERT"])
+            self.cfg.set("keyfile", self.values["TLS_KEY"])
+            self.cfg.set("ssl_context", server_context)
 
     def load(self):
         # Each worker builds its own app after the fork: no connection or state crosses processes.

@@ -59,7 +59,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HOST", "127.0.0.1", "Interface the server listens on."),
     Setting("PORT", 8080, "TCP port the server listens on.", int),
     Setting("BASE_URL", None, "The one public address of the sandbox; every URL it hands out is built from it. "
-            "Default `http://localhost:<PORT>`."),
+            "Default `http://localhost:<PORT>`, or https when the sandbox serves TLS."),
+    Setting("TLS_CERT", None, "PEM file of the certificate (and chain) `sandbox serve` presents: it then serves "
+            "https only, TLS 1.2 or newer. Needs TLS_KEY and an https BASE_URL."),
+    Setting("TLS_KEY", None, "PEM file of the private key of TLS_CERT."),
     Setting("DB", "var/sandbox.sqlite", "Path of the SQLite file that holds everything."),
     Setting("SEED", 42, "Random seed of the synthetic data: the same seed gives the same patients.", int),
     Setting("PATIENTS", 100, "How many random patients to generate, besides the hand-crafted story patients.", int),
@@ -117,12 +120,22 @@ def load(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] 
             value = setting.default
         values[setting.name] = value
     if values["BASE_URL"] is None:
-        values["BASE_URL"] = f"http://localhost:{values['PORT']}"
+        values["BASE_URL"] = f"{'https' if values['TLS_CERT'] else 'http'}://localhost:{values['PORT']}"
     values["BASE_URL"] = values["BASE_URL"].rstrip("/")
+    _check_tls(values)
     if values["ANCHOR_DATE"] is None:
         values["ANCHOR_DATE"] = dt.date.today()
     values.update({k: v for k, v in overrides.items() if v is not None})  # extra keys (tests, Flask)
     return values
+
+
+def _check_tls(values: Mapping[str, Any]) -> None:
+    """TLS_CERT and TLS_KEY come together, and a sandbox serving https hands out https URLs only."""
+    if bool(values["TLS_CERT"]) != bool(values["TLS_KEY"]):
+        raise SettingError("SANDBOX_TLS_CERT and SANDBOX_TLS_KEY go together: set both (or neither)")
+    if values["TLS_CERT"] and not values["BASE_URL"].startswith("https://"):
+        raise SettingError(f"The sandbox serves https (SANDBOX_TLS_CERT is set) but SANDBOX_BASE_URL is "
+                           f"{values['BASE_URL']}: make it https://…, or leave it unset for https://localhost:<PORT>")
 
 
 def _parse(setting: Setting, raw: str) -> Any:

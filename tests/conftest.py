@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -133,30 +134,28 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def live_server(seeded_db, tmp_path_factory):
-    """The real `sandbox serve` (gunicorn, two workers) on a copy of the seeded database."""
-    db = tmp_path_factory.mktemp("live") / "live.sqlite"
-    shutil.copy(seeded_db, db)
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "SANDBOX_DB": str(db), "SANDBOX_PORT": str(port), "SANDBOX_BASE_URL": base_url,
-           "SANDBOX_ANCHOR_DATE": ANCHOR_DATE, "SANDBOX_WORKERS": "2"}
+@contextmanager
+def sandbox_serving(db: Path, port: int, *flags: str, env: dict[str, str], health_url: str,
+                    verify: bool | str = True):
+    """The real `sandbox serve` (gunicorn) on ``db`` and ``port`` for the length of the block: started with the
+    ``SANDBOX_*`` variables of ``env`` and the serve ``flags``, ready once ``health_url`` answers, then stopped."""
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("SANDBOX_")}, "SANDBOX_DB": str(db),
+           "SANDBOX_PORT": str(port), "SANDBOX_ANCHOR_DATE": ANCHOR_DATE, **env}
     log = open(db.with_suffix(".log"), "w")  # noqa: SIM115 - closed after the server stops
-    process = subprocess.Popen([sys.executable, "-m", "sandbox.cli", "serve"], env=env, stdout=log,
+    process = subprocess.Popen([sys.executable, "-m", "sandbox.cli", "serve", *flags], env=env, stdout=log,
                                stderr=subprocess.STDOUT, cwd=ROOT)
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
-                if requests.get(f"{base_url}/healthz", timeout=1).ok:
+                if requests.get(health_url, timeout=1, verify=verify).ok:
                     break
-            except (requests.ConnectionError, requests.Timeout):  # workers still booting
+            except OSError:  # workers still booting, or (https) the certificate to verify with not made yet
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"sandbox serve did not start; see {log.name}")
             time.sleep(0.2)
-        yield LiveServer(base_url, db)
+        yield process
     finally:
         process.terminate()
         try:
@@ -164,3 +163,21 @@ def live_server(seeded_db, tmp_path_factory):
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(seeded_db, tmp_path_factory):
+    """The real `sandbox serve` (gunicorn, two workers) on a copy of the seeded database."""
+    db = tmp_path_factory.mktemp("live") / "live.sqlite"
+    shutil.copy(seeded_db, db)
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    with sandbox_serving(db, port, env={"SANDBOX_BASE_URL": base_url, "SANDBOX_WORKERS": "2"},
+                         health_url=f"{base_url}/healthz"):
+        yield LiveServer(base_url, db)
+
+
+@pytest.fixture(scope="session")
+def start_sandbox():
+    """`sandbox_serving`, for tests that need a sandbox of their own beside live_server (other settings, flags)."""
+    return sandbox_serving

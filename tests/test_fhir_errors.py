@@ -137,7 +137,8 @@ def test_malformed_bodies_get_an_operation_outcome(stored, method, path, body, s
     ("/fhir/Patient?gender=female,", 400),
     ("/fhir/Patient?identifier=%7C", 200),
     ("/fhir/Patient?name=%00%FF%FE", 200),
-    ("/fhir/Patient?name=" + "a" * 5000, 200),
+    ("/fhir/Patient?name=" + "a" * 2048, 200),
+    ("/fhir/Patient?name=" + "a" * 5000, 400),  # longer than a search value may be (store/query.py)
     ("/fhir/Patient?_id=%F0%9F%98%80", 200),
     ("/fhir/Patient?_has:Observation:patient:code=1234", 200),
     ("/fhir/Patient/p1/_history/99999999999999999999999", 404),

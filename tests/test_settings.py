@@ -1,6 +1,7 @@
 """Settings are data: each one is documented in the README and read from SANDBOX_* variables."""
 
 import datetime as dt
+import os
 import re
 from pathlib import Path
 
@@ -48,3 +49,28 @@ def test_base_url_loses_its_trailing_slash():
 def test_a_bad_value_names_the_variable():
     with pytest.raises(settings.SettingError, match="SANDBOX_PORT"):
         settings.load(environ={"SANDBOX_PORT": "eighty"})
+
+
+def test_tls_makes_the_default_base_url_https_and_refuses_an_http_one():
+    tls = {"SANDBOX_TLS_CERT": "cert.pem", "SANDBOX_TLS_KEY": "key.pem", "SANDBOX_PORT": "8443"}
+    assert settings.load(environ=tls)["BASE_URL"] == "https://localhost:8443"
+    with pytest.raises(settings.SettingError, match="SANDBOX_BASE_URL is http://ehr.example.org"):
+        settings.load(environ={**tls, "SANDBOX_BASE_URL": "http://ehr.example.org"})
+    with pytest.raises(settings.SettingError, match="go together"):
+        settings.load(environ={"SANDBOX_TLS_CERT": "cert.pem"})
+
+
+def test_self_signed_serving_refuses_an_http_base_url_and_a_certificate_of_its_own(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from sandbox.cli import main
+
+    for name in [k for k in os.environ if k.startswith("SANDBOX_")]:
+        monkeypatch.delenv(name)
+    db = str(tmp_path / "x.sqlite")
+    http = CliRunner().invoke(main, ["--db", db, "--base-url", "http://localhost:9000", "serve", "--self-signed"])
+    assert http.exit_code == 2 and "SANDBOX_BASE_URL is http://localhost:9000" in http.output
+    both = CliRunner().invoke(main, ["--db", db, "--tls-cert", "c.pem", "--tls-key", "k.pem", "serve",
+                                     "--self-signed"])
+    assert both.exit_code == 2 and "leave SANDBOX_TLS_CERT and SANDBOX_TLS_KEY unset" in both.output
+    assert not (tmp_path / "tls").exists() and not (tmp_path / "x.sqlite").exists()  # nothing made, nothing seeded

@@ -170,6 +170,12 @@ def waiting_for(events: list[AuditEvent]) -> str:
 # -- building each kind of step -----------------------------------------------------------------------------
 
 
+def more_than_shown(shown: list, total: int | None) -> str:
+    """A note such as " The first 20 of 311 are shown." when the trail kept only the first few items of a list
+    (authorization.asked_for); else nothing."""
+    return f" The first {len(shown)} of {total} are shown." if total and total > len(shown) else ""
+
+
 def failed_if_so(step: Step, event: AuditEvent, setting: Setting) -> None:
     if step.status == "failed":
         detail = event.detail
@@ -211,13 +217,16 @@ def authorize_request(step: Step, event: AuditEvent, setting: Setting) -> None:
                            Table("Parameters", rows))
     if asked.get("unknown_scopes"):
         step.facts.append(Row("Scopes not understood", asked["unknown_scopes"],
-                              "Dropped, never an error (SMART App Launch 2.2)."))
+                              "Dropped, never an error (SMART App Launch 2.2)."
+                              + more_than_shown(asked["unknown_scopes"], asked.get("unknown_scope_count"))))
     if event.detail.get("scope_allowed") is not None:
         step.facts.append(Row("Scopes that may be granted", event.detail["scope_allowed"].split(),
                               "What is left once scopes the app is not registered for, and launch without a "
                               "launch, are dropped."))
     if asked.get("other"):
-        step.facts.append(Row("Other parameters", ", ".join(asked["other"]), "Not part of SMART's request; ignored."))
+        step.facts.append(Row("Other parameters", ", ".join(asked["other"]),
+                              "Not part of SMART's request; ignored."
+                              + more_than_shown(asked["other"], asked.get("other_count"))))
     if step.status == "done":
         step.response = "302 Found → sign-in, a picker or consent as needed, then back to the app with a code"
         return

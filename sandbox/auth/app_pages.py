@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, redirect, request, session, url_for
 
+from .. import bounded_json
 from . import audit, signin
 from .authorization import store
 from .clients import Client, ClientRegistry
@@ -201,7 +202,7 @@ def metadata_from(form) -> dict[str, Any]:
         jwks_text = form.get("jwks", "").strip()
         if jwks_text:
             try:
-                metadata["jwks"] = json.loads(jwks_text)
+                metadata["jwks"] = bounded_json.loads(jwks_text)
             except ValueError as exc:
                 raise InvalidClientMetadata(f"The pasted JWK Set is not JSON: {exc}", "jwks") from None
         else:

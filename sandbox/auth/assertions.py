@@ -26,6 +26,7 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import JWKRegistry
 
+from .. import bounded_json
 from ..store import Store
 from .clients import Client
 from .errors import InvalidClient
@@ -41,7 +42,7 @@ def _peek(assertion: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The header and claims of a compact JWS, unverified. Raises InvalidClient when it is not one."""
     try:
         compact = jws.extract_compact(assertion.encode())
-        claims = json.loads(compact.payload)
+        claims = bounded_json.loads(compact.payload)
         header = compact.headers()
     except Exception:  # any failure to read the assertion is the client's error
         raise InvalidClient("client_assertion is not a signed JWT (compact JWS, RFC 7515 §7.1)") from None
@@ -189,7 +190,7 @@ def fetch_jwks(store: Store, url: str, now: int) -> dict[str, Any]:
     if response.status_code != 200:
         raise InvalidClient(f"The client's jwks_uri {url} answered HTTP {response.status_code}")
     try:
-        jwks = check_jwks(response.json())
+        jwks = check_jwks(bounded_json.loads(response.content))
     except (ValueError, RegistrationError) as exc:
         detail = getattr(exc, "description", "not JSON")
         raise InvalidClient(f"The client's jwks_uri {url} does not hold a usable JWK Set: {detail}") from None

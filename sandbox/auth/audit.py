@@ -23,7 +23,7 @@ import json
 import os
 import secrets
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,6 +133,17 @@ def short(secret: str | None, keep: int = 6) -> str | None:
     return secret[:keep] + "…" if secret else secret
 
 
+def clipped(value: str, keep: int = 300) -> str:
+    """A value sent by a client as the trail keeps it: whole when short, else its first ``keep`` characters."""
+    return value if len(value) <= keep else value[:keep] + "…"
+
+
+def first_few(items: Iterable[str], keep: int = 20, chars: int = 64) -> list[str]:
+    """The first ``keep`` of a list sent by a client, each clipped to ``chars``: a row of the trail stays small
+    however much was sent. Pair it with the count of all the items when that matters."""
+    return [clipped(item, chars) for _, item in zip(range(keep), items, strict=False)]
+
+
 def safe_params(params: Mapping[str, str]) -> dict[str, str]:
     """Request parameters as the trail keeps them: secrets cut short, client secrets withheld."""
     kept = {}
@@ -142,7 +153,7 @@ def safe_params(params: Mapping[str, str]) -> dict[str, str]:
         elif name in SHORTENED:
             kept[name] = short(value, 10 if name == "launch" else 6)
         else:
-            kept[name] = value if len(value) <= 300 else value[:300] + "…"
+            kept[name] = clipped(value)
     return kept
 
 

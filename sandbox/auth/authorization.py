@@ -28,7 +28,7 @@ from .errors import (
     UnsupportedResponseType,
     append_query,
 )
-from .scopes import ScopeSet, is_known
+from .scopes import ScopeSet, TooManyScopes, is_known
 from .users import UserDirectory, patients_of
 
 blueprint = Blueprint("authorize", __name__)
@@ -96,7 +96,9 @@ def trail_of(params: Mapping[str, str]) -> str:
 
 def asked_for(params: Mapping[str, str]) -> dict[str, Any]:
     """The authorize request as the activity trail shows it: `state` and `nonce` only as sent or not (they are
-    the app's own secrets), the PKCE challenge and the launch cut short; other parameters by name only."""
+    the app's own secrets), the PKCE challenge and the launch cut short; other parameters by name only. Lists a
+    client sent (unknown scopes, other parameters) keep their first few items, cut short, and their count: one
+    request can never write an unbounded row."""
     known = ("response_type", "client_id", "redirect_uri", "scope", "aud", "launch", "code_challenge",
              "code_challenge_method")
     asked: dict[str, Any] = {"method": request.method}
@@ -104,8 +106,10 @@ def asked_for(params: Mapping[str, str]) -> dict[str, Any]:
     if "code_challenge" in asked:
         asked["code_challenge"] = audit.short(params["code_challenge"], 10)
     asked["state"], asked["nonce"] = bool(params.get("state")), bool(params.get("nonce"))
-    asked["unknown_scopes"] = [s for s in (params.get("scope") or "").split() if not is_known(s)]
-    asked["other"] = sorted(set(params) - set(known) - {"state", "nonce"})
+    unknown = [s for s in ScopeSet.first_requested(params.get("scope")) if not is_known(s)]
+    asked["unknown_scopes"], asked["unknown_scope_count"] = audit.first_few(unknown), len(unknown)
+    other = sorted(set(params) - set(known) - {"state", "nonce"})
+    asked["other"], asked["other_count"] = audit.first_few(other), len(other)
     return asked
 
 
@@ -119,9 +123,9 @@ def refused(trail: str, client_id: str, params: Mapping[str, str], rule: str, er
 
 def mismatch_of(client: Client, params: Mapping[str, str], error: OAuthError) -> tuple[str, str, str] | None:
     if (params.get("aud") or "").rstrip("/") != fhir_base():
-        return "aud", fhir_base(), params.get("aud") or "(missing)"
+        return "aud", fhir_base(), audit.clipped(params.get("aud") or "(missing)")
     if isinstance(error, InvalidScope):
-        return "scope", client.scope, params.get("scope") or "(missing)"
+        return "scope", client.scope, audit.clipped(params.get("scope") or "(missing)")
     return None
 
 
@@ -167,9 +171,13 @@ def granted_scope(client: Client, requested: str | None, has_launch: bool) -> tu
     if not requested or not requested.strip():
         raise InvalidScope("scope is required: ask for the scopes the app needs (e.g. launch/patient openid "
                            "fhirUser patient/*.rs)")
+    try:
+        asked = ScopeSet.requested(requested)
+    except TooManyScopes as error:
+        raise InvalidScope(str(error)) from None
     dropped: list[dict[str, str]] = []
     usable: list[str] = []
-    for text in ScopeSet.split(requested):
+    for text in asked:
         why = (UNKNOWN_SCOPE if not is_known(text) else
                SYSTEM_ONLY if text.startswith("system/") else
                LAUNCH_WITHOUT_LAUNCH if text == "launch" and not has_launch else

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from joserfc.jwk import JWKRegistry
 
-from .scopes import ScopeSet, parse_resource_scope
+from .scopes import ScopeSet, TooManyScopes, parse_resource_scope
 
 AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post", "private_key_jwt")
 SECRET_METHODS = ("client_secret_basic", "client_secret_post")
@@ -189,6 +189,10 @@ def _check_scope(value: str | None, grants: list[str]) -> str:
     backend = "client_credentials" in grants
     if not value or not value.strip():
         return DEFAULT_BACKEND_SCOPE if backend else DEFAULT_APP_SCOPE
+    try:
+        ScopeSet.requested(value)
+    except TooManyScopes as error:
+        raise InvalidClientMetadata(str(error), "scope") from None
     scopes = ScopeSet.parse(value)
     system = [s for s in scopes.scopes if (parsed := parse_resource_scope(s)) and parsed.context == "system"]
     others = [s for s in scopes.scopes if s not in system]

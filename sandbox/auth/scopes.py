@@ -9,6 +9,9 @@ v1 scopes map to v2 permissions: read = rs, write = cud, * = cruds. A granular s
 with search parameters (``patient/Observation.rs?category=…|laboratory``). Scopes the server does not
 know are dropped from a grant, never an error; a v1 request is answered with v1 scopes and granular
 scopes are echoed verbatim, because clients compare the granted text with what they asked for.
+
+A request may ask for at most MAX_SCOPES scopes of at most MAX_SCOPE_CHARS characters each (ScopeSet.requested):
+no app needs more, and every list of scopes is parsed, stored and shown again on later requests.
 """
 
 from __future__ import annotations
@@ -28,7 +31,15 @@ ACCESS_SCOPES = frozenset({"offline_access", "online_access"})
 LAUNCH_SCOPES = frozenset({"launch", "launch/patient", "launch/encounter"})
 # SMART 2.2 §launch/<type>: apps may ask for any FHIR type as fhirContext.
 LAUNCH_TYPE = re.compile(r"^launch/([A-Z][A-Za-z]+)$")
+MAX_SCOPES = 100
+MAX_SCOPE_CHARS = 256
+MAX_SCOPE_TEXT = MAX_SCOPES * (MAX_SCOPE_CHARS + 1) + 1024  # the longest list allowed, with room for more spaces
 _RESOURCE_SCOPE = re.compile(r"^(patient|user|system)/(\*|[A-Z][A-Za-z]+)\.([a-z*]+)(\?.*)?$")
+
+
+class TooManyScopes(ValueError):
+    """A request's scope list beyond MAX_SCOPES scopes or MAX_SCOPE_CHARS characters in one scope; each endpoint
+    answers it in its own error (invalid_scope, invalid_client_metadata)."""
 
 
 @dataclass(frozen=True)
@@ -144,6 +155,28 @@ class ScopeSet:
     @classmethod
     def parse(cls, text: str | None) -> ScopeSet:
         return cls(tuple(item for item in cls.split(text) if is_known(item)))
+
+    @classmethod
+    def requested(cls, text: str | None) -> list[str]:
+        """The scopes a request asks for (``split``), within MAX_SCOPES and MAX_SCOPE_CHARS, else TooManyScopes.
+        The whole text is measured before it is split, so an endless list costs no more than a long one."""
+        limit = f"at most {MAX_SCOPES} scopes of at most {MAX_SCOPE_CHARS} characters each"
+        if len(text or "") > MAX_SCOPE_TEXT:
+            raise TooManyScopes(f"The scope parameter is {len(text or '')} characters long; a request may ask for "
+                                f"{limit}")
+        items = (text or "").split()
+        if len(items) > MAX_SCOPES:
+            raise TooManyScopes(f"{len(items)} scopes were asked for; a request may ask for {limit}")
+        if too_long := next((item for item in items if len(item) > MAX_SCOPE_CHARS), None):
+            raise TooManyScopes(f"A scope of {len(too_long)} characters was asked for ({too_long[:40]}…); a request "
+                                f"may ask for {limit}")
+        return cls.split(text)
+
+    @classmethod
+    def first_requested(cls, text: str | None) -> list[str]:
+        """As much of a request's scopes as the limits allow (``requested`` refuses the rest): what the activity
+        trail shows of a request however long it was."""
+        return cls.split((text or "")[:MAX_SCOPE_TEXT])[:MAX_SCOPES]
 
     def __str__(self) -> str:
         return " ".join(self.scopes)

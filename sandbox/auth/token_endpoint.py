@@ -18,7 +18,7 @@ from .clients import Client
 from .codes import holder_of, redeem_code
 from .errors import InvalidGrant, InvalidRequest, InvalidScope, UnauthorizedClient, UnsupportedGrantType
 from .id_tokens import fhir_user_url, make_id_token, wants_id_token
-from .scopes import ScopeSet, parse_resource_scope
+from .scopes import ScopeSet, TooManyScopes, parse_resource_scope
 
 # SMART App Launch 2.2 §Launch context arrives with your access token — each one only when set.
 CONTEXT_PARAMS = ("patient", "encounter", "fhirContext", "need_patient_banner", "smart_style_url", "intent", "tenant")
@@ -52,6 +52,10 @@ def token_response(store: Store, settings: Mapping[str, Any], client: Client, fo
     if not client.allows_grant(grant_type):
         raise UnauthorizedClient(f"Client {client.client_id} is not registered for the {grant_type} grant "
                                  f"(its grant_types: {', '.join(client.grant_types)})")
+    try:
+        ScopeSet.requested(form.get("scope"))  # refresh and client_credentials take a scope; bounded for all
+    except TooManyScopes as error:
+        raise InvalidScope(str(error)).about(client_id=client.client_id) from None
     return GRANTS[grant_type](store, settings, client, form)
 
 

@@ -198,6 +198,9 @@ def section_fhir(patient_id: str, section: str):
     """The section's data as the FHIR searchset an app would get (for developers; the page itself is the view)."""
     if section not in SECTION_QUERIES:
         return error_page("No FHIR view", f"The {section} section has no FHIR search behind it.", 404)
+    _, problem = patient_or_404(patient_id)
+    if problem:
+        return problem
     rtype, template = SECTION_QUERIES[section]
     params = [(name, value.format(id=patient_id)) for name, value in template]
     found = records.find(store(), rtype, params, count=records.MAX_ROWS)

@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Response, request
 
+from .. import bounded_json
 from ..store.errors import InvalidRequest, NotAcceptable, UnsupportedMediaType
 
 FHIR_JSON = "application/fhir+json"
@@ -23,7 +24,6 @@ JSON_FORMATS = {"json", "application/json", FHIR_JSON, "application/json+fhir"}
 XML_FORMATS = {"xml", "application/fhir+xml", "application/xml", "text/xml", "application/xml+fhir"}
 JSON_BODY_TYPES = {FHIR_JSON, "application/json", "application/json+fhir"}
 FORM_TYPE = "application/x-www-form-urlencoded"
-MAX_DEPTH = 100
 _STAND_IN = re.compile('"@raw:([0-9a-f]{16}):([0-9]+)@"')
 
 CORS_ALLOW_METHODS = "GET, POST, PUT, DELETE, PATCH, OPTIONS, HEAD"
@@ -71,17 +71,17 @@ def request_json() -> Any:
 
 
 def parse_json(data: bytes | str) -> Any:
-    """Strict JSON (RFC 8259: no NaN, valid UTF-8, no lone surrogates), nested at most MAX_DEPTH deep."""
+    """Strict JSON (RFC 8259: no NaN, valid UTF-8, no lone surrogates), nested at most bounded_json.MAX_DEPTH
+    deep."""
     if not data:
         raise InvalidRequest("The request has no body; a FHIR resource in JSON was expected")
     try:
         text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
-        value = json.loads(text, parse_constant=_reject_constant)
-        _check_depth(value)
+        value = bounded_json.loads(text, parse_constant=_reject_constant)
         if "\\ud" in text.lower():  # a \uXXXX escape may encode a lone surrogate, which cannot be stored
             json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except RecursionError:
-        raise InvalidRequest(f"The JSON body is nested deeper than {MAX_DEPTH} levels") from None
+    except bounded_json.TooDeep:
+        raise InvalidRequest(f"The JSON body is nested deeper than {bounded_json.MAX_DEPTH} levels") from None
     except (UnicodeError, ValueError) as exc:
         raise InvalidRequest(f"The body is not valid JSON: {exc}") from None
     return value
@@ -89,18 +89,6 @@ def parse_json(data: bytes | str) -> Any:
 
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not a JSON value")
-
-
-def _check_depth(value: Any) -> None:
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise RecursionError
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
 
 
 def form_params() -> list[tuple[str, str]]:

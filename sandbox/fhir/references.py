@@ -22,7 +22,9 @@ from ..store.search import Filter, search
 
 _ID = r"[A-Za-z0-9\-.]{1,64}"
 RELATIVE = re.compile(rf"^([A-Z][A-Za-z]+)/({_ID})(/_history/{_ID})?$")
-ABSOLUTE = re.compile(r"^[a-z][a-z0-9+.\-]*://[^\s/]+\S*$")
+# A scheme, "://", a host and the rest without spaces, the host's first character taken by one part only:
+# `[^\s/]+\S*` matches the same strings but backtracks quadratically on a long reference that ends in a space.
+ABSOLUTE = re.compile(r"^[a-z][a-z0-9+.\-]*://[^\s/]\S*$")
 CONTAINED = re.compile(r"^#[A-Za-z0-9\-.]{0,64}$")
 URN = re.compile(r"^urn:(uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
                  r"|oid:[0-2](\.(0|[1-9][0-9]*))+)$")

@@ -1,4 +1,11 @@
-"""Parse FHIR search parameters (R4 §3.1.1 and §2.21.1) into a query the store can run."""
+"""Parse FHIR search parameters (R4 §3.1.1 and §2.21.1) into a query the store can run.
+
+A search is bounded before it is parsed (R4 search.html, Handling Errors: a server unable to execute a search
+may return an error). The SQL of a larger search outgrows SQLite's limits, an internal error otherwise: measured
+on an expression tree at most 1,000 deep, one parameter's ORed values fail from 497 on, ANDed parameters from
+about 990, `_sort` keys from 2,000. MAX_VALUES leaves room for MAX_PARAMETERS, and for a token's granular scopes,
+beside them.
+"""
 
 from __future__ import annotations
 
@@ -19,9 +26,18 @@ MODIFIERS = {
 }
 SUMMARY_VALUES = {"true", "false", "count", "data", "text"}
 TOTAL_VALUES = {"none", "estimate", "accurate"}
+MAX_PARAMETERS = 100  # name=value pairs of one search, _count, _sort … included
+MAX_VALUES = 400  # comma-separated values of all its parameters together
+MAX_VALUE_CHARS = 2048  # characters of one parameter's name, and of its value
 # Parameters that shape the result rather than select resources.
 RESULT_PARAMS = {"_count", "_offset", "_sort", "_total", "_summary", "_elements", "_include", "_revinclude",
                  "_format", "_pretty"}
+
+
+class SearchTooLarge(InvalidRequest):
+    """A search beyond the limits of this server: 400 with the issue code too-costly."""
+
+    code = "too-costly"
 
 
 @dataclass(frozen=True)
@@ -60,6 +76,7 @@ def parse_search(resource_type: str, params: Iterable[tuple[str, str]], *, page_
                  max_page_size: int = 1000, strict: bool = False) -> SearchQuery:
     """Build a SearchQuery. Malformed values raise InvalidRequest (400); unknown parameters are
     ignored and reported in ``ignored`` unless ``strict`` (Prefer: handling=strict)."""
+    params = check_limits(params)
     query = SearchQuery(resource_type, count=page_size)
     known = params_for(resource_type)
     for raw_name, raw_value in params:
@@ -75,6 +92,26 @@ def parse_search(resource_type: str, params: Iterable[tuple[str, str]], *, page_
             continue
         query.criteria.append(make_criterion(resource_type, name, kind, modifier or None, raw_value))
     return query
+
+
+def check_limits(params: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The parameters, once they are known to be within MAX_PARAMETERS, MAX_VALUE_CHARS and MAX_VALUES;
+    SearchTooLarge names the limit otherwise."""
+    checked: list[tuple[str, str]] = []
+    values = 0
+    for name, value in params:
+        checked.append((name, value))
+        if len(checked) > MAX_PARAMETERS:
+            raise SearchTooLarge(f"A search may have at most {MAX_PARAMETERS} parameters; this one has more. "
+                                 "Split it into several searches.")
+        if len(name) > MAX_VALUE_CHARS or len(value) > MAX_VALUE_CHARS:
+            raise SearchTooLarge(f"Search parameter '{name[:64]}' is {len(name) + len(value) + 1} characters long; "
+                                 f"its name and its value may have at most {MAX_VALUE_CHARS} each")
+        values += len(split_values(value))
+        if values > MAX_VALUES:
+            raise SearchTooLarge(f"A search may have at most {MAX_VALUES} values in all (each comma-separated "
+                                 "value counts); split it into several searches")
+    return checked
 
 
 def make_criterion(resource_type: str, name: str, kind: str, modifier: str | None, raw_value: str) -> Criterion:
