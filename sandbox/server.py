@@ -20,6 +20,9 @@ class _Gunicorn(BaseApplication):
         self.cfg.set("threads", 4)
         self.cfg.set("accesslog", "-")
         self.cfg.set("timeout", 120)
+        # gunicorn's control socket has one default path per machine user, so a second sandbox on the machine
+        # would take over the first one's; the sandbox does not use it.
+        self.cfg.set("control_socket_disable", True)
         if self.values["TLS_CERT"]:
             self.cfg.set("certfile", self.values["TLS_CERT"])
             self.cfg.set("keyfile", self.values["TLS_KEY"])
