@@ -54,11 +54,15 @@ def test_the_default_user_is_the_first_clinician(client, seeded_app):
     ({"client_id": "demo-app", "patient": 7}, 400, "must be a string"),
     ({"client_id": "demo-app", "fhirContext": "DiagnosticReport/1"}, 400, "must be a list"),
     ([], 400, "JSON object"),
+    ({"client_id": "demo-app", "skip_concent": True}, 400, "Unknown key 'skip_concent' (did you mean 'skip_consent'?)"),
+    ({"client_id": "demo-app", "patient_id": "story-child", "x": 1}, 400, "Unknown keys 'patient_id'"),
 ])
 def test_bad_launch_requests_say_what_is_wrong(client, body, status, words):
+    launches = client.application.extensions["store"].conn.execute("SELECT count(*) FROM launches").fetchone()
     response = client.post("/api/launches", json=body)
     assert response.status_code == status
     assert response.json["error"] == "invalid_request" and words in response.json["error_description"]
+    assert client.application.extensions["store"].conn.execute("SELECT count(*) FROM launches").fetchone() == launches
 
 
 def test_an_encounter_of_another_patient_is_refused(client, seeded_app):

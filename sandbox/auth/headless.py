@@ -10,6 +10,7 @@ code. Open to loopback callers; anyone else needs the admin token.
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
@@ -48,9 +49,19 @@ def create_launch():
         {"Cache-Control": "no-store"}
 
 
+LAUNCH_KEYS = frozenset({"client_id", "patient", "encounter", "user", "fhirContext", "intent", "tenant",
+                         "need_patient_banner", "skip_login", "skip_consent"})
+
+
 def make_launch(store: Store, base_url: str, body: dict[str, Any],
                 settings) -> tuple[launch_context.Launch, str | None]:
     """Validate a launch request against the registry and the FHIR data, and save the launch."""
+    unknown = sorted(set(body) - LAUNCH_KEYS)
+    if unknown:  # a misspelt key (skip_concent) would otherwise launch without what the caller asked for
+        close = {key: difflib.get_close_matches(key, LAUNCH_KEYS, n=1) for key in unknown}
+        named = ", ".join(f"{key!r}" + (f" (did you mean {close[key][0]!r}?)" if close[key] else "") for key in unknown)
+        raise LaunchRequestError(f"Unknown key{'s' if len(unknown) > 1 else ''} {named}; a launch takes "
+                                 f"{', '.join(sorted(LAUNCH_KEYS))}")
     client = ClientRegistry(store, base_url).get(str(body.get("client_id") or ""))
     if client is None:
         raise LaunchRequestError(f"client_id {body.get('client_id')!r} is not a registered app", 404)
