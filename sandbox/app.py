@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, render_template, request
+from flask import Flask, redirect, render_template, request, url_for
 
 from . import edges
 from . import settings as settings_module
@@ -84,6 +84,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     def branding():
         return {"brand": {"name": app.config["BRAND_NAME"], "accent": app.config["BRAND_ACCENT"],
                           "logo": app.config["BRAND_LOGO_URL"]}}
+
+    @app.get("/favicon.ico")
+    def favicon():
+        """Pages link their icon; this answers browsers and static pages (the demo app) that ask the default path."""
+        return redirect(url_for("static", filename="img/favicon.svg"), 301)
 
     @app.get("/healthz")
     def healthz():

@@ -19,3 +19,15 @@ def test_the_base_url_host_is_served(client):
 def test_landing_page_links_the_fhir_base(client):
     page = client.get("/").get_data(as_text=True)
     assert 'href="http://localhost/fhir/metadata"' in page
+
+
+def test_pages_have_an_icon_and_the_default_icon_path_answers(client):
+    from dom import dom
+
+    icon = dom(client.get("/").text).one('link[rel="icon"]').attrs["href"]
+    served = client.get(icon)
+    assert served.status_code == 200 and served.mimetype == "image/svg+xml"
+    served.close()
+    assert client.get("/favicon.ico").headers["Location"].endswith(icon)
+    login = dom(client.get("/auth/login").text).one('link[rel="icon"]')
+    assert login.attrs["href"] == icon
