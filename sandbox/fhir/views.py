@@ -77,6 +77,11 @@ def params() -> list[tuple[str, str]]:
     return list(request.args.items(multi=True))
 
 
+def strict_search() -> bool:
+    """R4 search.html#errors: search is strict unless the client sends ``Prefer: handling=lenient``."""
+    return prefer("handling") != "lenient"
+
+
 def search_query_text() -> str:
     """The query string of a conditional update or delete, without the format parameters."""
     pairs = [(k, v) for k, v in params() if k not in FORMAT_PARAMS]
@@ -148,7 +153,7 @@ def type_level(rtype: str):
     api.known_type(rtype)
     ctx = context()
     if request.method in ("GET", "HEAD"):
-        return respond(api.search(ctx, rtype, params(), strict=prefer("handling") == "strict"))
+        return respond(api.search(ctx, rtype, params(), strict=strict_search()))
     if request.method == "POST":
         return respond(api.create(ctx, rtype, request_json(), request.headers.get("If-None-Exist"),
                                   prefer("return")))
@@ -168,7 +173,7 @@ def type_level(rtype: str):
 def search_form(rtype: str):
     api.known_type(rtype)
     merged = params() + (form_params() if request.method == "POST" else [])
-    return respond(api.search(context(), rtype, merged, strict=prefer("handling") == "strict"))
+    return respond(api.search(context(), rtype, merged, strict=strict_search()))
 
 
 @blueprint.route("/<rtype>/_history", methods=METHODS)
