@@ -43,15 +43,29 @@ def test_other_formats_are_406(stored, fmt):
     assert "only serves JSON" in diagnostics
 
 
-@pytest.mark.parametrize("accept", ["application/fhir+xml", "application/xml", "application/xml+fhir"])
+@pytest.mark.parametrize("accept", ["application/fhir+xml", "application/xml", "application/xml+fhir",
+                                    "application/fhir+xml, application/fhir+json;q=0"])
 def test_xml_accept_header_is_406(stored, accept):
     assert_outcome(stored.get("/fhir/Patient/p1", headers={"Accept": accept}), 406, "not-supported")
 
 
 @pytest.mark.parametrize("accept", ["application/fhir+json", "application/json", "*/*", "text/html,*/*;q=0.8",
-                                    "application/fhir+json, application/fhir+xml;q=0.5"])
+                                    "application/fhir+json, application/fhir+xml;q=0.5",
+                                    "application/fhir+xml, application/json;q=0.5"])
 def test_json_compatible_accept_headers_are_served(stored, accept):
     assert stored.get("/fhir/Patient/p1", headers={"Accept": accept}).status_code == 200
+
+
+BROWSER_ACCEPT = ("text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,"
+                  "application/signed-exchange;v=b3;q=0.7")
+
+
+@pytest.mark.parametrize("path", ["/fhir/Patient/p1", "/fhir/Patient?_id=p1", "/fhir/metadata"])
+def test_a_browsers_default_accept_header_gets_json(stored, path):
+    response = stored.get(path, headers={"Accept": BROWSER_ACCEPT})
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == FHIR_JSON
+    assert response.json["resourceType"] in ("Patient", "Bundle", "CapabilityStatement")
 
 
 def test_pretty_printing(stored):
