@@ -257,3 +257,25 @@ def test_no_query_string_causes_a_500(stored, path, query, strict):
     response = stored.get(path, query_string=query, headers=headers)
     assert response.status_code < 500, response.get_data(as_text=True)
     assert response.headers["Content-Type"] in (FHIR_JSON, None) or response.status_code == 304
+
+
+@pytest.mark.parametrize(("method", "path", "operation"), [
+    ("get", "/fhir/Patient/$foo", "$foo"), ("post", "/fhir/Patient/$foo", "$foo"), ("get", "/fhir/$bar", "$bar"),
+    ("post", "/fhir/$bar", "$bar"), ("get", "/fhir/Patient/p1/$foo", "$foo"),
+    ("delete", "/fhir/Patient/p1/$foo", "$foo"),
+    ("get", "/fhir/Patient/$everything", "$everything"), ("get", "/fhir/$everything", "$everything"),
+])
+def test_unknown_operations_say_operation_not_supported(stored, method, path, operation):
+    response = getattr(stored, method)(path, headers={"Origin": "https://app.example.org"})
+    diagnostics = assert_outcome(response, 404, "not-supported")
+    assert diagnostics.startswith(f"Operation {operation} is not supported")
+    assert "Patient/[id]/$everything" in diagnostics
+    assert response.headers["Access-Control-Allow-Origin"] == "https://app.example.org"
+
+
+@pytest.mark.parametrize("path", ["/fhir/Patinet", "/fhir/Patient/p1/extra", "/fhir/a/b/c/d/e/f", "/fhir/R4/Patient"])
+def test_unknown_paths_are_json_outcomes_with_cors_headers(stored, path):
+    response = stored.get(path, headers={"Origin": "https://app.example.org"})
+    assert_outcome(response, 404)
+    assert response.headers["Content-Type"] == FHIR_JSON
+    assert response.headers["Access-Control-Allow-Origin"] == "https://app.example.org"

@@ -27,6 +27,7 @@ from .formats import (
     request_json,
 )
 from .interactions import Answer, Context
+from .operations import SUPPORTED_TEXT, check_operation
 from .outcome import error_response
 from .policy import current_policy
 
@@ -43,6 +44,7 @@ def negotiate():
     if request.method == "OPTIONS":
         return preflight_response()
     check_acceptable()
+    check_operation(request.path[len(URL_PREFIX):].strip("/").split("/"))
     return None
 
 
@@ -237,8 +239,8 @@ def instance_operation(rtype: str, rid: str, operation: str):
         if request.method not in ("GET", "HEAD"):
             raise MethodNotAllowed("Patient/[id]/$everything is served with GET", headers={"Allow": "GET, HEAD"})
         return respond(everything(context(), rid, params()))
-    raise NotFound(f"No operation or endpoint '{operation}' on {rtype}/{rid}; this server supports "
-                   "Patient/[id]/$everything", code="not-supported")
+    raise NotFound(f"No FHIR endpoint at /fhir/{rtype}/{rid}/{operation}; operations are named with a '$' "
+                   f"(this server supports {SUPPORTED_TEXT})")
 
 
 @blueprint.route("/<path:anything>", methods=METHODS)
