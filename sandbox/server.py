@@ -3,9 +3,45 @@
 
 from __future__ import annotations
 
+import json
+
+from gunicorn import util
 from gunicorn.app.base import BaseApplication
+from gunicorn.http.errors import LimitRequestLine
+from gunicorn.workers.gthread import ThreadWorker
 
 from .tls import server_context
+
+MAX_REQUEST_LINE = 8190  # the longest request line gunicorn can be told to read (its default is 4094)
+
+
+class SandboxWorker(ThreadWorker):
+    """gunicorn's threaded worker, except that a request line longer than MAX_REQUEST_LINE is answered 414 URI Too
+    Long (RFC 9110 §15.5.15) as a FHIR OperationOutcome with CORS headers instead of gunicorn's HTML page. The
+    worker cannot see the path of a line it refused to read; a URL that long is almost always a FHIR search, and
+    JSON that says what to do is readable on any surface."""
+
+    def handle_error(self, req, client, addr, exc):
+        if not isinstance(exc, LimitRequestLine):
+            super().handle_error(req, client, addr, exc)
+            return
+        self.log.warning("Request line too long from ip=%s: %s", (addr or ("",))[0], exc)
+        try:
+            util.write_nonblock(client, uri_too_long_response())
+        except OSError:
+            self.log.debug("Failed to send the 414 response.")
+
+
+def uri_too_long_response() -> bytes:
+    from .fhir.outcome import operation_outcome
+
+    body = json.dumps(operation_outcome(
+        f"The request line is longer than this server reads ({MAX_REQUEST_LINE} bytes). Send a long FHIR search as "
+        "POST [base]/[type]/_search with the parameters in an application/x-www-form-urlencoded body "
+        "(FHIR R4 http.html §3.1.0.9), or split it into several searches.", "too-costly")).encode()
+    head = ("HTTP/1.1 414 URI Too Long\r\nConnection: close\r\nContent-Type: application/fhir+json; charset=utf-8\r\n"
+            f"Content-Length: {len(body)}\r\nAccess-Control-Allow-Origin: *\r\nX-Content-Type-Options: nosniff\r\n\r\n")
+    return head.encode("latin-1") + body
 
 
 class _Gunicorn(BaseApplication):
@@ -16,7 +52,8 @@ class _Gunicorn(BaseApplication):
     def load_config(self) -> None:
         self.cfg.set("bind", f"{self.values['HOST']}:{self.values['PORT']}")
         self.cfg.set("workers", self.values["WORKERS"])
-        self.cfg.set("worker_class", "gthread")
+        self.cfg.set("worker_class", SandboxWorker)
+        self.cfg.set("limit_request_line", MAX_REQUEST_LINE)
         self.cfg.set("threads", 4)
         self.cfg.set("accesslog", "-")
         self.cfg.set("timeout", 120)

@@ -101,3 +101,15 @@ def test_security_hook_fills_rest_security(app, client):
 
 def test_metadata_is_read_only(client):
     assert client.post("/fhir/metadata", json={}).status_code == 405
+
+
+def test_declares_exactly_the_search_parameters_that_search_accepts(statement, client):
+    """What /metadata lists is what a strict search accepts: every declared parameter is applied, and an
+    undeclared one is refused with 400."""
+    value = {"token": "x", "string": "x", "date": "2020", "reference": "Patient/x", "uri": "http://x.example"}
+    for entry in statement["rest"][0]["resource"]:
+        for param in entry.get("searchParam", []):
+            response = client.get(f"/fhir/{entry['type']}?{param['name']}={value[param['type']]}&_summary=count")
+            assert response.status_code == 200, (entry["type"], param["name"], response.json)
+    assert client.get("/fhir/Observation?value-quantity=5").status_code == 400
+    assert "Prefer: handling=lenient" in statement["rest"][0]["documentation"]

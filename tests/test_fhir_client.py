@@ -4,7 +4,7 @@ search, read, create, update, delete and paging; Python fhirclient for discovery
 import pytest
 import requests
 from fhirpy import SyncFHIRClient
-from fhirpy.base.exceptions import ResourceNotFound
+from fhirpy.base.exceptions import OperationOutcome, ResourceNotFound
 
 STORY_PATIENT = "story-diabetes"
 
@@ -57,6 +57,27 @@ def test_fhirpy_follows_paging_across_workers(fhir):
     assert len(set(ids)) == total
 
 
+def test_fhirpy_gets_a_clear_error_for_an_unsupported_parameter(fhir):
+    with pytest.raises(OperationOutcome) as refused:
+        fhir.resources("Patient").search(family="Johnson", **{"shoe-size": "9"}).fetch()
+    issue = refused.value.resource["issue"][0]
+    assert issue["code"] == "not-supported"
+    assert issue["diagnostics"].startswith("Patient search does not support 'shoe-size' (unknown parameter).")
+    assert "family" in issue["diagnostics"]
+
+
+def test_fhirclient_gets_a_400_naming_an_unsupported_parameter(live_server, bearer):
+    from fhirclient import client
+    from fhirclient.models.patient import Patient
+
+    smart = client.FHIRClient(settings={"app_id": "sandbox-tests", "api_base": f"{live_server}/fhir"})
+    smart.server.session.headers.update(bearer)
+    with pytest.raises(requests.HTTPError) as refused:
+        next(Patient.where(struct={"family": "Johnson", "shoe-size": "9"}).perform_iter(smart.server))
+    assert refused.value.response.status_code == 400
+    assert "'shoe-size' (unknown parameter)" in refused.value.response.json()["issue"][0]["diagnostics"]
+
+
 def test_links_are_built_from_base_url(live_server, bearer):
     bundle = requests.get(f"{live_server}/fhir/Encounter?patient={STORY_PATIENT}&_count=2", headers=bearer,
                           timeout=10).json()
@@ -75,8 +96,8 @@ def test_fhirclient_discovers_the_server_and_reads(live_server, bearer):
     assert smart.server.capabilityStatement.fhirVersion == "4.0.1"
     patient = Patient.read(STORY_PATIENT, smart.server)
     assert patient.name[0].family == "Johnson"
-    bundle = next(Patient.where(struct={"family": "Johnson", "shoe-size": "9"}).perform_iter(smart.server))
-    assert [entry.search.mode for entry in bundle.entry] == ["match", "outcome"]
+    bundle = next(Patient.where(struct={"family": "Johnson"}).perform_iter(smart.server))
+    assert [entry.search.mode for entry in bundle.entry] == ["match"]
     assert bundle.entry[0].resource.id == STORY_PATIENT
     pages = list(Observation.where(struct={"patient": STORY_PATIENT, "_count": "25"}).perform_iter(smart.server))
     ids = [entry.resource.id for page in pages for entry in page.entry]

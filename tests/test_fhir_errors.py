@@ -43,15 +43,29 @@ def test_other_formats_are_406(stored, fmt):
     assert "only serves JSON" in diagnostics
 
 
-@pytest.mark.parametrize("accept", ["application/fhir+xml", "application/xml", "application/xml+fhir"])
+@pytest.mark.parametrize("accept", ["application/fhir+xml", "application/xml", "application/xml+fhir",
+                                    "application/fhir+xml, application/fhir+json;q=0"])
 def test_xml_accept_header_is_406(stored, accept):
     assert_outcome(stored.get("/fhir/Patient/p1", headers={"Accept": accept}), 406, "not-supported")
 
 
 @pytest.mark.parametrize("accept", ["application/fhir+json", "application/json", "*/*", "text/html,*/*;q=0.8",
-                                    "application/fhir+json, application/fhir+xml;q=0.5"])
+                                    "application/fhir+json, application/fhir+xml;q=0.5",
+                                    "application/fhir+xml, application/json;q=0.5"])
 def test_json_compatible_accept_headers_are_served(stored, accept):
     assert stored.get("/fhir/Patient/p1", headers={"Accept": accept}).status_code == 200
+
+
+BROWSER_ACCEPT = ("text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,"
+                  "application/signed-exchange;v=b3;q=0.7")
+
+
+@pytest.mark.parametrize("path", ["/fhir/Patient/p1", "/fhir/Patient?_id=p1", "/fhir/metadata"])
+def test_a_browsers_default_accept_header_gets_json(stored, path):
+    response = stored.get(path, headers={"Accept": BROWSER_ACCEPT})
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == FHIR_JSON
+    assert response.json["resourceType"] in ("Patient", "Bundle", "CapabilityStatement")
 
 
 def test_pretty_printing(stored):
@@ -140,7 +154,7 @@ def test_malformed_bodies_get_an_operation_outcome(stored, method, path, body, s
     ("/fhir/Patient?name=" + "a" * 2048, 200),
     ("/fhir/Patient?name=" + "a" * 5000, 400),  # longer than a search value may be (store/query.py)
     ("/fhir/Patient?_id=%F0%9F%98%80", 200),
-    ("/fhir/Patient?_has:Observation:patient:code=1234", 200),
+    ("/fhir/Patient?_has:Observation:patient:code=1234", 400),  # reverse chaining is not supported
     ("/fhir/Patient/p1/_history/99999999999999999999999", 404),
     ("/fhir/Patient/p1/_history/-1", 404),
     ("/fhir/Patient/..%2F..%2Fetc", 404),
@@ -170,7 +184,8 @@ def test_malformed_requests_never_cause_a_500(stored, path, status):
 
 def test_strict_handling_refuses_unknown_parameters(stored):
     response = stored.get("/fhir/Patient?colour=blue", headers={"Prefer": "handling=strict"})
-    assert assert_outcome(response, 400, "invalid") == "Unknown search parameter 'colour' for Patient"
+    assert assert_outcome(response, 400, "not-supported").startswith(
+        "Patient search does not support 'colour' (unknown parameter).")
 
 
 @pytest.mark.parametrize(("method", "path"), [
@@ -242,3 +257,25 @@ def test_no_query_string_causes_a_500(stored, path, query, strict):
     response = stored.get(path, query_string=query, headers=headers)
     assert response.status_code < 500, response.get_data(as_text=True)
     assert response.headers["Content-Type"] in (FHIR_JSON, None) or response.status_code == 304
+
+
+@pytest.mark.parametrize(("method", "path", "operation"), [
+    ("get", "/fhir/Patient/$foo", "$foo"), ("post", "/fhir/Patient/$foo", "$foo"), ("get", "/fhir/$bar", "$bar"),
+    ("post", "/fhir/$bar", "$bar"), ("get", "/fhir/Patient/p1/$foo", "$foo"),
+    ("delete", "/fhir/Patient/p1/$foo", "$foo"),
+    ("get", "/fhir/Patient/$everything", "$everything"), ("get", "/fhir/$everything", "$everything"),
+])
+def test_unknown_operations_say_operation_not_supported(stored, method, path, operation):
+    response = getattr(stored, method)(path, headers={"Origin": "https://app.example.org"})
+    diagnostics = assert_outcome(response, 404, "not-supported")
+    assert diagnostics.startswith(f"Operation {operation} is not supported")
+    assert "Patient/[id]/$everything" in diagnostics
+    assert response.headers["Access-Control-Allow-Origin"] == "https://app.example.org"
+
+
+@pytest.mark.parametrize("path", ["/fhir/Patinet", "/fhir/Patient/p1/extra", "/fhir/a/b/c/d/e/f", "/fhir/R4/Patient"])
+def test_unknown_paths_are_json_outcomes_with_cors_headers(stored, path):
+    response = stored.get(path, headers={"Origin": "https://app.example.org"})
+    assert_outcome(response, 404)
+    assert response.headers["Content-Type"] == FHIR_JSON
+    assert response.headers["Access-Control-Allow-Origin"] == "https://app.example.org"

@@ -121,10 +121,10 @@ def test_malformed_searches_are_refused_clearly(mem, qs):
         search(mem, parse_search("Patient", parse_qsl(qs, keep_blank_values=True)))
 
 
-def test_unknown_parameters_are_ignored_unless_strict():
-    assert parse_search("Patient", [("shoe-size", "9")]).ignored == ["shoe-size"]
+def test_unknown_parameters_are_refused_unless_lenient():
+    assert parse_search("Patient", [("shoe-size", "9")], strict=False).ignored == ["shoe-size"]
     with pytest.raises(InvalidRequest):
-        parse_search("Patient", [("shoe-size", "9")], strict=True)
+        parse_search("Patient", [("shoe-size", "9")])
 
 
 def test_count_is_capped():

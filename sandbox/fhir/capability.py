@@ -14,6 +14,7 @@ from functools import cache
 from flask import current_app
 
 from .. import __version__
+from ..store.query import RESULT_PARAMS
 from ..store.resource_types import STORABLE_TYPES
 from ..store.searchparams import REFERENCE, SPECIAL, SearchParam, params_for
 
@@ -43,7 +44,9 @@ def capability_statement(base_url: str) -> dict:
     fhir_base = f"{base_url}/fhir"
     rest: dict = {
         "mode": "server",  # REQUIRED
-        "documentation": "FHIR R4 API of the SMART Sandbox EHR: JSON only.",
+        "documentation": "FHIR R4 API of the SMART Sandbox EHR: JSON only. Search is strict: a parameter or "
+                         "modifier not listed for a type answers 400 naming it, unless the request sends "
+                         "'Prefer: handling=lenient'. Result parameters: " + ", ".join(sorted(RESULT_PARAMS)) + ".",
         "resource": resource_capabilities(),
         "interaction": [{"code": code} for code in SYSTEM_INTERACTIONS],
     }

@@ -1,7 +1,7 @@
 """Content negotiation, request bodies, JSON rendering and CORS for the FHIR API.
 
 FHIR R4 §3.1.0.1.10 (http.html#mime-type): the formal MIME type is ``application/fhir+json``; servers
-SHALL honour ``_format`` as well as ``Accept``. This server speaks JSON only, so a request for XML
+SHALL honour ``_format`` as well as ``Accept``. This server speaks JSON only, so a request for XML only
 gets 406 Not Acceptable with an OperationOutcome that says so.
 """
 
@@ -42,7 +42,10 @@ class RawJson:
 
 
 def check_acceptable() -> None:
-    """Refuse XML (and anything else that is not JSON) asked for with ``_format`` or ``Accept``."""
+    """Refuse XML (and anything else that is not JSON) asked for with ``_format``; refuse an ``Accept`` header
+    only when it accepts XML and no JSON at all. A browser's default (``text/html,application/xhtml+xml,
+    application/xml;q=0.9,*/*;q=0.8``) accepts JSON through ``*/*`` and is served JSON (RFC 9110 §12.5.1: the
+    server picks among what the client accepts)."""
     wanted = request.args.get("_format")
     if wanted is not None:
         value = wanted.strip().lower().split(";")[0].strip().replace(" ", "+")  # an unencoded + arrives as a space
@@ -53,11 +56,11 @@ def check_acceptable() -> None:
         return
     if "xml" not in request.headers.get("Accept", ""):
         return  # only XML is refused; skip parsing the common Accept headers
-    best = request.accept_mimetypes.best_match([FHIR_JSON, "application/json", "application/json+fhir",
-                                                *sorted(XML_FORMATS - {"xml"})])
-    if best in XML_FORMATS:
-        raise NotAcceptable(f"The Accept header asks for {best}, but this server only serves JSON "
-                            f"({FHIR_JSON})")
+    accepted = request.accept_mimetypes
+    if any(accepted.quality(json_type) > 0 for json_type in JSON_BODY_TYPES):
+        return
+    asked = accepted.best_match(sorted(XML_FORMATS - {"xml"})) or request.headers["Accept"]
+    raise NotAcceptable(f"The Accept header asks for {asked}, but this server only serves JSON ({FHIR_JSON})")
 
 
 def request_json() -> Any:

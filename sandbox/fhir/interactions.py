@@ -117,8 +117,10 @@ def vread(ctx: Context, rtype: str, rid: str, vid: str) -> Answer:
     return Answer(200, RawJson(stored.json), stored)
 
 
-def search(ctx: Context, rtype: str, params: Sequence[tuple[str, str]], strict: bool = False) -> Answer:
-    """Type-level search (FHIR R4 search.html): a searchset Bundle of one page, with paging links."""
+def search(ctx: Context, rtype: str, params: Sequence[tuple[str, str]], strict: bool = True) -> Answer:
+    """Type-level search (FHIR R4 search.html): a searchset Bundle of one page, with paging links. Unsupported
+    parameters are a 400 when ``strict``; otherwise they are ignored, left out of the links (search.html#errors:
+    the ``self`` link shows the parameters applied) and named in an outcome entry."""
     known_type(rtype)
     ctx.policy.check(SEARCH, rtype)
     query = parse_search(rtype, params, page_size=ctx.page_size, max_page_size=ctx.max_page_size, strict=strict)
@@ -132,10 +134,10 @@ def search(ctx: Context, rtype: str, params: Sequence[tuple[str, str]], strict: 
                     for s in ctx.policy.visible(result.included)]
         if query.ignored:
             entries.append(outcome_entry(operation_outcome(
-                f"Unknown search parameters were ignored: {', '.join(query.ignored)} "
-                f"(send Prefer: handling=strict to have them refused)", code="not-supported", severity="warning")))
-    used = [(name, value) for name, value in params if name not in query.ignored]
-    links = page_links(f"{ctx.base}/{rtype}", used, query.count, query.offset, result.total, len(result.matches))
+                f"Unsupported search parameters were ignored (Prefer: handling=lenient): {', '.join(query.ignored)}",
+                code="not-supported", severity="warning")))
+    applied = [(name, value) for name, value in params if name not in query.ignored]
+    links = page_links(f"{ctx.base}/{rtype}", applied, query.count, query.offset, result.total, len(result.matches))
     return Answer(200, bundle("searchset", entries, result.total, links))
 
 

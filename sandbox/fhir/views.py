@@ -27,6 +27,7 @@ from .formats import (
     request_json,
 )
 from .interactions import Answer, Context
+from .operations import SUPPORTED_TEXT, check_operation
 from .outcome import error_response
 from .policy import current_policy
 
@@ -43,6 +44,7 @@ def negotiate():
     if request.method == "OPTIONS":
         return preflight_response()
     check_acceptable()
+    check_operation(request.path[len(URL_PREFIX):].strip("/").split("/"))
     return None
 
 
@@ -75,6 +77,11 @@ def context() -> Context:
 
 def params() -> list[tuple[str, str]]:
     return list(request.args.items(multi=True))
+
+
+def strict_search() -> bool:
+    """R4 search.html#errors: search is strict unless the client sends ``Prefer: handling=lenient``."""
+    return prefer("handling") != "lenient"
 
 
 def search_query_text() -> str:
@@ -148,7 +155,7 @@ def type_level(rtype: str):
     api.known_type(rtype)
     ctx = context()
     if request.method in ("GET", "HEAD"):
-        return respond(api.search(ctx, rtype, params(), strict=prefer("handling") == "strict"))
+        return respond(api.search(ctx, rtype, params(), strict=strict_search()))
     if request.method == "POST":
         return respond(api.create(ctx, rtype, request_json(), request.headers.get("If-None-Exist"),
                                   prefer("return")))
@@ -168,7 +175,7 @@ def type_level(rtype: str):
 def search_form(rtype: str):
     api.known_type(rtype)
     merged = params() + (form_params() if request.method == "POST" else [])
-    return respond(api.search(context(), rtype, merged, strict=prefer("handling") == "strict"))
+    return respond(api.search(context(), rtype, merged, strict=strict_search()))
 
 
 @blueprint.route("/<rtype>/_history", methods=METHODS)
@@ -232,8 +239,8 @@ def instance_operation(rtype: str, rid: str, operation: str):
         if request.method not in ("GET", "HEAD"):
             raise MethodNotAllowed("Patient/[id]/$everything is served with GET", headers={"Allow": "GET, HEAD"})
         return respond(everything(context(), rid, params()))
-    raise NotFound(f"No operation or endpoint '{operation}' on {rtype}/{rid}; this server supports "
-                   "Patient/[id]/$everything", code="not-supported")
+    raise NotFound(f"No FHIR endpoint at /fhir/{rtype}/{rid}/{operation}; operations are named with a '$' "
+                   f"(this server supports {SUPPORTED_TEXT})")
 
 
 @blueprint.route("/<path:anything>", methods=METHODS)

@@ -5,6 +5,12 @@ may return an error). The SQL of a larger search outgrows SQLite's limits, an in
 on an expression tree at most 1,000 deep, one parameter's ORed values fail from 497 on, ANDed parameters from
 about 990, `_sort` keys from 2,000. MAX_VALUES leaves room for MAX_PARAMETERS, and for a token's granular scopes,
 beside them.
+
+Search is strict by default (R4 search.html, Handling Errors: "Prefer: handling=strict" or
+"handling=lenient"): a parameter this server does not support — an unknown name, a chained parameter
+(``patient.name``, ``subject:Patient.name``), ``_has``, or a modifier its type does not take — is refused with
+a 400 that names it and lists what the type supports. Lenient handling ignores it instead, and the Bundle's
+``self`` link leaves it out (search.html#errors: "the client can determine which parameters were used").
 """
 
 from __future__ import annotations
@@ -30,8 +36,16 @@ MAX_PARAMETERS = 100  # name=value pairs of one search, _count, _sort … includ
 MAX_VALUES = 400  # comma-separated values of all its parameters together
 MAX_VALUE_CHARS = 2048  # characters of one parameter's name, and of its value
 # Parameters that shape the result rather than select resources.
+# ``_totalMethod`` is what fhirpy's ``count()`` sends beside ``_count=0`` (an Aidbox spelling of ``_total``).
 RESULT_PARAMS = {"_count", "_offset", "_sort", "_total", "_summary", "_elements", "_include", "_revinclude",
-                 "_format", "_pretty"}
+                 "_format", "_pretty", "_totalMethod"}
+TOTAL_METHODS = {"count": "accurate", "estimate": "estimate", "none": "none"}
+
+
+class UnsupportedSearch(InvalidRequest):
+    """A search parameter or modifier this server does not support, under strict handling: 400, not-supported."""
+
+    code = "not-supported"
 
 
 class SearchTooLarge(InvalidRequest):
@@ -73,25 +87,61 @@ class SearchQuery:
 
 
 def parse_search(resource_type: str, params: Iterable[tuple[str, str]], *, page_size: int = 20,
-                 max_page_size: int = 1000, strict: bool = False) -> SearchQuery:
-    """Build a SearchQuery. Malformed values raise InvalidRequest (400); unknown parameters are
-    ignored and reported in ``ignored`` unless ``strict`` (Prefer: handling=strict)."""
+                 max_page_size: int = 1000, strict: bool = True) -> SearchQuery:
+    """Build a SearchQuery. Malformed values raise InvalidRequest (400). Unsupported parameters raise
+    UnsupportedSearch naming them all when ``strict`` (the default); otherwise (Prefer: handling=lenient) they are
+    left out and listed in ``ignored``."""
     params = check_limits(params)
     query = SearchQuery(resource_type, count=page_size)
     known = params_for(resource_type)
+    refused: list[str] = []
     for raw_name, raw_value in params:
         name, _, modifier = raw_name.partition(":")
-        if name in RESULT_PARAMS:
-            _apply_result_param(query, name, modifier, raw_value, max_page_size)
-            continue
         kind = SPECIAL.get(name) or (known[name].kind if name in known else None)
-        if kind is None:
-            if strict:
-                raise InvalidRequest(f"Unknown search parameter '{raw_name}' for {resource_type}")
+        reason = unsupported(name, kind, modifier)
+        if reason:
+            refused.append(f"'{raw_name}' ({reason})")
             query.ignored.append(raw_name)
-            continue
-        query.criteria.append(make_criterion(resource_type, name, kind, modifier or None, raw_value))
+        elif name in RESULT_PARAMS:
+            _apply_result_param(query, name, raw_value, max_page_size)
+        else:
+            query.criteria.append(make_criterion(resource_type, name, kind, modifier or None, raw_value))
+    if refused and strict:
+        raise UnsupportedSearch(f"{resource_type} search does not support {', '.join(refused)}. "
+                                f"{supported_summary(resource_type)} Send 'Prefer: handling=lenient' to have "
+                                "unsupported parameters ignored instead.")
     return query
+
+
+def unsupported(name: str, kind: str | None, modifier: str) -> str | None:
+    """Why this server cannot apply a parameter (its name split from its modifier), or None when it can."""
+    if name in RESULT_PARAMS:
+        return f"modifiers of {name} are not supported" if modifier else None
+    if kind is None:
+        if name == "_has":
+            return "reverse chaining with _has is not supported"
+        if "." in name:
+            return "chained parameters are not supported"
+        return "unknown parameter"
+    if not modifier:
+        return None
+    if kind == REFERENCE and "." in modifier:
+        return "chained parameters are not supported"
+    if kind == REFERENCE and modifier[:1].isupper():
+        return None  # a target type, such as subject:Patient
+    if modifier not in MODIFIERS[kind]:
+        allowed = sorted(f":{m}" for m in MODIFIERS[kind] if m)
+        if kind == REFERENCE:
+            allowed.append(":[type]")
+        return f"{kind} parameters take only {', '.join(allowed)}"
+    return None
+
+
+def supported_summary(resource_type: str) -> str:
+    """The parameters a type supports, as the sentence an unsupported-search error ends with."""
+    names = sorted({*SPECIAL, *params_for(resource_type)})
+    return (f"Search parameters of {resource_type}: {', '.join(names)}; "
+            f"result parameters: {', '.join(sorted(RESULT_PARAMS))}.")
 
 
 def check_limits(params: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -115,12 +165,13 @@ def check_limits(params: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def make_criterion(resource_type: str, name: str, kind: str, modifier: str | None, raw_value: str) -> Criterion:
+    reason = unsupported(name, kind, modifier or "")
+    if reason:
+        raise UnsupportedSearch(f"Search parameter '{name}:{modifier}' is not supported: {reason}")
     if kind == REFERENCE and modifier and modifier[:1].isupper():
         # `subject:Patient=123` narrows the target type; fold it into the value.
         raw_value = ",".join(f"{modifier}/{v}" if "/" not in v else v for v in split_values(raw_value))
         modifier = None
-    if modifier not in MODIFIERS[kind]:
-        raise InvalidRequest(f"Modifier ':{modifier}' is not supported on {kind} parameter '{name}'")
     values = tuple(split_values(raw_value))
     if not values or any(v == "" for v in values):
         raise InvalidRequest(f"Search parameter '{name}' needs a value")
@@ -162,7 +213,7 @@ def parse_date_value(value: str) -> tuple[str, str, str]:
     return prefix, start, end
 
 
-def _apply_result_param(query: SearchQuery, name: str, modifier: str, value: str, max_page_size: int) -> None:
+def _apply_result_param(query: SearchQuery, name: str, value: str, max_page_size: int) -> None:
     if name == "_count":
         query.count = min(_non_negative_int(name, value), max_page_size)
     elif name == "_offset":
@@ -178,6 +229,10 @@ def _apply_result_param(query: SearchQuery, name: str, modifier: str, value: str
         if value not in TOTAL_VALUES:
             raise InvalidRequest(f"_total must be one of {', '.join(sorted(TOTAL_VALUES))}")
         query.total = value
+    elif name == "_totalMethod":
+        if value not in TOTAL_METHODS:
+            raise InvalidRequest(f"_totalMethod must be one of {', '.join(sorted(TOTAL_METHODS))}")
+        query.total = TOTAL_METHODS[value]
     elif name == "_summary":
         if value not in SUMMARY_VALUES:
             raise InvalidRequest(f"_summary must be one of {', '.join(sorted(SUMMARY_VALUES))}")

@@ -1,0 +1,32 @@
+"""Which FHIR operations this server runs (FHIR R4 operations.html §2.1.0.1): an operation is invoked at
+``[base]/$name``, ``[base]/[type]/$name`` or ``[base]/[type]/[id]/$name``. A logical id never contains ``$``
+(R4 datatypes.html#id: ``[A-Za-z0-9\\-\\.]{1,64}``), so a path segment that starts with ``$`` always names an
+operation, and an unknown one is answered "operation not supported" rather than read as an id or a type."""
+
+from __future__ import annotations
+
+from ..store.errors import NotFound
+
+# (resource type, level) of each supported operation; level is "instance", "type" or "system".
+SUPPORTED = {"$everything": ("Patient", "instance")}
+SUPPORTED_TEXT = "Patient/[id]/$everything"
+
+
+def check_operation(segments: list[str]) -> None:
+    """Refuse an operation this server does not run: 404 with the issue code not-supported (R4 http.html §3.1.0.4:
+    the endpoint does not exist here). ``segments`` is the path below the FHIR base, split on '/'."""
+    named = [segment for segment in segments if segment.startswith("$")]
+    if not named:
+        return
+    operation = named[0]
+    level = {1: "system", 2: "type", 3: "instance"}.get(len(segments))
+    expected = SUPPORTED.get(operation)
+    at = "/".join(segments)
+    if expected and level == expected[1] and segments[0] == expected[0] and segments[-1] == operation:
+        return
+    if expected:
+        raise NotFound(f"Operation {operation} is not supported at {at}; this server supports it as "
+                       f"{SUPPORTED_TEXT}", code="not-supported")
+    raise NotFound(f"Operation {operation} is not supported by this server ({at}); the operations it supports "
+                   f"are {SUPPORTED_TEXT}, listed in the CapabilityStatement (GET /fhir/metadata)",
+                   code="not-supported")
