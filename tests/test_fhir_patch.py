@@ -5,6 +5,7 @@ import base64
 import json
 
 import pytest
+from conftest import issue_token
 
 JSON_PATCH = "application/json-patch+json"
 
@@ -300,3 +301,47 @@ def test_batch_patch_entries_answer_each_on_its_own(client):
     assert [e["response"]["status"] for e in entries] == ["200 OK", "412 Precondition Failed", "400 Bad Request"]
     assert entries[0]["response"]["etag"] == 'W/"2"'
     assert client.get(f"/fhir/Patient/{pid}").json["active"] is True
+
+
+# -- access policy and activity trail ----------------------------------------------------------------
+
+@pytest.fixture
+def two_patients(store):
+    store.load([
+        {"resourceType": "Patient", "id": "p1"}, {"resourceType": "Patient", "id": "p2"},
+        *[{"resourceType": "Observation", "id": f"obs-{p}", "status": "preliminary", "code": {"text": "Pain"},
+           "subject": {"reference": f"Patient/{p}"}} for p in ("p1", "p2")],
+    ])
+
+
+def test_a_patient_token_cannot_patch_outside_its_compartment(client, store, two_patients):
+    token = issue_token(store, scope="patient/Observation.rus", patient="p1")
+    headers = {"Authorization": f"Bearer {token}"}
+    final = [{"op": "replace", "path": "/status", "value": "final"}]
+    refused = json_patch(client, "/fhir/Observation/obs-p2", final, **headers)
+    assert refused.status_code == 403
+    assert refused.json["issue"][0]["code"] == "forbidden"
+    assert store.read("Observation", "obs-p2").version == 1
+    # a test operation that would fail is not evaluated either: a refused token learns nothing from it
+    probe = json_patch(client, "/fhir/Observation/obs-p2", [{"op": "test", "path": "/status", "value": "x"}],
+                       **headers)
+    assert probe.status_code == 403
+    moved = json_patch(client, "/fhir/Observation/obs-p1",
+                       [{"op": "replace", "path": "/subject/reference", "value": "Patient/p2"}], **headers)
+    assert moved.status_code == 403
+    assert store.read("Observation", "obs-p1").resource["subject"] == {"reference": "Patient/p1"}
+    allowed = json_patch(client, "/fhir/Observation/obs-p1", final, **headers)
+    assert allowed.status_code == 200, allowed.json
+    assert store.read("Observation", "obs-p1").resource["status"] == "final"
+
+
+def test_patch_requests_are_in_the_audit_trail(client, store, two_patients):
+    from sandbox.auth import audit
+
+    token = issue_token(store, scope="patient/Observation.rus", patient="p1")
+    json_patch(client, "/fhir/Observation/obs-p1", [{"op": "replace", "path": "/status", "value": "final"}],
+               Authorization=f"Bearer {token}")
+    event = audit.recent(store, limit=1, event="access.allowed")[0]
+    assert (event.detail["method"], event.detail["path"], event.detail["status"]) == (
+        "PATCH", "/fhir/Observation/obs-p1", 200)
+    assert event.rule.startswith("Updating")
