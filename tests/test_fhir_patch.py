@@ -197,6 +197,8 @@ def test_fhirpath_patch_delete_of_a_list_item(client):
      "FHIRPath Patch operation 0 (replace Patient.name.given): the path matches 2 elements; it must match exactly "
      "one"),
     (operation("add", "Patient", name="gender"), 400, "FHIRPath Patch operation 0 (add Patient): 'add' needs a value"),
+    (operation("delete", "Patient"), 400, "FHIRPath Patch operation 0 (delete Patient): the path must name an element "
+     "inside the resource; only add takes the resource itself"),
 ])
 def test_invalid_fhirpath_patches_name_the_failing_operation(client, op, status, message):
     pid = create(client, {"resourceType": "Patient", "name": [{"given": ["Ann", "Beth"]}]})

@@ -96,6 +96,9 @@ def apply_operation(resource: dict, index: int, parts: dict[str, Any]) -> None:
     if not isinstance(path, str) or not path:
         raise InvalidRequest(f"{label}: a path is required")
     nodes = evaluate(resource, path, label)
+    if kind != "add" and any(node.key == "" for node in nodes):
+        raise InvalidRequest(f"{label}: the path must name an element inside the resource; only add takes the "
+                             "resource itself")
     if kind == "delete":  # fhirpatch.html: deleting what is not there is not an error
         if len(nodes) > 1:
             raise Unprocessable(f"{label}: the path matches {len(nodes)} elements; delete takes one")
