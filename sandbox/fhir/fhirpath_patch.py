@@ -95,52 +95,69 @@ def apply_operation(resource: dict, index: int, parts: dict[str, Any]) -> None:
         raise InvalidRequest(f"{label}: type must be one of {', '.join(TYPES)} (FHIR R4 fhirpatch.html)")
     if not isinstance(path, str) or not path:
         raise InvalidRequest(f"{label}: a path is required")
+    if kind in ("add", "insert", "replace") and "value" not in parts:
+        raise InvalidRequest(f"{label}: '{kind}' needs a value")
     nodes = evaluate(resource, path, label)
     if kind != "add" and any(node.key == "" for node in nodes):
         raise InvalidRequest(f"{label}: the path must name an element inside the resource; only add takes the "
                              "resource itself")
-    if kind == "delete":  # fhirpatch.html: deleting what is not there is not an error
-        if len(nodes) > 1:
-            raise Unprocessable(f"{label}: the path matches {len(nodes)} elements; delete takes one")
-        if nodes:
-            remove(nodes[0])
-        return
-    if kind in ("add", "insert", "replace") and "value" not in parts:
-        raise InvalidRequest(f"{label}: '{kind}' needs a value")
-    if kind == "add":
-        name = parts.get("name")
-        if not isinstance(name, str) or not name:
-            raise InvalidRequest(f"{label}: 'add' needs a name, the element to add to the path's element")
-        node = single(nodes, label)
-        container = node.value
-        if not isinstance(container, dict):
-            raise Unprocessable(f"{label}: the path is a primitive value, which has no elements to add to")
-        value = copy.deepcopy(parts["value"])
-        held = container.get(name)
-        if isinstance(held, list):
-            held.append(value)
-        elif held is not None:
-            raise Unprocessable(f"{label}: '{name}' already has a value; use replace")
-        elif repeats(resource["resourceType"], node.names + (name,)):
-            container[name] = [value]
-        else:
-            container[name] = value
-        return
-    if kind == "replace":
-        node = single(nodes, label)
-        if node.position is None:
-            node.owner[node.key] = copy.deepcopy(parts["value"])
-        else:
-            node.owner[node.key][node.position] = copy.deepcopy(parts["value"])
-        return
+    OPERATIONS[kind](resource, nodes, parts, label)
+
+
+def delete(resource: dict, nodes: list[Node], parts: dict[str, Any], label: str) -> None:
+    """fhirpatch.html: delete one element; deleting what is not there is not an error."""
+    if len(nodes) > 1:
+        raise Unprocessable(f"{label}: the path matches {len(nodes)} elements; delete takes one")
+    if nodes:
+        remove(nodes[0])
+
+
+def add(resource: dict, nodes: list[Node], parts: dict[str, Any], label: str) -> None:
+    """fhirpatch.html: add ``name`` with ``value`` to the one element at ``path``; a repeating element gets the
+    value appended."""
+    name = parts.get("name")
+    if not isinstance(name, str) or not name:
+        raise InvalidRequest(f"{label}: 'add' needs a name, the element to add to the path's element")
+    node = single(nodes, label)
+    container = node.value
+    if not isinstance(container, dict):
+        raise Unprocessable(f"{label}: the path is a primitive value, which has no elements to add to")
+    value = copy.deepcopy(parts["value"])
+    held = container.get(name)
+    if isinstance(held, list):
+        held.append(value)
+    elif held is not None:
+        raise Unprocessable(f"{label}: '{name}' already has a value; use replace")
+    elif repeats(resource["resourceType"], node.names + (name,)):
+        container[name] = [value]
+    else:
+        container[name] = value
+
+
+def replace(resource: dict, nodes: list[Node], parts: dict[str, Any], label: str) -> None:
+    """fhirpatch.html: replace the one element at ``path`` with ``value``."""
+    node = single(nodes, label)
+    if node.position is None:
+        node.owner[node.key] = copy.deepcopy(parts["value"])
+    else:
+        node.owner[node.key][node.position] = copy.deepcopy(parts["value"])
+
+
+def insert(resource: dict, nodes: list[Node], parts: dict[str, Any], label: str) -> None:
+    """fhirpatch.html: insert ``value`` into the list at ``path`` at ``index``."""
     items = list_at(nodes, label)
-    if kind == "insert":
-        at = position(parts, "index", label, len(items))
-        items.insert(at, copy.deepcopy(parts["value"]))
-        return
+    items.insert(position(parts, "index", label, len(items)), copy.deepcopy(parts["value"]))
+
+
+def move(resource: dict, nodes: list[Node], parts: dict[str, Any], label: str) -> None:
+    """fhirpatch.html: move the item at ``source`` in the list at ``path`` to ``destination``."""
+    items = list_at(nodes, label)
     source = position(parts, "source", label, len(items) - 1)
     destination = position(parts, "destination", label, len(items) - 1)
     items.insert(destination, items.pop(source))
+
+
+OPERATIONS = {"add": add, "insert": insert, "delete": delete, "replace": replace, "move": move}
 
 
 def evaluate(resource: dict, path: str, label: str) -> list[Node]:
