@@ -347,3 +347,23 @@ def test_patch_requests_are_in_the_audit_trail(client, store, two_patients):
     assert (event.detail["method"], event.detail["path"], event.detail["status"]) == (
         "PATCH", "/fhir/Observation/obs-p1", 200)
     assert event.rule.startswith("Updating")
+
+
+def test_fhirpath_patch_names_choice_elements_without_their_type(client, store, two_patients):
+    response = fhirpath_patch(
+        client, "/fhir/Observation/obs-p1",
+        operation("add", "Observation", name="value", value={"valueQuantity": {"value": 4, "unit": "score"}}),
+        operation("replace", "Observation.value.unit", value={"valueString": "points"}),
+        operation("add", "Observation", name="effective", value={"valueDateTime": "2026-05-01"}),
+    )
+    assert response.status_code == 200, response.json
+    assert response.json["valueQuantity"] == {"value": 4, "unit": "points"}
+    assert response.json["effectiveDateTime"] == "2026-05-01"
+    response = fhirpath_patch(
+        client, "/fhir/Observation/obs-p1",
+        operation("replace", "Observation.value", value={"valueString": "mild"}),
+        operation("delete", "Observation.effective"),
+    )
+    assert response.status_code == 200, response.json
+    assert response.json["valueString"] == "mild"
+    assert "valueQuantity" not in response.json and "effectiveDateTime" not in response.json

@@ -1,7 +1,10 @@
-"""Which elements repeat, read from the R4B models (FHIR R4 elementdefinition.html: ``max = "*"``).
+"""What the R4B models say about an element: whether it exists and whether it repeats (FHIR R4
+elementdefinition.html: ``max = "*"``).
 
 FHIR JSON writes a repeating element as an array even when it holds one item (R4 json.html §2.6.2), so a
-patch that adds an element that is not there yet must know whether to add ``[value]`` or ``value``.
+patch that adds an element that is not there yet must know whether to add ``[value]`` or ``value``; and a
+choice element (``value[x]``) is named with its type (``valueQuantity``), so a patch must know which
+names are elements.
 """
 
 from __future__ import annotations
@@ -20,15 +23,14 @@ def _model(type_name: str):
         return None
 
 
-def repeats(resource_type: str, names: tuple[str, ...]) -> bool:
-    """Whether the element reached by ``names`` from ``resource_type`` (``("contact", "telecom")``) is a
-    list; False when the models do not know the element (validation then says what is wrong)."""
+def _element(resource_type: str, names: tuple[str, ...]) -> tuple[bool, bool]:
+    """(known, repeats) of the element reached by ``names`` from ``resource_type``."""
     model = _model(resource_type)
     is_list = False
     for name in names:
         field = model.model_fields.get(name) if model is not None else None
         if field is None:
-            return False
+            return False, False
         annotation = field.annotation
         for arg in typing.get_args(annotation) or (annotation,):  # Optional[X] → X
             if arg is not type(None):
@@ -38,4 +40,16 @@ def repeats(resource_type: str, names: tuple[str, ...]) -> bool:
         inner = typing.get_args(annotation)[0] if is_list else annotation
         inner_name = getattr(inner, "__name__", "")
         model = _model(inner_name.removesuffix("Type")) if inner_name.endswith("Type") else None
-    return is_list
+    return True, is_list
+
+
+def repeats(resource_type: str, names: tuple[str, ...]) -> bool:
+    """Whether the element reached by ``names`` from ``resource_type`` (``("contact", "telecom")``) is a
+    list; False when the models do not know the element (validation then says what is wrong)."""
+    return _element(resource_type, names)[1]
+
+
+def is_element(resource_type: str, names: tuple[str, ...]) -> bool:
+    """Whether the models know the element reached by ``names`` (``("valueQuantity",)`` yes, ``("value",)``
+    no: that is a choice, named with its type)."""
+    return _element(resource_type, names)[0]

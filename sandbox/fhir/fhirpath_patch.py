@@ -3,7 +3,8 @@ have a ``type`` (add, insert, delete, replace, move), a ``path`` and, by type, `
 ``index``, ``source`` and ``destination``.
 
 Paths are the simple subset of FHIRPath the specification's examples use: ``Type.element``, nested
-elements, ``element[n]``, ``first()``, ``last()`` and ``where(child = 'literal')``. Anything else is refused
+elements, ``element[n]``, ``first()``, ``last()`` and ``where(child = 'literal')``. A choice element is named
+without its type, as FHIRPath names it (``Observation.value`` finds ``valueQuantity``). Anything else is refused
 with a 400 that names the path, rather than guessed at. Operations that cannot apply to this resource
 (a path that matches nothing, or more than one element) fail with 422.
 """
@@ -16,9 +17,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..store.errors import InvalidRequest, Unprocessable
-from .cardinality import repeats
+from .cardinality import is_element, repeats
 
 TYPES = ("add", "insert", "delete", "replace", "move")
+# R4 datatypes.html: the types a choice element (value[x], effective[x] …) may take, as its JSON name ends.
+CHOICE_TYPES = frozenset(
+    "Base64Binary Boolean Canonical Code Date DateTime Decimal Id Instant Integer Markdown Oid PositiveInt String "
+    "Time UnsignedInt Uri Url Uuid Address Age Annotation Attachment CodeableConcept Coding ContactPoint Count "
+    "Distance Duration HumanName Identifier Money Period Quantity Range Ratio Reference SampledData Signature "
+    "Timing ContactDetail Contributor DataRequirement Expression ParameterDefinition RelatedArtifact "
+    "TriggerDefinition UsageContext Dosage Meta".split())
 _STEP = re.compile(r"""
     \.?(?:
         (?P<name>[A-Za-z_][A-Za-z0-9_]*)\b(?!\()
@@ -35,7 +43,8 @@ class Node:
     owner: dict
     key: str
     position: int | None = None
-    names: tuple[str, ...] = ()  # the element names from the resource down to here, for cardinality
+    names: tuple[str, ...] = ()  # the JSON names from the resource down to here, for cardinality
+    name: str = ""  # the name the path used: 'value' for valueQuantity
 
     @property
     def value(self) -> Any:
@@ -67,6 +76,8 @@ def parts_of(operation: dict, index: int) -> dict[str, Any]:
         if not isinstance(part, dict) or not isinstance(part.get("name"), str):
             raise InvalidRequest(f"FHIRPath Patch operation {index}: every part needs a name")
         found[part["name"]] = part_value(part)
+        if part["name"] == "value":
+            found["value type"] = next((key[5:] for key in part if key[5:] in CHOICE_TYPES), None)
     return found
 
 
@@ -123,11 +134,13 @@ def add(resource: dict, nodes: list[Node], parts: dict[str, Any], label: str) ->
     if not isinstance(container, dict):
         raise Unprocessable(f"{label}: the path is a primitive value, which has no elements to add to")
     value = copy.deepcopy(parts["value"])
-    held = container.get(name)
+    held, typed = container.get(name), choice_name(resource["resourceType"], node.names, name, parts)
     if isinstance(held, list):
         held.append(value)
-    elif held is not None:
+    elif held is not None or (typed and typed in container):
         raise Unprocessable(f"{label}: '{name}' already has a value; use replace")
+    elif typed:
+        container[typed] = value
     elif repeats(resource["resourceType"], node.names + (name,)):
         container[name] = [value]
     else:
@@ -138,7 +151,11 @@ def replace(resource: dict, nodes: list[Node], parts: dict[str, Any], label: str
     """fhirpatch.html: replace the one element at ``path`` with ``value``."""
     node = single(nodes, label)
     if node.position is None:
-        node.owner[node.key] = copy.deepcopy(parts["value"])
+        value, key = copy.deepcopy(parts["value"]), node.key
+        if key != node.name and parts.get("value type"):  # a choice element may change its type
+            del node.owner[key]
+            key = node.name + parts["value type"]
+        node.owner[key] = value
     else:
         node.owner[node.key][node.position] = copy.deepcopy(parts["value"])
 
@@ -155,6 +172,16 @@ def move(resource: dict, nodes: list[Node], parts: dict[str, Any], label: str) -
     source = position(parts, "source", label, len(items) - 1)
     destination = position(parts, "destination", label, len(items) - 1)
     items.insert(destination, items.pop(source))
+
+
+def choice_name(resource_type: str, names: tuple[str, ...], name: str, parts: dict[str, Any]) -> str | None:
+    """The JSON name of choice element ``name`` holding the patch's value (``value`` + ``Quantity``), when
+    ``name`` is a choice element; else None."""
+    typed = name + (parts.get("value type") or "")
+    if typed != name and not is_element(resource_type, names + (name,)) and is_element(resource_type,
+                                                                                        names + (typed,)):
+        return typed
+    return None
 
 
 OPERATIONS = {"add": add, "insert": insert, "delete": delete, "replace": replace, "move": move}
@@ -192,12 +219,16 @@ def children(nodes: list[Node], name: str) -> list[Node]:
     found = []
     for node in nodes:
         value = node.value
-        if isinstance(value, dict) and name in value:
-            held = value[name]
+        if not isinstance(value, dict):
+            continue
+        key = name if name in value else next(
+            (k for k in value if k.startswith(name) and k[len(name):] in CHOICE_TYPES), None)
+        if key is not None:
+            held = value[key]
             if isinstance(held, list):
-                found += [Node(value, name, i, node.names + (name,)) for i in range(len(held))]
+                found += [Node(value, key, i, node.names + (key,), name) for i in range(len(held))]
             else:
-                found.append(Node(value, name, None, node.names + (name,)))
+                found.append(Node(value, key, None, node.names + (key,), name))
     return found
 
 
