@@ -219,6 +219,6 @@ def test_malformed_bundles_are_400(client, body, message):
     assert response.json["issue"][0]["diagnostics"] == message
 
 
-def test_patch_in_a_transaction_is_refused(client):
+def test_patch_of_an_unknown_resource_fails_the_transaction(client):
     response = post(client, bundle("transaction", entry("PATCH", "Patient/1", {"resourceType": "Parameters"})))
-    assert response.status_code == 405
+    assert response.status_code == 404

@@ -52,7 +52,7 @@ def test_every_storable_type_is_listed_with_its_interactions(statement):
     assert [i["code"] for i in rest["interaction"]] == ["transaction", "batch", "history-system"]
     for resource in rest["resource"]:
         assert [i["code"] for i in resource["interaction"]] == [
-            "read", "vread", "update", "delete", "create", "search-type", "history-instance", "history-type"]
+            "read", "vread", "update", "patch", "delete", "create", "search-type", "history-instance", "history-type"]
         assert resource["versioning"] == "versioned"
         assert resource["readHistory"] is True
         assert resource["updateCreate"] is True

@@ -1,5 +1,5 @@
 """Real FHIR client libraries over real HTTP against `sandbox serve` (gunicorn, two workers): fhirpy for
-search, read, create, update, delete and paging; Python fhirclient for discovery and reads."""
+search, read, create, update, patch, delete and paging; Python fhirclient for discovery and reads."""
 
 import pytest
 import requests
@@ -46,6 +46,31 @@ def test_fhirpy_creates_updates_and_deletes_an_observation(fhir):
     observation.delete()
     with pytest.raises(ResourceNotFound):
         fhir.reference("Observation", observation.id).to_resource()
+
+
+def test_fhirpy_patches_with_the_json_merge_patch_it_sends(fhir, live_server, bearer):
+    """fhirpy's patch() and save(fields=…) send a plain resource fragment as application/json: the server takes
+    it as a JSON Merge Patch (RFC 7396)."""
+    observation = fhir.resource(
+        "Observation", status="preliminary", code={"text": "Pain score"},
+        subject=fhir.reference("Patient", STORY_PATIENT), valueInteger=4)
+    observation.save()
+    patched = fhir.patch("Observation", observation.id, status="final", valueInteger=None, valueString="mild")
+    assert patched["meta"]["versionId"] == "2"
+    assert (patched["status"], patched["valueString"]) == ("final", "mild")
+    assert "valueInteger" not in patched
+    observation["status"] = "amended"
+    observation.save(fields=["status"])
+    assert observation["meta"]["versionId"] == "3"
+    stored = fhir.reference("Observation", observation.id).to_resource()
+    assert (stored["status"], stored["valueString"]) == ("amended", "mild")
+    json_patch = requests.patch(f"{live_server}/fhir/Observation/{observation.id}", timeout=10,
+                                headers={**bearer, "Content-Type": "application/json-patch+json",
+                                         "If-Match": 'W/"3"'},
+                                json=[{"op": "replace", "path": "/status", "value": "corrected"}])
+    assert json_patch.status_code == 200, json_patch.text
+    assert json_patch.headers["ETag"] == 'W/"4"'
+    observation.delete()
 
 
 def test_fhirpy_follows_paging_across_workers(fhir):

@@ -284,4 +284,4 @@ def test_a_stored_document_bundle_may_use_urn_references(client):
 def test_post_to_an_instance_is_405(client):
     response = client.post("/fhir/Patient/p1", json=patient())
     assert response.status_code == 405
-    assert response.headers["Allow"] == "GET, HEAD, PUT, DELETE"
+    assert response.headers["Allow"] == "GET, HEAD, PUT, PATCH, DELETE"

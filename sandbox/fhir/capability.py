@@ -19,7 +19,7 @@ from ..store.resource_types import STORABLE_TYPES
 from ..store.searchparams import REFERENCE, SPECIAL, SearchParam, params_for
 
 SOFTWARE_NAME = "SMART Sandbox EHR"
-TYPE_INTERACTIONS = ("read", "vread", "update", "delete", "create", "search-type", "history-instance",
+TYPE_INTERACTIONS = ("read", "vread", "update", "patch", "delete", "create", "search-type", "history-instance",
                      "history-type")
 SYSTEM_INTERACTIONS = ("transaction", "batch", "history-system")
 EVERYTHING = {"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
@@ -44,9 +44,13 @@ def capability_statement(base_url: str) -> dict:
     fhir_base = f"{base_url}/fhir"
     rest: dict = {
         "mode": "server",  # REQUIRED
+        # R4 has no conditionalPatch element (R5 adds one), so conditional patch is told here.
         "documentation": "FHIR R4 API of the SMART Sandbox EHR: JSON only. Search is strict: a parameter or "
                          "modifier not listed for a type answers 400 naming it, unless the request sends "
-                         "'Prefer: handling=lenient'. Result parameters: " + ", ".join(sorted(RESULT_PARAMS)) + ".",
+                         "'Prefer: handling=lenient'. Result parameters: " + ", ".join(sorted(RESULT_PARAMS)) + ". "
+                         "PATCH takes JSON Patch (application/json-patch+json), FHIRPath Patch (a Parameters "
+                         "resource) or JSON Merge Patch (application/merge-patch+json), on [type]/[id] and "
+                         "conditionally on [type]?[search].",
         "resource": resource_capabilities(),
         "interaction": [{"code": code} for code in SYSTEM_INTERACTIONS],
     }

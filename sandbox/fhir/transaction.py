@@ -2,7 +2,7 @@
 
 A batch runs each entry on its own: each gets its own status, and an OperationOutcome when it failed.
 A transaction is all or nothing inside one store transaction, in the order R4 §3.1.0.11.2 sets:
-DELETE, then POST, then PUT, then GET. Before anything is written, every POST gets its id and every
+DELETE, then POST, then PUT and PATCH, then GET. Before anything is written, every POST gets its id and every
 PUT its target, so references to an entry's ``fullUrl`` (``urn:uuid:…``) are rewritten to ``Type/id``;
 conditional references (``Organization?identifier=…``) resolve to their single match.
 """
@@ -13,7 +13,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from ..store.errors import FhirError, InvalidRequest, MethodNotAllowed, NotSupported
+from ..store.errors import FhirError, InvalidRequest, NotSupported
 from ..store.resources import new_id
 from . import interactions as api
 from .bundles import bundle, status_line
@@ -21,6 +21,7 @@ from .everything import everything
 from .formats import RawJson
 from .interactions import Answer, Context
 from .outcome import outcome_of
+from .patch import bundle_patch_document, conditional_patch, patch
 from .references import AmbiguousReference, ReferenceResolver, find_matches, split_search
 
 METHODS = ("DELETE", "POST", "PUT", "PATCH", "GET", "HEAD")
@@ -117,8 +118,12 @@ def perform(ctx: Context, entry: Entry, resolver: ReferenceResolver, local: dict
         return api.delete(ctx, parts[0], parts[1])
     if method == "DELETE" and len(parts) == 1 and entry.query:
         return api.conditional_delete(ctx, parts[0], entry.query)
-    if method == "PATCH":
-        raise MethodNotAllowed("PATCH is not supported by this server")
+    if method == "PATCH" and len(parts) == 2:
+        return patch(ctx, parts[0], parts[1], *bundle_patch_document(resource, entry.label), entry.if_match,
+                     prefer_return)
+    if method == "PATCH" and len(parts) == 1 and entry.query:
+        return conditional_patch(ctx, parts[0], entry.query, *bundle_patch_document(resource, entry.label),
+                                 entry.if_match, prefer_return)
     raise InvalidRequest(f"{method} {entry.path} is not an interaction this server supports in a Bundle")
 
 

@@ -29,6 +29,7 @@ from .formats import (
 from .interactions import Answer, Context
 from .operations import SUPPORTED_TEXT, check_operation
 from .outcome import error_response
+from .patch import conditional_patch, patch, patch_document
 from .policy import current_policy
 
 blueprint = Blueprint("fhir", __name__)
@@ -168,6 +169,9 @@ def type_level(rtype: str):
                                               prefer("return")))
     if request.method == "DELETE" and query:
         return respond(api.conditional_delete(ctx, rtype, query))
+    if request.method == "PATCH" and query:
+        return respond(conditional_patch(ctx, rtype, query, *request_patch(), request.headers.get("If-Match"),
+                                         prefer("return")))
     raise MethodNotAllowed(f"{request.method} is not supported on /fhir/{rtype}", headers={"Allow": "GET, HEAD, POST"})
 
 
@@ -201,8 +205,15 @@ def instance(rtype: str, rid: str):
                                   prefer("return")))
     if request.method == "DELETE":
         return respond(api.delete(ctx, rtype, rid))
-    raise MethodNotAllowed(f"{request.method} is not supported on /fhir/{rtype}/{rid}; use PUT to update",
-                           headers={"Allow": "GET, HEAD, PUT, DELETE"})
+    if request.method == "PATCH":
+        return respond(patch(ctx, rtype, rid, *request_patch(), request.headers.get("If-Match"), prefer("return")))
+    raise MethodNotAllowed(f"{request.method} is not supported on /fhir/{rtype}/{rid}",
+                           headers={"Allow": "GET, HEAD, PUT, PATCH, DELETE"})
+
+
+def request_patch() -> tuple[str, object]:
+    """(kind, document) of a PATCH request's body, chosen by its Content-Type."""
+    return patch_document(request.mimetype, request.get_data())
 
 
 def not_modified(answer: Answer) -> bool:
