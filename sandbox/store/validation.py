@@ -27,6 +27,11 @@ def _model(resource_type: str):
         return None
 
 
+def can_validate(resource_type: str) -> bool:
+    """Whether writes of this type can be checked (fhir.resources has an R4B model of it); others are refused."""
+    return _model(resource_type) is not None
+
+
 def check_type(resource_type: str) -> None:
     if resource_type not in STORABLE_TYPES:
         raise InvalidRequest(f"'{resource_type}' is not a FHIR R4 resource type that can be stored",
@@ -59,7 +64,7 @@ def resource_problems(resource: object) -> list[Issue]:
     if "id" in resource:
         check_id(resource["id"])
     model = _model(rtype)
-    if model is None:
+    if model is None:  # see can_validate
         raise NotSupported(f"{rtype} cannot be validated by this server (it has no model for it), so it is not "
                            "stored")
     problems = model_problems(model, resource)
