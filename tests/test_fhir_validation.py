@@ -59,6 +59,15 @@ def test_nested_codes_and_codings_of_a_bound_system_are_checked(client):
     assert client.post("/fhir/Condition", json=condition).status_code == 201
 
 
+def test_codes_inside_data_types_are_checked(client):
+    refused(client.post("/fhir/Patient", json={"resourceType": "Patient", "name": [{"use": "nick"}]}),
+            "Patient.name[0].use")
+    body = observation(component=[{"code": {"text": "x"}, "valueQuantity": {"value": 1, "comparator": "~"}}])
+    refused(client.post("/fhir/Observation", json=body), "Observation.component[0].valueQuantity.comparator")
+    body = observation(performer=[{"identifier": {"use": "primary", "value": "1"}}])
+    refused(client.post("/fhir/Observation", json=body), "Observation.performer[0].identifier.use")
+
+
 def test_obs_6_data_absent_reason_only_without_a_value(client):
     body = observation(valueQuantity={"value": 70}, dataAbsentReason={"text": "not asked"})
     issue = refused(client.post("/fhir/Observation", json=body), "Observation.dataAbsentReason")
@@ -183,10 +192,13 @@ def test_the_invariant_rules_are_the_ones_whose_text_is_generated():
 
 def test_the_bindings_cover_the_elements_apps_write():
     trees = binding_trees()
-    assert trees["Patient"]["gender"][0].all_codes == {"female", "male", "other", "unknown"}
-    assert trees["MedicationRequest"]["intent"][0].type == "code"
-    assert trees["Condition"]["clinicalStatus"][0].type == "CodeableConcept"
-    assert trees["Patient"]["contact"][1]["gender"][0].value_set == "http://hl7.org/fhir/ValueSet/administrative-gender"
+    assert trees["Patient"]["gender"].binding.all_codes == {"female", "male", "other", "unknown"}
+    assert trees["MedicationRequest"]["intent"].binding.type == "code"
+    assert trees["Condition"]["clinicalStatus"].binding.type == "CodeableConcept"
+    gender = trees["Patient"]["contact"].children["gender"].binding
+    assert gender.value_set == "http://hl7.org/fhir/ValueSet/administrative-gender"
+    assert trees["Observation"]["valueQuantity"].datatype == "Quantity"
+    assert trees["Quantity"]["comparator"].binding.all_codes == {"<", "<=", ">", ">="}
 
 
 @pytest.mark.seeded

