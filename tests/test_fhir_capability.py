@@ -8,6 +8,7 @@ from sandbox import __version__
 from sandbox.fhir.capability import SECURITY_HOOK
 from sandbox.store.resource_types import STORABLE_TYPES
 from sandbox.store.searchparams import params_for
+from sandbox.store.validation import can_validate
 
 
 @pytest.fixture
@@ -51,8 +52,9 @@ def test_every_storable_type_is_listed_with_its_interactions(statement):
     assert sorted(r["type"] for r in rest["resource"]) == sorted(STORABLE_TYPES)
     assert [i["code"] for i in rest["interaction"]] == ["transaction", "batch", "history-system"]
     for resource in rest["resource"]:
+        writes = ["update", "patch", "delete", "create"] if can_validate(resource["type"]) else ["delete"]
         assert [i["code"] for i in resource["interaction"]] == [
-            "read", "vread", "update", "patch", "delete", "create", "search-type", "history-instance", "history-type"]
+            "read", "vread", *writes, "search-type", "history-instance", "history-type"]
         assert resource["versioning"] == "versioned"
         assert resource["readHistory"] is True
         assert resource["updateCreate"] is True
@@ -78,10 +80,23 @@ def test_patient_lists_revincludes_and_everything(statement):
     patient = resource_entry(statement, "Patient")
     assert "Encounter:patient" in patient["searchRevInclude"]
     assert "Observation:subject" in patient["searchRevInclude"]
-    assert patient["operation"] == [{
+    assert [operation["name"] for operation in patient["operation"]] == ["everything", "validate"]
+    assert patient["operation"][0] == {
         "name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
         "documentation": "The patient, their compartment and the resources it references. "
-                         "Supports _since, _type, _count and _offset."}]
+                         "Supports _since, _type, _count and _offset."}
+
+
+def test_validate_is_listed_where_writes_can_be_checked(statement):
+    observation = resource_entry(statement, "Observation")
+    assert observation["operation"] == [{
+        "name": "validate", "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate",
+        "documentation": "The checks of a create (R4 model, required bindings, invariants, local references), "
+                         "answered as an OperationOutcome; nothing is stored."}]
+    unchecked = resource_entry(statement, "EffectEvidenceSynthesis")
+    assert "operation" not in unchecked
+    assert unchecked["documentation"] == ("Not writable: this server has no model to validate a "
+                                          "EffectEvidenceSynthesis with.")
 
 
 def test_the_authorization_server_fills_the_security_section(statement):

@@ -237,7 +237,8 @@ def test_read_with_summary_and_elements(client):
 def test_writes_are_validated(client):
     bad_date = client.post("/fhir/Patient", json=patient(birthDate="1970-13-45"))
     assert bad_date.status_code == 422
-    assert bad_date.json["issue"][0]["diagnostics"].startswith("Patient is not valid: birthDate")
+    assert bad_date.json["issue"][0]["expression"] == ["Patient.birthDate"]
+    assert bad_date.json["issue"][0]["diagnostics"].startswith("Patient.birthDate is not valid: ")
     unknown_element = client.post("/fhir/Patient", json=patient(favouriteColour="blue"))
     assert unknown_element.status_code == 422
     wrong_type = client.post("/fhir/Patient", json={"resourceType": "Observation", "status": "final"})
@@ -250,6 +251,7 @@ def test_writes_are_validated(client):
     "Patient/123", "Patient/123/_history/2", "http://example.org/fhir/Patient/9", "#contained-1",
 ])
 def test_valid_reference_forms_are_accepted(client, reference):
+    client.put("/fhir/Patient/123", json={"resourceType": "Patient", "id": "123"})  # local references must resolve
     body = observation(reference)
     if reference.startswith("#"):
         body["contained"] = [{"resourceType": "Patient", "id": "contained-1"}]

@@ -207,7 +207,7 @@ def test_errors_name_the_file_and_line_and_the_import_goes_on(tmp_path, store):
     assert report.failed == Counter({"?": 1, "Patient": 2})
     assert [p.split(": ")[0] for p in report.problems] == [f"{path}:2", f"{path}:3", f"{path}:4"]
     assert "matches no Practitioner" in report.problems[2]
-    assert any(line.startswith(f"  error: {path}:3: Patient is not valid: birthDate") for line in lines)
+    assert any(line.startswith(f"  error: {path}:3: Patient.birthDate is not valid: ") for line in lines)
     assert store.exists("Patient", "good-2")
 
 

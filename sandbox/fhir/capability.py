@@ -17,6 +17,7 @@ from .. import __version__
 from ..store.query import RESULT_PARAMS
 from ..store.resource_types import STORABLE_TYPES
 from ..store.searchparams import REFERENCE, SPECIAL, SearchParam, params_for
+from ..store.validation import can_validate
 
 SOFTWARE_NAME = "SMART Sandbox EHR"
 TYPE_INTERACTIONS = ("read", "vread", "update", "patch", "delete", "create", "search-type", "history-instance",
@@ -25,6 +26,10 @@ SYSTEM_INTERACTIONS = ("transaction", "batch", "history-system")
 EVERYTHING = {"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
               "documentation": "The patient, their compartment and the resources it references. "
                                "Supports _since, _type, _count and _offset."}
+WRITES = ("update", "patch", "create")
+VALIDATE = {"name": "validate", "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate",
+            "documentation": "The checks of a create (R4 model, required bindings, invariants, local references), "
+                             "answered as an OperationOutcome; nothing is stored."}
 COMMON_DEFINITIONS = {"_id": "Resource-id", "_lastUpdated": "Resource-lastUpdated", "_profile": "Resource-profile",
                       "_tag": "Resource-tag", "_security": "Resource-security"}
 COMMON_DOCS = {"_id": "Logical id of the resource", "_lastUpdated": "When the resource version last changed"}
@@ -86,10 +91,11 @@ def resource_capabilities() -> list[dict]:
 
 def resource_capability(rtype: str) -> dict:
     params = params_for(rtype)
+    writable = can_validate(rtype)  # a type whose writes cannot be checked is not written at all
     entry: dict = {
         "type": rtype,
         "profile": f"http://hl7.org/fhir/StructureDefinition/{rtype}",
-        "interaction": [{"code": code} for code in TYPE_INTERACTIONS],
+        "interaction": [{"code": code} for code in TYPE_INTERACTIONS if writable or code not in WRITES],
         "versioning": "versioned",
         "readHistory": True,
         "updateCreate": True,
@@ -107,8 +113,13 @@ def resource_capability(rtype: str) -> dict:
         del entry["searchInclude"]
     if not entry["searchRevInclude"]:
         del entry["searchRevInclude"]
-    if rtype == "Patient":
-        entry["operation"] = [EVERYTHING]
+    entry["operation"] = [EVERYTHING] if rtype == "Patient" else []
+    if writable:
+        entry["operation"].append(VALIDATE)
+    else:
+        entry["documentation"] = f"Not writable: this server has no model to validate a {rtype} with."
+    if not entry["operation"]:
+        del entry["operation"]
     return entry
 
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..store.errors import Forbidden, InvalidRequest, MethodNotAllowed, NotFound
+from ..store.errors import Forbidden, InvalidRequest, InvalidResource, MethodNotAllowed, NotFound
 from ..store.indexing import date_range
 from ..store.query import parse_search
 from ..store.resource_types import STORABLE_TYPES
@@ -19,8 +19,8 @@ from ..store.validation import check_id, validate
 from .access import CREATE, DELETE, READ, SEARCH, UPDATE, AccessPolicy
 from .bundles import bundle, history_entry, outcome_entry, page_links, resource_body, search_entry
 from .formats import RawJson
-from .outcome import information, operation_outcome
-from .references import AmbiguousReference, check_reference_syntax, find_matches
+from .outcome import information, issue_outcome, operation_outcome
+from .references import AmbiguousReference, check_reference_syntax, dangling_references, find_matches
 
 MAX_OFFSET = 2**31
 _FRACTION = re.compile(r"(?<=:\d\d)\.\d+")
@@ -35,6 +35,7 @@ class Context:
     base: str  # BASE_URL + "/fhir"
     page_size: int = 20
     max_page_size: int = 1000
+    pending: frozenset[str] = frozenset()  # ``Type/id`` of every entry of the transaction being run
 
 
 @dataclass
@@ -143,8 +144,9 @@ def search(ctx: Context, rtype: str, params: Sequence[tuple[str, str]], strict: 
 
 # -- writes ----------------------------------------------------------------------------------------
 
-def checked_resource(rtype: str, body: Any) -> dict:
-    """Validate a request body as a resource of ``rtype``: R4B model, then reference syntax."""
+def checked_resource(rtype: str, body: Any, ctx: Context | None = None) -> dict:
+    """Validate a request body as a resource of ``rtype``: R4B model, required bindings, invariants, reference
+    syntax and, given a Context, that its local references resolve (see store/validation.py)."""
     if not isinstance(body, dict):
         raise InvalidRequest("The body must be a JSON object holding a FHIR resource, not "
                              f"{type(body).__name__ if body is not None else 'null'}")
@@ -152,7 +154,30 @@ def checked_resource(rtype: str, body: Any) -> dict:
         raise InvalidRequest(f"The body holds resourceType '{body.get('resourceType')}' but the URL names {rtype}")
     validate(body)
     check_reference_syntax(body)
+    if ctx is not None:
+        dangling = dangling_references(ctx.store, body, ctx.base, ctx.pending)
+        if dangling:
+            raise InvalidResource.of(dangling)
     return body
+
+
+def validate_only(ctx: Context, rtype: str, body: Any) -> Answer:
+    """``$validate`` (FHIR R4 resource-operation-validate): the checks of a create, nothing stored. The answer
+    is 200 with an OperationOutcome either way: its issues are the problems found, or one informational issue."""
+    known_type(rtype)
+    ctx.policy.check(CREATE, rtype)  # a client that may create the type may ask whether a create would pass
+    if isinstance(body, dict) and body.get("resourceType") == "Parameters":
+        given = [p.get("resource") for p in body.get("parameter", []) if isinstance(p, dict)
+                 and p.get("name") == "resource"] if isinstance(body.get("parameter"), list) else []
+        if len(given) != 1:
+            raise InvalidRequest("A Parameters body to $validate must carry the resource in one parameter "
+                                 "named 'resource'")
+        body = given[0]
+    try:
+        checked_resource(rtype, body, ctx)
+    except InvalidResource as exc:
+        return Answer(200, issue_outcome(exc.issues))
+    return Answer(200, information(f"No problems found in the {rtype}: it would be accepted by create"))
 
 
 def written(stored: Stored, status: int, prefer_return: str | None) -> Answer:
@@ -173,7 +198,7 @@ def create(ctx: Context, rtype: str, body: Any, if_none_exist: str | None = None
     known_type(rtype)
     if isinstance(body, dict):
         body = {k: v for k, v in body.items() if k != "id"}  # R4 §3.1.0.5: the server ignores a client id
-    resource = checked_resource(rtype, body)
+    resource = checked_resource(rtype, body, ctx)
     ctx.policy.check_write(CREATE, rtype, resource)
     with ctx.store.transaction():
         if if_none_exist is not None:
@@ -195,7 +220,7 @@ def update(ctx: Context, rtype: str, rid: str, body: Any, if_match: str | None =
     """update (R4 §3.1.0.4): the body's id must be the URL's; unknown ids are created (update as create)."""
     known_type(rtype)
     check_id(rid)
-    resource = checked_resource(rtype, body)
+    resource = checked_resource(rtype, body, ctx)
     if "id" not in resource:
         raise InvalidRequest(f"The {rtype} in a PUT body must have an id, and it must be '{rid}'")
     if resource["id"] != rid:

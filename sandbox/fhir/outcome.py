@@ -7,10 +7,12 @@ that say what went wrong.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from flask import Response, current_app
 from werkzeug.exceptions import HTTPException
 
-from ..store.errors import FhirError
+from ..store.errors import FhirError, Issue
 from .formats import fhir_response
 
 # IssueType codes (http://hl7.org/fhir/issue-type) for plain HTTP errors.
@@ -38,12 +40,24 @@ def operation_outcome(diagnostics: str, code: str = "processing", severity: str 
     }
 
 
+def issue_outcome(issues: Iterable[Issue], severity: str = "error") -> dict:
+    """An OperationOutcome with one issue per element; ``expression`` (R4) and ``location`` (the older
+    XPath-style element, here the same simple path) both name the element."""
+    return {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": severity, "code": issue.code, "diagnostics": issue.diagnostics,
+                   "location": [issue.expression], "expression": [issue.expression]} for issue in issues],
+    }
+
+
 def information(diagnostics: str) -> dict:
     return operation_outcome(diagnostics, code="informational", severity="information")
 
 
 def outcome_of(exc: BaseException) -> tuple[int, dict, dict[str, str]]:
     """(status, OperationOutcome, headers) for any exception."""
+    if isinstance(exc, FhirError) and exc.issues:
+        return exc.status, issue_outcome(exc.issues), dict(exc.headers)
     if isinstance(exc, FhirError):
         return exc.status, operation_outcome(exc.message, exc.code), dict(exc.headers)
     if isinstance(exc, HTTPException):

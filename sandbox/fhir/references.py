@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from urllib.parse import unquote
 
-from ..store.errors import InvalidRequest, PreconditionFailed, Unprocessable
+from ..store.errors import InvalidRequest, Issue, PreconditionFailed, Unprocessable
 from ..store.query import parse_search
 from ..store.resource_types import R4_RESOURCE_TYPES
 from ..store.resources import Store, Stored
@@ -97,6 +97,35 @@ def check_reference_syntax(resource: dict) -> None:
                                 code="invalid")
         raise Unprocessable(f"{where} '{reference}' is not a valid reference: use Type/id, an absolute URL or "
                             "#id of a contained resource", code="invalid")
+
+
+def dangling_references(store: Store, resource: dict, base: str, pending: frozenset[str] = frozenset()
+                        ) -> list[Issue]:
+    """References to this server (``Type/id``, or ``[base]/Type/id``) that name no stored, undeleted resource
+    and no entry of the same transaction (``pending``: the ``Type/id`` every entry will write).
+
+    FHIR R4 references.html §2.3.0.4 lets a server refuse references it cannot resolve; this one refuses local
+    references it cannot resolve (422), so a stored resource never points at nothing here. References in a
+    stored Bundle name its own entries and are left alone."""
+    if resource.get("resourceType") == "Bundle":
+        return []
+    issues = []
+    for holder in iter_references(resource):
+        reference = holder["reference"]
+        local = reference[len(base) + 1:] if reference.startswith(base + "/") else reference
+        match = RELATIVE.match(local)
+        if not match:
+            continue
+        rtype, rid = match.group(1), match.group(2)
+        if f"{rtype}/{rid}" in pending:
+            continue
+        stored = store.current(rtype, rid)
+        if stored is None or stored.deleted:
+            state = "was deleted" if stored is not None else "is not stored on this server"
+            where = path_of(resource, holder) + ".reference"
+            issues.append(Issue(where, f"{where} '{reference}' does not resolve: {rtype}/{rid} {state}",
+                                "not-found"))
+    return issues
 
 
 def split_search(text: str) -> list[tuple[str, str]]:

@@ -10,7 +10,7 @@ conditional references (``Organization?identifier=…``) resolve to their single
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..store.errors import FhirError, InvalidRequest, NotSupported
@@ -193,13 +193,20 @@ def _transaction(ctx: Context, raw_entries: list, prefer_return: str | None) -> 
             for entry in ordered:
                 if entry.method != "DELETE" and local is None:
                     current, local = None, _assign_targets(ctx, entries)
+                    ctx = replace(ctx, pending=_targets(entries))
                 current = entry
                 answers[entry.index] = perform(ctx, entry, resolver, local or {}, prefer_return)
     except FhirError as exc:
-        where = f" at {current.label}" if current else ""
-        raise type(exc)(f"Transaction failed{where}; nothing was stored: {exc.message}", status=exc.status,
-                        code=exc.code, headers=exc.headers) from None
+        failed = f"Transaction failed{f' at {current.label}' if current else ''}; nothing was stored: "
+        issues = tuple(replace(issue, diagnostics=failed + issue.diagnostics) for issue in exc.issues)
+        raise type(exc)(failed + exc.message, status=exc.status, code=exc.code, headers=exc.headers,
+                        issues=issues) from None
     return [response_entry(ctx, answers[e.index]) for e in entries]
+
+
+def _targets(entries: list[Entry]) -> frozenset[str]:
+    """``Type/id`` of every resource the transaction writes, so its entries may reference each other."""
+    return frozenset(entry.target for entry in entries if entry.target)
 
 
 def _assign_targets(ctx: Context, entries: list[Entry]) -> dict[str, str]:

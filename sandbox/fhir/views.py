@@ -182,6 +182,15 @@ def search_form(rtype: str):
     return respond(api.search(context(), rtype, merged, strict=strict_search()))
 
 
+@blueprint.route("/<rtype>/$validate", methods=METHODS)
+def validate_operation(rtype: str):
+    api.known_type(rtype)
+    if request.method != "POST":
+        raise MethodNotAllowed(f"{rtype}/$validate takes the resource (or a Parameters with 'resource') by POST",
+                               headers={"Allow": "POST"})
+    return respond(api.validate_only(context(), rtype, request_json()))
+
+
 @blueprint.route("/<rtype>/_history", methods=METHODS)
 def type_history(rtype: str):
     reads_only()
