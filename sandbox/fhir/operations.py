@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from ..store.errors import NotFound
 
-# (resource type, level) of each supported operation; level is "instance", "type" or "system".
-SUPPORTED = {"$everything": ("Patient", "instance")}
-SUPPORTED_TEXT = "Patient/[id]/$everything"
+# Each supported operation: where it is invoked, as (resource type or None for any type, level), and how it reads.
+SUPPORTED = {"$everything": ("Patient", "instance", "Patient/[id]/$everything"),
+             "$validate": (None, "type", "[type]/$validate")}
+SUPPORTED_TEXT = ", ".join(text for _, _, text in SUPPORTED.values())
 
 
 def check_operation(segments: list[str]) -> None:
@@ -22,11 +23,11 @@ def check_operation(segments: list[str]) -> None:
     level = {1: "system", 2: "type", 3: "instance"}.get(len(segments))
     expected = SUPPORTED.get(operation)
     at = "/".join(segments)
-    if expected and level == expected[1] and segments[0] == expected[0] and segments[-1] == operation:
+    if expected and level == expected[1] and expected[0] in (None, segments[0]) and segments[-1] == operation:
         return
     if expected:
         raise NotFound(f"Operation {operation} is not supported at {at}; this server supports it as "
-                       f"{SUPPORTED_TEXT}", code="not-supported")
+                       f"{expected[2]}", code="not-supported")
     raise NotFound(f"Operation {operation} is not supported by this server ({at}); the operations it supports "
                    f"are {SUPPORTED_TEXT}, listed in the CapabilityStatement (GET /fhir/metadata)",
                    code="not-supported")
