@@ -127,7 +127,7 @@ def search(ctx: Context, rtype: str, params: Sequence[tuple[str, str]], strict: 
     query = parse_search(rtype, params, page_size=ctx.page_size, max_page_size=ctx.max_page_size, strict=strict)
     if query.offset > MAX_OFFSET:
         raise InvalidRequest(f"_offset must be at most {MAX_OFFSET}")
-    result = run_search(ctx.store, query, ctx.policy.search_filters(rtype))
+    result = run_search(ctx.store, query, ctx.policy.search_filters(rtype), ctx.policy.search_filters)
     entries: list[dict] = []
     if query.summary != "count":
         entries = [search_entry(ctx.base, s, "match", query.summary, query.elements) for s in result.matches]

@@ -1,13 +1,17 @@
 """Run a SearchQuery on the index tables: every criterion is an indexed sub-select, never a JSON scan.
 
 Access rules join the same query as extra filters (``Compartment`` and ``AnyOf``), so paging and totals
-only ever count what the caller may see.
+only ever count what the caller may see. Chained and reverse-chained criteria (R4 search.html §3.1.1.4.13 and
+§3.1.1.4.14) are sub-selects over the other type's resources, confined by that type's own filters
+(``filters_for``): a resource the caller may not see never decides what a search returns.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .chaining import Chain, Has
 from .errors import InvalidRequest
 from .indexing import normalize_string, parse_reference
 from .query import Criterion, Include, SearchQuery, parse_date_value
@@ -32,6 +36,11 @@ class AnyOf:
 
 
 Filter = Compartment | AnyOf
+FiltersFor = Callable[[str], tuple[Filter, ...]]  # the filters of a search of one type
+
+
+def no_filters(resource_type: str) -> tuple[Filter, ...]:
+    return ()
 
 
 @dataclass
@@ -41,8 +50,10 @@ class SearchResult:
     included: list[Stored] = field(default_factory=list)
 
 
-def search(store: Store, query: SearchQuery, filters: tuple[Filter, ...] = ()) -> SearchResult:
-    where, args = compile_where(query.resource_type, query.criteria, filters)
+def search(store: Store, query: SearchQuery, filters: tuple[Filter, ...] = (),
+           filters_for: FiltersFor = no_filters) -> SearchResult:
+    """Run the query under ``filters``; ``filters_for`` confines the types chained criteria reach into."""
+    where, args = compile_where(query.resource_type, query.criteria, filters, filters_for)
     total = None
     if query.total != "none" or query.summary == "count":
         total = store.conn.execute(f"SELECT count(*) FROM resources r WHERE {where}", args).fetchone()[0]
@@ -92,13 +103,14 @@ class _Term:
         return ("NOT " if self.negate else "") + sql, [*args, *self.args]
 
 
-def compile_where(rtype: str, criteria: list[Criterion], filters: tuple[Filter, ...] = ()) -> tuple[str, list]:
+def compile_where(rtype: str, criteria: list[Criterion | Chain | Has], filters: tuple[Filter, ...] = (),
+                  filters_for: FiltersFor = no_filters) -> tuple[str, list]:
     """The WHERE clause of a search: plain conditions on the resource row, one driving index term, and
     every other term as a correlated check, so the cost follows the narrowest term, not the widest."""
     parts, args = ["r.type = ?", "r.deleted = 0"], [rtype]
     terms: list[_Term] = []
     for criterion in criteria:
-        compiled = _criterion(rtype, criterion)
+        compiled = _criterion(rtype, criterion, filters_for)
         if isinstance(compiled, _Term):
             terms.append(compiled)
         else:
@@ -144,8 +156,13 @@ def _any_of_sql(rtype: str, item: AnyOf) -> tuple[str, list]:
     return ("(" + " OR ".join(groups) + ")") if groups else "0", args
 
 
-def _criterion(rtype: str, c: Criterion) -> _Term | tuple[str, list]:
-    """An index term, or for _id and _lastUpdated a condition on the resource row itself."""
+def _criterion(rtype: str, c: Criterion | Chain | Has,
+               filters_for: FiltersFor = no_filters) -> _Term | tuple[str, list]:
+    """An index term, or for _id, _lastUpdated and _has a condition on the resource row itself."""
+    if isinstance(c, Chain):
+        return _chain_term(c, filters_for)
+    if isinstance(c, Has):
+        return _has_sql(rtype, c, filters_for)
     if c.param == "_id":
         marks = ",".join("?" * len(c.values))
         return (f"r.id {'NOT ' if c.modifier == 'not' else ''}IN ({marks})", list(c.values))
@@ -166,6 +183,31 @@ def _criterion(rtype: str, c: Criterion) -> _Term | tuple[str, list]:
     else:  # pragma: no cover - every kind is handled above
         raise InvalidRequest(f"Cannot search on '{c.param}'")
     return _Term(table, c.param, cond, tuple(args), negate=c.modifier == "not")
+
+
+def _matching_sql(rtype: str, criterion: Criterion | Chain | Has, filters_for: FiltersFor,
+                  column: str) -> tuple[str, list]:
+    """``SELECT r.<column>`` of the visible resources of a type that match one criterion: a self-contained
+    sub-select (its aliases shadow the outer query's), so SQLite runs it once whatever the outer query does."""
+    where, args = compile_where(rtype, [criterion], filters_for(rtype), filters_for)
+    return f"SELECT r.{column} FROM resources r WHERE {where}", args
+
+
+def _chain_term(c: Chain, filters_for: FiltersFor) -> _Term:
+    """R4 search.html §3.1.1.4.13: the reference ``c.param`` points at a matching resource of a branch's type."""
+    conds, args = [], []
+    for target_type, inner in c.branches:
+        sql, more = _matching_sql(target_type, inner, filters_for, "id")
+        conds.append(f"(target_type = ? AND target_id IN ({sql}))")
+        args.extend([target_type, *more])
+    return _Term("idx_reference", c.param, " OR ".join(conds), tuple(args))
+
+
+def _has_sql(rtype: str, c: Has, filters_for: FiltersFor) -> tuple[str, list]:
+    """R4 search.html §3.1.1.4.14: a matching ``c.source_type`` resource refers to this one by ``c.param``."""
+    sql, args = _matching_sql(c.source_type, c.inner, filters_for, "rid")
+    return (f"r.id IN (SELECT h.target_id FROM idx_reference h WHERE h.type = ? AND h.param = ? "
+            f"AND h.target_type = ? AND h.rid IN ({sql}))", [c.source_type, c.param, rtype, *args])
 
 
 def _token_sql(c: Criterion) -> tuple[str, list]:
