@@ -200,3 +200,17 @@ def test_a_malformed_value_at_the_end_of_a_chain_is_400(seeded_client):
     response = seeded_client.get("/fhir/Observation?patient.birthdate=yesterday", headers=LENIENT)
     assert response.status_code == 400
     assert response.json["issue"][0]["diagnostics"] == "'yesterday' is not a valid date search value"
+
+
+def test_conditional_create_matches_through_a_chain_within_the_token(seeded_app, seeded_client):
+    [a1c] = sorted(matching(seeded_client, f"/fhir/Observation?patient={STORY_PATIENT}&code=4548-4"))[:1]
+    body = {"resourceType": "Observation", "status": "final", "code": {"text": "duplicate"},
+            "subject": {"reference": f"Patient/{STORY_PATIENT}"}}
+    condition = {"If-None-Exist": f"patient.family:exact=Johnson&_id={a1c}", "Content-Type": "application/fhir+json"}
+    found = seeded_client.post("/fhir/Observation", json=body, headers=condition)
+    assert (found.status_code, found.json["id"]) == (200, a1c)
+    # a token that cannot read the patient cannot match through the patient's name: the observation is new
+    observations_only = bearer(seeded_app, "patient/Observation.crus", patient=STORY_PATIENT)
+    created = seeded_client.post("/fhir/Observation", json=body, headers={**condition, **observations_only})
+    assert created.status_code == 201
+    assert created.json["id"] != a1c
