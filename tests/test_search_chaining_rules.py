@@ -7,6 +7,7 @@ import pytest
 
 from sandbox.store import Store
 from sandbox.store.chaining import Chain, Has
+from sandbox.store.errors import InvalidRequest
 from sandbox.store.query import Criterion, parse_search
 from sandbox.store.search import Compartment, search
 
@@ -96,3 +97,23 @@ def test_parsed_chains_keep_the_leaf_criterion_of_each_target():
     assert all(inner == leaf for _, inner in chain.branches)
     [has] = parse_search("Patient", [("_has:Observation:patient:code", "1,2")]).criteria
     assert has == Has("Observation", "patient", Criterion("code", "token", ("1", "2")))
+
+
+@pytest.mark.parametrize("name", [
+    "link.link.link.link.link.name",
+    "_has:Patient:link:_has:Patient:link:_has:Patient:link:_has:Patient:link:_has:Patient:link:name",
+])
+def test_chains_follow_at_most_four_references(name):
+    with pytest.raises(InvalidRequest) as refused:
+        parse_search("Patient", [(name, "x")], strict=False)
+    assert refused.value.code == "too-costly"
+    assert "follows 5 references; a chain may follow at most 4" in str(refused.value)
+    assert parse_search("Patient", [(name.replace("link.", "", 1).replace("_has:Patient:link:", "", 1), "x")])
+
+
+def test_a_chain_that_fans_out_into_too_many_types_is_refused():
+    with pytest.raises(InvalidRequest) as refused:
+        parse_search("Observation", [("subject.subject.subject.code", "x")])
+    assert refused.value.code == "too-costly"
+    assert "name the target types with the :Type modifier" in str(refused.value)
+    assert parse_search("Observation", [("subject:Patient.general-practitioner:Practitioner.name", "x")]).criteria

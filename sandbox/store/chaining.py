@@ -8,6 +8,9 @@ selects patients referred to by the ``patient`` parameter of an Observation matc
 may nest.
 
 The innermost parameter is an ordinary criterion of its type, parsed with all its modifiers and prefixes.
+A chain is bounded (R4 search.html, Handling Errors: a server may refuse a search it cannot execute): a
+reference to any type fans out into every type with the next parameter, so an unbounded chain would grow
+exponentially with its length.
 """
 
 from __future__ import annotations
@@ -15,7 +18,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .errors import InvalidRequest
 from .searchparams import REFERENCE, SPECIAL, params_for, searchable_types
+
+MAX_LINKS = 4  # references followed by one parameter, chained and reverse-chained together
+MAX_BRANCHES = 64  # sub-selects of one parameter, once every reference to any type has fanned out
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,12 @@ class Has:
     source_type: str
     param: str
     inner: object  # Criterion | Chain | Has
+
+
+class ChainTooCostly(InvalidRequest):
+    """A chain beyond MAX_LINKS or MAX_BRANCHES: 400 with the issue code too-costly, even when lenient."""
+
+    code = "too-costly"
 
 
 class ChainRefused(Exception):
@@ -55,6 +68,28 @@ def is_chained(raw_name: str) -> bool:
 def parse_chained(resource_type: str, raw_name: str, raw_value: str, leaf: LeafParser) -> object:
     """The Chain, Has or (at the end of the chain) leaf criterion ``raw_name`` stands for on ``resource_type``.
     ``leaf`` parses a plain parameter and raises ChainRefused when the type does not support it."""
+    links = raw_name.count(".") + raw_name.count("_has:")
+    if links > MAX_LINKS:
+        raise ChainTooCostly(f"Search parameter '{raw_name[:200]}' follows {links} references; a chain may follow "
+                             f"at most {MAX_LINKS}")
+    parsed = _parse(resource_type, raw_name, raw_value, leaf)
+    if branches(parsed) > MAX_BRANCHES:
+        raise ChainTooCostly(f"Search parameter '{raw_name}' reaches too many resource types "
+                             f"({branches(parsed)} sub-searches, at most {MAX_BRANCHES}); name the target types "
+                             "with the :Type modifier")
+    return parsed
+
+
+def branches(parsed: object) -> int:
+    """How many sub-selects a parsed chain runs."""
+    if isinstance(parsed, Chain):
+        return sum(branches(inner) for _, inner in parsed.branches) + len(parsed.branches)
+    if isinstance(parsed, Has):
+        return 1 + branches(parsed.inner)
+    return 0
+
+
+def _parse(resource_type: str, raw_name: str, raw_value: str, leaf: LeafParser) -> object:
     if raw_name == "_has" or raw_name.startswith("_has:"):
         return _parse_has(resource_type, raw_name, raw_value, leaf)
     head, dot, rest = raw_name.partition(".")
@@ -74,17 +109,17 @@ def parse_chained(resource_type: str, raw_name: str, raw_value: str, leaf: LeafP
         candidates: tuple[str, ...] = (target_type,)
     else:
         candidates = param.targets or searchable_types()
-    branches, reasons = [], []
+    found, reasons = [], []
     for candidate in candidates:
         try:
-            branches.append((candidate, parse_chained(candidate, rest, raw_value, leaf)))
+            found.append((candidate, _parse(candidate, rest, raw_value, leaf)))
         except ChainRefused as refused:
             reasons.append(refused.reason)
-    if not branches:
+    if not found:
         if len(candidates) == 1:
             raise ChainRefused(reasons[0])
         raise ChainRefused(f"no type '{name}' of {resource_type} may refer to supports '{rest}'")
-    return Chain(name, tuple(branches))
+    return Chain(name, tuple(found))
 
 
 def _parse_has(resource_type: str, raw_name: str, raw_value: str, leaf: LeafParser) -> Has:
@@ -99,4 +134,4 @@ def _parse_has(resource_type: str, raw_name: str, raw_value: str, leaf: LeafPars
         raise ChainRefused(f"'{name}' is not a reference search parameter of {source_type}")
     if param.targets and resource_type not in param.targets:
         raise ChainRefused(f"'{name}' of {source_type} refers to {', '.join(param.targets)}, not {resource_type}")
-    return Has(source_type, name, parse_chained(source_type, rest, raw_value, leaf))
+    return Has(source_type, name, _parse(source_type, rest, raw_value, leaf))
