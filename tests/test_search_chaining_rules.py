@@ -117,3 +117,9 @@ def test_a_chain_that_fans_out_into_too_many_types_is_refused():
     assert refused.value.code == "too-costly"
     assert "name the target types with the :Type modifier" in str(refused.value)
     assert parse_search("Observation", [("subject:Patient.general-practitioner:Practitioner.name", "x")]).criteria
+
+
+def test_a_chain_names_a_real_target_type():
+    with pytest.raises(InvalidRequest) as refused:
+        parse_search("Patient", [("general-practitioner:Spaceship._tag", "x")])
+    assert "'general-practitioner:Spaceship._tag' ('Spaceship' is not a FHIR R4 resource type)" in str(refused.value)

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .errors import InvalidRequest
+from .resource_types import STORABLE_TYPES
 from .searchparams import REFERENCE, SPECIAL, params_for, searchable_types
 
 MAX_LINKS = 4  # references followed by one parameter, chained and reverse-chained together
@@ -103,6 +104,8 @@ def _parse(resource_type: str, raw_name: str, raw_value: str, leaf: LeafParser) 
     if not rest:
         raise ChainRefused(f"the chain after '{head}' names no parameter")
     if target_type:
+        if target_type not in STORABLE_TYPES:
+            raise ChainRefused(f"'{target_type}' is not a FHIR R4 resource type")
         if param.targets and target_type not in param.targets:
             raise ChainRefused(f"'{name}' of {resource_type} refers to {', '.join(param.targets)}, "
                                f"not {target_type}")
