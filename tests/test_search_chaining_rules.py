@@ -56,6 +56,11 @@ def test_chains(mem, qs, expected):
     ("_has:Observation:subject:code=o3-code", []),  # that one is about the practitioner
     ("_has:Observation:patient:subject.name=stone", ["p2"]),
     ("_has:Patient:general-practitioner:_has:Observation:patient:code=o4-code", []),
+    # beside a term that drives the query, the reverse chain is probed per candidate
+    ("gender=male&_has:Observation:patient:code=o2-code", ["p2"]),
+    ("gender=female&_has:Observation:patient:code=o2-code", []),
+    ("name=grey,stone&_has:Observation:subject:code=o1-code,o2-code&_has:Observation:subject:code=o4-code", ["p1"]),
+    ("gender:not=female&_has:Observation:patient:code=o2-code", ["p2"]),
 ])
 def test_reverse_chains(mem, qs, expected):
     assert ids(mem, "Patient", qs) == expected
@@ -65,6 +70,10 @@ def test_reverse_chain_nests(mem):
     assert ids(mem, "Practitioner", "_has:Patient:general-practitioner:_has:Observation:patient:code=o4-code") == \
         ["dr"]
     assert ids(mem, "Practitioner", "_has:Observation:subject:code=o3-code") == ["dr"]
+    assert ids(mem, "Practitioner", "name=grey&_has:Patient:general-practitioner:_has:Observation:patient:"
+                                    "code=o4-code") == ["dr"]
+    assert ids(mem, "Practitioner", "name=grey&_has:Patient:general-practitioner:_has:Observation:patient:"
+                                    "code=o2-code") == []
 
 
 def test_a_deleted_target_matches_nothing(mem):

@@ -83,6 +83,7 @@ class _Term:
     cond: str
     args: tuple
     negate: bool = False
+    chained: bool = False
 
     def as_driver(self, rtype: str) -> tuple[str, list]:
         """``r.rid IN (…)``: SQLite walks the (small) set of matching row ids and looks each resource up."""
@@ -104,12 +105,16 @@ class _Term:
 
 
 def compile_where(rtype: str, criteria: list[Criterion | Chain | Has], filters: tuple[Filter, ...] = (),
-                  filters_for: FiltersFor = no_filters) -> tuple[str, list]:
+                  filters_for: FiltersFor = no_filters, drive: bool = True) -> tuple[str, list]:
     """The WHERE clause of a search: plain conditions on the resource row, one driving index term, and
-    every other term as a correlated check, so the cost follows the narrowest term, not the widest."""
+    every other term as a correlated check, so the cost follows the narrowest term, not the widest.
+    ``drive=False`` makes every term a check, for a sub-select probed once per row of an outer query."""
     parts, args = ["r.type = ?", "r.deleted = 0"], [rtype]
     terms: list[_Term] = []
+    reverse_chains = [c for c in criteria if isinstance(c, Has)]
     for criterion in criteria:
+        if isinstance(criterion, Has):
+            continue
         compiled = _criterion(rtype, criterion, filters_for)
         if isinstance(compiled, _Term):
             terms.append(compiled)
@@ -124,14 +129,23 @@ def compile_where(rtype: str, criteria: list[Criterion | Chain | Has], filters: 
             parts.append(sql)
             args.extend(more)
     positive = [t for t in terms if not t.negate]
-    driver = min(positive, key=lambda t: _DRIVER_RANK[t.table]) if positive else None
+    driver = min(positive, key=_driver_rank) if positive and drive else None
     if driver is not None:
         parts[0] = "+r.type = ?"  # unary plus: never let the planner walk every resource of the type instead
     for term in terms:
         sql, more = term.as_driver(rtype) if term is driver else term.as_check()
         parts.append(sql)
         args.extend(more)
+    for has in reverse_chains:
+        sql, more = _has_sql(rtype, has, filters_for, correlated=driver is not None or not drive)
+        parts.append(sql)
+        args.extend(more)
     return " AND ".join(parts), args
+
+
+def _driver_rank(term: _Term) -> float:
+    """A plain reference or the compartment drives before a chain, whose target set may be wide."""
+    return _DRIVER_RANK[term.table] + (0.5 if term.chained else 0)
 
 
 def _compartment_term(item: Compartment) -> _Term:
@@ -162,7 +176,7 @@ def _criterion(rtype: str, c: Criterion | Chain | Has,
     if isinstance(c, Chain):
         return _chain_term(c, filters_for)
     if isinstance(c, Has):
-        return _has_sql(rtype, c, filters_for)
+        return _has_sql(rtype, c, filters_for, correlated=False)
     if c.param == "_id":
         marks = ",".join("?" * len(c.values))
         return (f"r.id {'NOT ' if c.modifier == 'not' else ''}IN ({marks})", list(c.values))
@@ -200,11 +214,20 @@ def _chain_term(c: Chain, filters_for: FiltersFor) -> _Term:
         sql, more = _matching_sql(target_type, inner, filters_for, "id")
         conds.append(f"(target_type = ? AND target_id IN ({sql}))")
         args.extend([target_type, *more])
-    return _Term("idx_reference", c.param, " OR ".join(conds), tuple(args))
+    return _Term("idx_reference", c.param, " OR ".join(conds), tuple(args), chained=True)
 
 
-def _has_sql(rtype: str, c: Has, filters_for: FiltersFor) -> tuple[str, list]:
-    """R4 search.html §3.1.1.4.14: a matching ``c.source_type`` resource refers to this one by ``c.param``."""
+def _has_sql(rtype: str, c: Has, filters_for: FiltersFor, correlated: bool) -> tuple[str, list]:
+    """R4 search.html §3.1.1.4.14: a matching ``c.source_type`` resource refers to this one by ``c.param``.
+
+    Alone, the matching sources drive: their references name the resources. ``correlated`` (another term
+    drives the outer query) probes the references to each candidate instead, so a wide reverse chain
+    (``_has:Observation:patient:category=laboratory``) costs what the candidate's own references cost."""
+    if correlated:
+        where, args = compile_where(c.source_type, [c.inner], filters_for(c.source_type), filters_for, drive=False)
+        return (f"EXISTS (SELECT 1 FROM idx_reference h WHERE h.target_id = r.id AND h.target_type = ? "
+                f"AND h.type = ? AND h.param = ? AND EXISTS (SELECT 1 FROM resources r WHERE r.rid = h.rid "
+                f"AND {where}))", [rtype, c.source_type, c.param, *args])
     sql, args = _matching_sql(c.source_type, c.inner, filters_for, "rid")
     # Unary plus keeps SQLite on the row id index: it visits the references of the matches, not every one.
     return (f"r.id IN (SELECT h.target_id FROM idx_reference h WHERE +h.type = ? AND h.param = ? "
