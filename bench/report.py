@@ -40,6 +40,8 @@ LATENCY_LABELS = {
     "patient_name": "Patient?name=FAMILY",
     "encounter_by_patient": "Encounter?patient=X&_sort=-date",
     "condition_active": "Condition?patient=X&clinical-status=active",
+    "observation_labs_chained": "Observation?patient.family=FAMILY&category=laboratory&_count=50 (chained)",
+    "patient_has_labs": "Patient?family=FAMILY&_has:Observation:patient:category=laboratory (reverse chained)",
 }
 
 

@@ -225,6 +225,10 @@ def measure_latency(address: tuple[str, int], found: sample.Sample, keys: access
         "patient_name": [f"/fhir/Patient?name={f}" for f in families],
         "encounter_by_patient": [f"/fhir/Encounter?patient={p}&_sort=-date" for p in patients],
         "condition_active": [f"/fhir/Condition?patient={p}&clinical-status=active" for p in patients],
+        "observation_labs_chained": [f"/fhir/Observation?patient.family={f}&category=laboratory&_count=50"
+                                     for f in families],
+        "patient_has_labs": [f"/fhir/Patient?family={f}&_has:Observation:patient:category=laboratory"
+                             for f in families],
     }
     results = {"healthz": load.latency(address, ["/healthz"], args.latency_requests, args.latency_warmup).as_dict()}
     for key, paths in searches.items():

@@ -82,6 +82,18 @@ def test_fhirpy_follows_paging_across_workers(fhir):
     assert len(set(ids)) == total
 
 
+def test_fhirpy_chains_and_reverse_chains_searches(fhir):
+    """fhirpy spells ``patient__Patient__name`` as ``patient:Patient.name`` (R4 search.html §3.1.1.4.13)."""
+    chained = fhir.resources("Observation").search(patient__Patient__name="johnson").limit(50)
+    assert chained.params == {"patient:Patient.name": ["johnson"], "_count": [50]}
+    plain = fhir.resources("Observation").search(patient=STORY_PATIENT)
+    ids = [observation.id for observation in chained]
+    assert chained.count() == plain.count() == len(ids) > 50
+    assert sorted(ids) == sorted(observation.id for observation in plain.limit(1000))
+    reverse = fhir.resources("Patient").search(**{"_has:Observation:patient:code": "4548-4"})
+    assert STORY_PATIENT in [patient.id for patient in reverse.fetch_all()]
+
+
 def test_fhirpy_gets_a_clear_error_for_an_unsupported_parameter(fhir):
     with pytest.raises(OperationOutcome) as refused:
         fhir.resources("Patient").search(family="Johnson", **{"shoe-size": "9"}).fetch()

@@ -155,7 +155,17 @@ def test_malformed_bodies_get_an_operation_outcome(stored, method, path, body, s
     ("/fhir/Patient?name=" + "a" * 2048, 200),
     ("/fhir/Patient?name=" + "a" * 5000, 400),  # longer than a search value may be (store/query.py)
     ("/fhir/Patient?_id=%F0%9F%98%80", 200),
-    ("/fhir/Patient?_has:Observation:patient:code=1234", 400),  # reverse chaining is not supported
+    ("/fhir/Patient?_has:Observation:patient:code=1234", 200),
+    ("/fhir/Patient?_has:Observation:patient:date=yesterday", 400),
+    ("/fhir/Patient?_has:Spaceship:patient:code=1", 400),
+    ("/fhir/Patient?_has:Observation::code=1", 400),
+    ("/fhir/Patient?_has:::=1", 400),
+    ("/fhir/Patient?general-practitioner.=x", 400),
+    ("/fhir/Patient?general-practitioner..name=x", 400),
+    ("/fhir/Patient?general-practitioner:Spaceship.name=x", 400),
+    ("/fhir/Patient?link.link.link.link.link.name=x", 400),  # longer than a chain may be
+    ("/fhir/Observation?subject.subject.subject.code=x", 400),  # fans out into too many types
+    ("/fhir/Patient?" + "_has:Patient:link:" * 120 + "name=x", 400),
     ("/fhir/Patient/p1/_history/99999999999999999999999", 404),
     ("/fhir/Patient/p1/_history/-1", 404),
     ("/fhir/Patient/..%2F..%2Fetc", 404),

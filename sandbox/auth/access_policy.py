@@ -236,13 +236,15 @@ class ScopePolicy(AccessPolicy):
 
     def _criteria(self, scope: ResourceScope, resource_type: str) -> tuple[Criterion, ...] | None:
         """The granular restrictions as search criteria; None when they cannot apply to this type (an
-        unknown parameter would otherwise silently widen the scope, so it grants nothing)."""
+        unknown parameter would otherwise silently widen the scope, so it grants nothing; so does a chained one,
+        which a resource in memory cannot be checked against)."""
         if not scope.query:
             return ()
         try:
-            return tuple(parse_search(resource_type, list(scope.query), strict=True).criteria)
+            criteria = tuple(parse_search(resource_type, list(scope.query), strict=True).criteria)
         except InvalidRequest:
             return None
+        return criteria if all(isinstance(criterion, Criterion) for criterion in criteria) else None
 
     def _visible_ids(self, resource_type: str, ids: list[str], reaches: list[Reach]) -> list[str]:
         if not reaches:

@@ -127,7 +127,7 @@ def search(ctx: Context, rtype: str, params: Sequence[tuple[str, str]], strict: 
     query = parse_search(rtype, params, page_size=ctx.page_size, max_page_size=ctx.max_page_size, strict=strict)
     if query.offset > MAX_OFFSET:
         raise InvalidRequest(f"_offset must be at most {MAX_OFFSET}")
-    result = run_search(ctx.store, query, ctx.policy.search_filters(rtype))
+    result = run_search(ctx.store, query, ctx.policy.search_filters(rtype), ctx.policy.search_filters)
     entries: list[dict] = []
     if query.summary != "count":
         entries = [search_entry(ctx.base, s, "match", query.summary, query.elements) for s in result.matches]
@@ -203,7 +203,7 @@ def create(ctx: Context, rtype: str, body: Any, if_none_exist: str | None = None
     with ctx.store.transaction():
         if if_none_exist is not None:
             matches = find_matches(ctx.store, rtype, query_part(rtype, if_none_exist),
-                                   ctx.policy.search_filters(rtype))
+                                   ctx.policy.search_filters)
             if len(matches) > 1:
                 raise AmbiguousReference(f"If-None-Exist '{if_none_exist}' matches more than one {rtype}")
             if matches:
@@ -242,7 +242,7 @@ def conditional_update(ctx: Context, rtype: str, query_text: str, body: Any, if_
     known_type(rtype)
     checked_resource(rtype, body)
     with ctx.store.transaction():
-        matches = find_matches(ctx.store, rtype, query_text, ctx.policy.search_filters(rtype))
+        matches = find_matches(ctx.store, rtype, query_text, ctx.policy.search_filters)
         if len(matches) > 1:
             raise AmbiguousReference(f"The conditional update '{rtype}?{query_text}' matches more than one {rtype}")
         given = body.get("id")

@@ -99,7 +99,7 @@ def conditional_patch(ctx: Context, rtype: str, query_text: str, kind: str, docu
     """``PATCH [type]?[search]`` (R4 §3.1.0.6): one match is patched; none is 404, several are 412."""
     known_type(rtype)
     with ctx.store.transaction():
-        matches = find_matches(ctx.store, rtype, query_text, ctx.policy.search_filters(rtype))
+        matches = find_matches(ctx.store, rtype, query_text, ctx.policy.search_filters)
         if not matches:
             raise NotFound(f"The conditional patch '{rtype}?{query_text}' matches no {rtype}")
         if len(matches) > 1:

@@ -18,7 +18,7 @@ from ..store.errors import InvalidRequest, Issue, PreconditionFailed, Unprocessa
 from ..store.query import parse_search
 from ..store.resource_types import R4_RESOURCE_TYPES
 from ..store.resources import Store, Stored
-from ..store.search import Filter, search
+from ..store.search import Filter, FiltersFor, no_filters, search
 
 _ID = r"[A-Za-z0-9\-.]{1,64}"
 RELATIVE = re.compile(rf"^([A-Z][A-Za-z]+)/({_ID})(/_history/{_ID})?$")
@@ -139,16 +139,17 @@ def split_search(text: str) -> list[tuple[str, str]]:
     return params
 
 
-def find_matches(store: Store, rtype: str, query_text: str, filters: tuple[Filter, ...] = (),
+def find_matches(store: Store, rtype: str, query_text: str, filters_for: FiltersFor = no_filters,
                  limit: int = 2) -> list[Stored]:
-    """Resources of ``rtype`` matching a search query string (conditional create, update, reference)."""
+    """Resources of ``rtype`` matching a search query string (conditional create, update, reference), each
+    type the search reaches (chains included) confined by ``filters_for``."""
     params = split_search(query_text)
     if not params:
         raise InvalidRequest(f"A conditional {rtype} match needs search parameters, got '{query_text}'")
     query = parse_search(rtype, params, strict=True)
     query.count, query.offset, query.total = limit, 0, "none"
     query.includes, query.revincludes, query.summary = [], [], None
-    return search(store, query, filters).matches
+    return search(store, query, filters_for(rtype), filters_for).matches
 
 
 class ReferenceResolver:
@@ -168,7 +169,7 @@ class ReferenceResolver:
         rtype, query_text = match.groups()
         if rtype not in R4_RESOURCE_TYPES:
             raise InvalidRequest(f"{where} '{reference}' names '{rtype}', which is not a FHIR R4 resource type")
-        found = find_matches(self.store, rtype, query_text, self.filters_for(rtype))
+        found = find_matches(self.store, rtype, query_text, self.filters_for)
         if not found:
             raise UnresolvedReference(f"{where} '{reference}' matches no {rtype}")
         if len(found) > 1:

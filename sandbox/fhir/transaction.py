@@ -222,7 +222,7 @@ def _assign_targets(ctx: Context, entries: list[Entry]) -> dict[str, str]:
         if entry.method == "POST" and len(parts) == 1:
             if entry.if_none_exist:
                 matches = find_matches(ctx.store, rtype, api.query_part(rtype, entry.if_none_exist),
-                                       ctx.policy.search_filters(rtype))
+                                       ctx.policy.search_filters)
                 if len(matches) > 1:
                     raise AmbiguousReference(f"{entry.label}: ifNoneExist matches more than one {rtype}")
                 if matches:
@@ -233,7 +233,7 @@ def _assign_targets(ctx: Context, entries: list[Entry]) -> dict[str, str]:
         elif entry.method == "PUT" and len(parts) == 2:
             entry.target = f"{rtype}/{parts[1]}"
         elif entry.method == "PUT" and entry.query:
-            matches = find_matches(ctx.store, rtype, entry.query, ctx.policy.search_filters(rtype))
+            matches = find_matches(ctx.store, rtype, entry.query, ctx.policy.search_filters)
             if len(matches) > 1:
                 raise AmbiguousReference(f"{entry.label}: the conditional update matches more than one {rtype}")
             given = entry.resource.get("id") if isinstance(entry.resource, dict) else None

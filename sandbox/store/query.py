@@ -6,9 +6,12 @@ on an expression tree at most 1,000 deep, one parameter's ORed values fail from 
 about 990, `_sort` keys from 2,000. MAX_VALUES leaves room for MAX_PARAMETERS, and for a token's granular scopes,
 beside them.
 
+Chained parameters (``patient.name``, ``subject:Patient.name``) and reverse chaining (``_has``) are parsed in
+chaining.py into nested criteria (R4 search.html §3.1.1.4.13 and §3.1.1.4.14).
+
 Search is strict by default (R4 search.html, Handling Errors: "Prefer: handling=strict" or
-"handling=lenient"): a parameter this server does not support — an unknown name, a chained parameter
-(``patient.name``, ``subject:Patient.name``), ``_has``, or a modifier its type does not take — is refused with
+"handling=lenient"): a parameter this server does not support — an unknown name, a chain through a parameter
+that is not a reference or to a parameter its target lacks, or a modifier its type does not take — is refused with
 a 400 that names it and lists what the type supports. Lenient handling ignores it instead, and the Bundle's
 ``self`` link leaves it out (search.html#errors: "the client can determine which parameters were used").
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from .chaining import Chain, ChainRefused, Has, is_chained, parse_chained
 from .errors import InvalidRequest
 from .indexing import date_range
 from .searchparams import DATE, REFERENCE, SPECIAL, STRING, TOKEN, URI, params_for
@@ -74,7 +78,7 @@ class Include:
 @dataclass
 class SearchQuery:
     resource_type: str
-    criteria: list[Criterion] = field(default_factory=list)
+    criteria: list[Criterion | Chain | Has] = field(default_factory=list)
     sort: list[tuple[str, bool]] = field(default_factory=list)  # (param, descending)
     count: int = 20
     offset: int = 0
@@ -94,23 +98,40 @@ def parse_search(resource_type: str, params: Iterable[tuple[str, str]], *, page_
     params = check_limits(params)
     query = SearchQuery(resource_type, count=page_size)
     known = params_for(resource_type)
-    refused: list[str] = []
+    refused_names: list[str] = []
     for raw_name, raw_value in params:
+        if is_chained(raw_name):
+            try:
+                query.criteria.append(parse_chained(resource_type, raw_name, raw_value, _chain_leaf))
+            except ChainRefused as refused:
+                refused_names.append(f"'{raw_name}' ({refused.reason})")
+                query.ignored.append(raw_name)
+            continue
         name, _, modifier = raw_name.partition(":")
         kind = SPECIAL.get(name) or (known[name].kind if name in known else None)
         reason = unsupported(name, kind, modifier)
         if reason:
-            refused.append(f"'{raw_name}' ({reason})")
+            refused_names.append(f"'{raw_name}' ({reason})")
             query.ignored.append(raw_name)
         elif name in RESULT_PARAMS:
             _apply_result_param(query, name, raw_value, max_page_size)
         else:
             query.criteria.append(make_criterion(resource_type, name, kind, modifier or None, raw_value))
-    if refused and strict:
-        raise UnsupportedSearch(f"{resource_type} search does not support {', '.join(refused)}. "
+    if refused_names and strict:
+        raise UnsupportedSearch(f"{resource_type} search does not support {', '.join(refused_names)}. "
                                 f"{supported_summary(resource_type)} Send 'Prefer: handling=lenient' to have "
                                 "unsupported parameters ignored instead.")
     return query
+
+
+def _chain_leaf(resource_type: str, raw_name: str, raw_value: str) -> Criterion:
+    """The parameter at the end of a chain: an ordinary criterion of ``resource_type``, with its modifiers."""
+    name, _, modifier = raw_name.partition(":")
+    kind = SPECIAL.get(name) or (params_for(resource_type)[name].kind if name in params_for(resource_type) else None)
+    reason = "a result parameter cannot be chained" if name in RESULT_PARAMS else unsupported(name, kind, modifier)
+    if reason:
+        raise ChainRefused(f"{resource_type} parameter '{raw_name}': {reason}")
+    return make_criterion(resource_type, name, kind, modifier or None, raw_value)
 
 
 def unsupported(name: str, kind: str | None, modifier: str) -> str | None:
@@ -118,15 +139,9 @@ def unsupported(name: str, kind: str | None, modifier: str) -> str | None:
     if name in RESULT_PARAMS:
         return f"modifiers of {name} are not supported" if modifier else None
     if kind is None:
-        if name == "_has":
-            return "reverse chaining with _has is not supported"
-        if "." in name:
-            return "chained parameters are not supported"
         return "unknown parameter"
     if not modifier:
         return None
-    if kind == REFERENCE and "." in modifier:
-        return "chained parameters are not supported"
     if kind == REFERENCE and modifier[:1].isupper():
         return None  # a target type, such as subject:Patient
     if modifier not in MODIFIERS[kind]:

@@ -1,13 +1,17 @@
 """Run a SearchQuery on the index tables: every criterion is an indexed sub-select, never a JSON scan.
 
 Access rules join the same query as extra filters (``Compartment`` and ``AnyOf``), so paging and totals
-only ever count what the caller may see.
+only ever count what the caller may see. Chained and reverse-chained criteria (R4 search.html §3.1.1.4.13 and
+§3.1.1.4.14) are sub-selects over the other type's resources, confined by that type's own filters
+(``filters_for``): a resource the caller may not see never decides what a search returns.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .chaining import Chain, Has
 from .errors import InvalidRequest
 from .indexing import normalize_string, parse_reference
 from .query import Criterion, Include, SearchQuery, parse_date_value
@@ -32,6 +36,11 @@ class AnyOf:
 
 
 Filter = Compartment | AnyOf
+FiltersFor = Callable[[str], tuple[Filter, ...]]  # the filters of a search of one type
+
+
+def no_filters(resource_type: str) -> tuple[Filter, ...]:
+    return ()
 
 
 @dataclass
@@ -41,8 +50,10 @@ class SearchResult:
     included: list[Stored] = field(default_factory=list)
 
 
-def search(store: Store, query: SearchQuery, filters: tuple[Filter, ...] = ()) -> SearchResult:
-    where, args = compile_where(query.resource_type, query.criteria, filters)
+def search(store: Store, query: SearchQuery, filters: tuple[Filter, ...] = (),
+           filters_for: FiltersFor = no_filters) -> SearchResult:
+    """Run the query under ``filters``; ``filters_for`` confines the types chained criteria reach into."""
+    where, args = compile_where(query.resource_type, query.criteria, filters, filters_for)
     total = None
     if query.total != "none" or query.summary == "count":
         total = store.conn.execute(f"SELECT count(*) FROM resources r WHERE {where}", args).fetchone()[0]
@@ -72,6 +83,7 @@ class _Term:
     cond: str
     args: tuple
     negate: bool = False
+    chained: bool = False
 
     def as_driver(self, rtype: str) -> tuple[str, list]:
         """``r.rid IN (…)``: SQLite walks the (small) set of matching row ids and looks each resource up."""
@@ -92,13 +104,18 @@ class _Term:
         return ("NOT " if self.negate else "") + sql, [*args, *self.args]
 
 
-def compile_where(rtype: str, criteria: list[Criterion], filters: tuple[Filter, ...] = ()) -> tuple[str, list]:
+def compile_where(rtype: str, criteria: list[Criterion | Chain | Has], filters: tuple[Filter, ...] = (),
+                  filters_for: FiltersFor = no_filters, drive: bool = True) -> tuple[str, list]:
     """The WHERE clause of a search: plain conditions on the resource row, one driving index term, and
-    every other term as a correlated check, so the cost follows the narrowest term, not the widest."""
+    every other term as a correlated check, so the cost follows the narrowest term, not the widest.
+    ``drive=False`` makes every term a check, for a sub-select probed once per row of an outer query."""
     parts, args = ["r.type = ?", "r.deleted = 0"], [rtype]
     terms: list[_Term] = []
+    reverse_chains = [c for c in criteria if isinstance(c, Has)]
     for criterion in criteria:
-        compiled = _criterion(rtype, criterion)
+        if isinstance(criterion, Has):
+            continue
+        compiled = _criterion(rtype, criterion, filters_for)
         if isinstance(compiled, _Term):
             terms.append(compiled)
         else:
@@ -112,14 +129,23 @@ def compile_where(rtype: str, criteria: list[Criterion], filters: tuple[Filter, 
             parts.append(sql)
             args.extend(more)
     positive = [t for t in terms if not t.negate]
-    driver = min(positive, key=lambda t: _DRIVER_RANK[t.table]) if positive else None
+    driver = min(positive, key=_driver_rank) if positive and drive else None
     if driver is not None:
         parts[0] = "+r.type = ?"  # unary plus: never let the planner walk every resource of the type instead
     for term in terms:
         sql, more = term.as_driver(rtype) if term is driver else term.as_check()
         parts.append(sql)
         args.extend(more)
+    for has in reverse_chains:
+        sql, more = _has_sql(rtype, has, filters_for, correlated=driver is not None or not drive)
+        parts.append(sql)
+        args.extend(more)
     return " AND ".join(parts), args
+
+
+def _driver_rank(term: _Term) -> float:
+    """A plain reference or the compartment drives before a chain, whose target set may be wide."""
+    return _DRIVER_RANK[term.table] + (0.5 if term.chained else 0)
 
 
 def _compartment_term(item: Compartment) -> _Term:
@@ -144,8 +170,13 @@ def _any_of_sql(rtype: str, item: AnyOf) -> tuple[str, list]:
     return ("(" + " OR ".join(groups) + ")") if groups else "0", args
 
 
-def _criterion(rtype: str, c: Criterion) -> _Term | tuple[str, list]:
-    """An index term, or for _id and _lastUpdated a condition on the resource row itself."""
+def _criterion(rtype: str, c: Criterion | Chain | Has,
+               filters_for: FiltersFor = no_filters) -> _Term | tuple[str, list]:
+    """An index term, or for _id, _lastUpdated and _has a condition on the resource row itself."""
+    if isinstance(c, Chain):
+        return _chain_term(c, filters_for)
+    if isinstance(c, Has):
+        return _has_sql(rtype, c, filters_for, correlated=False)
     if c.param == "_id":
         marks = ",".join("?" * len(c.values))
         return (f"r.id {'NOT ' if c.modifier == 'not' else ''}IN ({marks})", list(c.values))
@@ -166,6 +197,41 @@ def _criterion(rtype: str, c: Criterion) -> _Term | tuple[str, list]:
     else:  # pragma: no cover - every kind is handled above
         raise InvalidRequest(f"Cannot search on '{c.param}'")
     return _Term(table, c.param, cond, tuple(args), negate=c.modifier == "not")
+
+
+def _matching_sql(rtype: str, criterion: Criterion | Chain | Has, filters_for: FiltersFor,
+                  column: str) -> tuple[str, list]:
+    """``SELECT r.<column>`` of the visible resources of a type that match one criterion: a self-contained
+    sub-select (its aliases shadow the outer query's), so SQLite runs it once whatever the outer query does."""
+    where, args = compile_where(rtype, [criterion], filters_for(rtype), filters_for)
+    return f"SELECT r.{column} FROM resources r WHERE {where}", args
+
+
+def _chain_term(c: Chain, filters_for: FiltersFor) -> _Term:
+    """R4 search.html §3.1.1.4.13: the reference ``c.param`` points at a matching resource of a branch's type."""
+    conds, args = [], []
+    for target_type, inner in c.branches:
+        sql, more = _matching_sql(target_type, inner, filters_for, "id")
+        conds.append(f"(target_type = ? AND target_id IN ({sql}))")
+        args.extend([target_type, *more])
+    return _Term("idx_reference", c.param, " OR ".join(conds), tuple(args), chained=True)
+
+
+def _has_sql(rtype: str, c: Has, filters_for: FiltersFor, correlated: bool) -> tuple[str, list]:
+    """R4 search.html §3.1.1.4.14: a matching ``c.source_type`` resource refers to this one by ``c.param``.
+
+    Alone, the matching sources drive: their references name the resources. ``correlated`` (another term
+    drives the outer query) probes the references to each candidate instead, so a wide reverse chain
+    (``_has:Observation:patient:category=laboratory``) costs what the candidate's own references cost."""
+    if correlated:
+        where, args = compile_where(c.source_type, [c.inner], filters_for(c.source_type), filters_for, drive=False)
+        return (f"EXISTS (SELECT 1 FROM idx_reference h WHERE h.target_id = r.id AND h.target_type = ? "
+                f"AND h.type = ? AND h.param = ? AND EXISTS (SELECT 1 FROM resources r WHERE r.rid = h.rid "
+                f"AND {where}))", [rtype, c.source_type, c.param, *args])
+    sql, args = _matching_sql(c.source_type, c.inner, filters_for, "rid")
+    # Unary plus keeps SQLite on the row id index: it visits the references of the matches, not every one.
+    return (f"r.id IN (SELECT h.target_id FROM idx_reference h WHERE +h.type = ? AND h.param = ? "
+            f"AND h.target_type = ? AND h.rid IN ({sql}))", [c.source_type, c.param, rtype, *args])
 
 
 def _token_sql(c: Criterion) -> tuple[str, list]:

@@ -265,6 +265,11 @@ def params_for(resource_type: str) -> dict[str, SearchParam]:
     return _BY_TYPE.get(resource_type, _COMMON_BY_NAME)
 
 
+def searchable_types() -> tuple[str, ...]:
+    """The resource types with search parameters of their own, in definition order."""
+    return tuple(_DEFINITIONS)
+
+
 _COMMON_BY_NAME = {p.name: p for p in COMMON}
 _BY_TYPE = {rtype: {**_COMMON_BY_NAME, **{p.name: p for p in params}} for rtype, params in _DEFINITIONS.items()}
 
