@@ -99,7 +99,7 @@ def quantity(value: object) -> str | None:
         return None
     unit = _str(value.get("unit")) or _str(value.get("code"))
     comparator = _str(value.get("comparator")) or ""
-    return f"{comparator}{_number(value['value'])}{' ' + unit if unit else ''}"
+    return f"{comparator}{value['value']}{' ' + unit if unit else ''}"
 
 
 def period(value: object) -> str | None:
@@ -139,7 +139,7 @@ def _any_value(kind: str, value: object) -> str | None:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, (int, float)):
-        return _number(value)
+        return str(value)
     return _str(value)
 
 
@@ -160,11 +160,7 @@ def _ratio(value: object) -> str | None:
 def _money(value: object) -> str | None:
     if not isinstance(value, dict) or "value" not in value:
         return None
-    return f"{_number(value['value'])} {_str(value.get('currency')) or ''}".strip()
-
-
-def _number(value: object) -> str:
-    return str(value)
+    return f"{value['value']} {_str(value.get('currency')) or ''}".strip()
 
 
 def _str(value: object) -> str | None:
@@ -182,10 +178,10 @@ def _patient(r: dict) -> list[Line]:
     names = [n for n in r.get("name") or [] if isinstance(n, dict)]
     name = next((n for n in names if n.get("use") == "official"), names[0] if names else None)
     return [("Name", human_name(name)), ("Gender", _str(r.get("gender"))), ("Birth date", _str(r.get("birthDate"))),
-            ("MRN", medical_record_number(r)), ("Deceased", choice(r, "deceased"))]
+            ("MRN", medical_recordstr(r)), ("Deceased", choice(r, "deceased"))]
 
 
-def medical_record_number(patient: dict) -> str | None:
+def medical_recordstr(patient: dict) -> str | None:
     """The identifier typed MR (HL7 v2 table 0203), else the first identifier with a value."""
     identifiers = [i for i in patient.get("identifier") or [] if isinstance(i, dict) and _str(i.get("value"))]
     for identifier in identifiers:
