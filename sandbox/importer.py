@@ -7,7 +7,8 @@ before the patients and records that point at them), so conditional references s
 stored or loaded earlier in the run, with the same resolver transactions use. References to a bundle
 entry's ``fullUrl`` (``urn:uuid:…``) become ``Type/id``. A resource that fails is reported with its file
 and line (or entry) and the import goes on; a resource whose conditional reference matches nothing yet
-is tried again once everything else has loaded.
+is tried again once everything else has loaded. A resource without a narrative gets a generated one
+(sandbox/narrative.py); one that has ``text`` keeps it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from .fhir.references import (
     check_reference_syntax,
     find_matches,
 )
+from .narrative import with_narrative
 from .store import Store
 from .store.errors import FhirError, InvalidRequest
 from .store.resources import new_id
@@ -218,6 +220,7 @@ class Importer:
             resource = self.resolver.rewrite(item.resource, item.local)
             if not isinstance(resource.get("id"), str):
                 resource["id"] = new_id()
+            resource = with_narrative(resource)
             validate(resource)
             check_reference_syntax(resource)
         except UnresolvedReference as exc:

@@ -3,6 +3,7 @@ references resolved; and the real Synthea bulk export loaded completely and serv
 
 import json
 import re
+import xml.etree.ElementTree as ET
 from collections import Counter
 
 import pytest
@@ -107,6 +108,30 @@ def _patient_lines(patient_id):
         resource = json.loads(line)
         if resource["subject"]["reference"] == f"Patient/{patient_id}":
             yield resource["resourceType"], resource["id"]
+
+
+def test_imported_resources_without_narrative_get_one_and_synthea_narratives_are_kept(synthea):
+    _, app = synthea
+    store = app.extensions["store"]
+    written = {}
+    for path in sorted(SYNTHEA.glob("*.ndjson")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                resource = json.loads(line)
+                written[(resource["resourceType"], resource["id"])] = resource.get("text")
+    kept = 0
+    for rtype, rid, text in store.conn.execute("SELECT type, id, json FROM resources WHERE deleted = 0"):
+        narrative = json.loads(text)["text"]
+        original = written[(rtype, rid)]
+        if original is not None:
+            assert narrative == original
+            kept += 1
+            continue
+        assert narrative["status"] == "generated"
+        div = ET.fromstring(narrative["div"])
+        assert div.tag == "{http://www.w3.org/1999/xhtml}div"
+        assert "".join(div.itertext()).startswith(rtype)
+    assert kept == 13  # Synthea writes a narrative for each patient only
 
 
 def test_everything_of_an_imported_patient_has_encounters_and_practitioners(synthea):

@@ -2,7 +2,8 @@
 
 ``generate_batches(seed, patients, anchor_date)`` yields the shared practice first (organization, locations,
 clinicians), then one batch per patient: the hand-crafted story patients, then ``patients`` random ones. The
-same arguments always give byte-identical resources; every date is on or before ``anchor_date``.
+same arguments always give byte-identical resources; every date is on or before ``anchor_date``. Each resource
+carries a generated narrative (``text``) built from its own data.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..narrative import with_narrative
 from .codes import load_tables
 from .population import build_random_patient
 from .shared import build_shared
@@ -29,11 +31,15 @@ def generate_batches(seed: int, patients: int, anchor_date: dt.date,
     """Lists of resource dicts in dependency order; each patient batch holds the patient and its record."""
     tables = load_tables(Path(data_dir) if data_dir else None)
     shared, staff = build_shared(tables)
-    yield shared
+    yield _narrated(shared)
     for story in STORIES:
-        yield story.build(anchor_date, staff, tables)
+        yield _narrated(story.build(anchor_date, staff, tables))
     for index in range(patients):
-        yield build_random_patient(seed, index, anchor_date, staff, tables)
+        yield _narrated(build_random_patient(seed, index, anchor_date, staff, tables))
+
+
+def _narrated(batch: list[dict]) -> list[dict]:
+    return [with_narrative(resource) for resource in batch]
 
 
 def generate(seed: int, patients: int, anchor_date: dt.date, data_dir: Path | str | None = None) -> Iterator[dict]:
