@@ -189,12 +189,6 @@ def test_conditional_update_by_search(client):
     assert client.put("/fhir/Patient?identifier=urn:mrn|7", json=body).status_code == 412
 
 
-def test_conditional_delete_is_not_supported(client):
-    response = client.delete("/fhir/Patient?identifier=x")
-    assert response.status_code == 405
-    assert response.json["issue"][0]["code"] == "not-supported"
-
-
 @pytest.mark.parametrize(("prefer", "expected"), [
     ("return=minimal", None),
     ("return=representation", "Patient"),

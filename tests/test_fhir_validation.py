@@ -107,8 +107,10 @@ def test_a_reference_to_nothing_stored_is_refused(client):
 def test_a_reference_to_a_deleted_resource_is_refused(client):
     pid = client.post("/fhir/Patient", json={"resourceType": "Patient"}).json["id"]
     absolute = f"http://localhost/fhir/Patient/{pid}"
-    assert client.post("/fhir/Observation", json=observation(subject={"reference": absolute})).status_code == 201
-    client.delete(f"/fhir/Patient/{pid}")
+    referrer = client.post("/fhir/Observation", json=observation(subject={"reference": absolute}))
+    assert referrer.status_code == 201
+    client.delete(f"/fhir/Observation/{referrer.json['id']}")  # a referenced Patient cannot be deleted (409)
+    assert client.delete(f"/fhir/Patient/{pid}").status_code == 200
     issue = refused(client.post("/fhir/Observation", json=observation(subject={"reference": f"Patient/{pid}"})),
                     "Observation.subject.reference")
     assert issue["diagnostics"].endswith(f"Patient/{pid} was deleted")

@@ -9,7 +9,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..store.errors import Forbidden, InvalidRequest, InvalidResource, MethodNotAllowed, NotFound
+from ..store.errors import (
+    Conflict,
+    Forbidden,
+    InvalidRequest,
+    InvalidResource,
+    NotFound,
+    PreconditionFailed,
+)
 from ..store.indexing import date_range
 from ..store.query import parse_search
 from ..store.resource_types import STORABLE_TYPES
@@ -266,14 +273,35 @@ def delete(ctx: Context, rtype: str, rid: str) -> Answer:
             state = "never existed" if existing is None else "was already deleted"
             return Answer(200, information(f"{rtype}/{rid} {state}; nothing to delete"))
         ctx.policy.check_write(DELETE, rtype, None, existing)
+        refuse_if_referenced(ctx.store, rtype, rid)
         stored = ctx.store.delete(rtype, rid)
     return Answer(200, information(f"Deleted {rtype}/{rid} (version {stored.version})"), stored)
 
 
+def refuse_if_referenced(store: Store, rtype: str, rid: str) -> None:
+    """R4 §3.1.0.7.1: a server may refuse a delete that would break referential integrity (409).
+
+    Runs after the access check, so a caller that may not delete learns nothing about referrers."""
+    shown, total = store.referrers(rtype, rid)
+    if total:
+        more = f" and {total - len(shown)} more" if total > len(shown) else ""
+        raise Conflict(f"{rtype}/{rid} is still referenced by {total} resource(s): "
+                       f"{', '.join(shown)}{more}; delete or change those first")
+
+
 def conditional_delete(ctx: Context, rtype: str, query_text: str) -> Answer:
+    """Conditional delete (R4 §3.1.0.7.3), declared ``single``: no match is 200 with nothing to delete,
+    one match is deleted as a plain delete would be, more than one is 412 Precondition Failed."""
     known_type(rtype)
-    raise MethodNotAllowed(f"Conditional delete (DELETE {rtype}?{query_text}) is not supported; delete by id",
-                           headers={"Allow": "GET, HEAD, POST"})
+    with ctx.store.transaction():
+        matches = find_matches(ctx.store, rtype, query_text, ctx.policy.search_filters, limit=MAX_OFFSET)
+        if not matches:
+            ctx.policy.check_write(DELETE, rtype, None, None)
+            return Answer(200, information(f"No {rtype} matches '{query_text}'; nothing to delete"))
+        if len(matches) > 1:
+            raise PreconditionFailed(f"The conditional delete '{rtype}?{query_text}' matches {len(matches)} "
+                                     f"resources; it deletes only a single match")
+        return delete(ctx, rtype, matches[0].id)
 
 
 def query_part(rtype: str, text: str) -> str:

@@ -210,6 +210,17 @@ class Store:
                     )
             return self._write(resource, previous), previous is None or previous.deleted
 
+    def referrers(self, rtype: str, rid: str, limit: int = 10) -> tuple[list[str], int]:
+        """The first ``limit`` current resources (as ``Type/id``) whose indexed references point at
+        rtype/rid, not counting the resource itself, and how many there are in all."""
+        where = ("FROM idx_reference x JOIN resources s ON s.rid = x.rid AND s.deleted = 0 "
+                 "WHERE x.target_id = ? AND x.target_type = ? AND NOT (s.type = ? AND s.id = ?)")
+        args = (rid, rtype, rtype, rid)
+        total = self.conn.execute(f"SELECT count(DISTINCT s.rid) {where}", args).fetchone()[0]
+        rows = self.conn.execute(f"SELECT DISTINCT s.type, s.id {where} ORDER BY s.type, s.id LIMIT ?",
+                                 (*args, limit)).fetchall()
+        return [f"{t}/{i}" for t, i in rows], total
+
     def delete(self, rtype: str, rid: str) -> Stored | None:
         """Record a deletion. Returns the deletion's version, or None when there was nothing to delete."""
         with self.transaction() as conn:
