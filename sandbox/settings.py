@@ -94,8 +94,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ASSERTION_MAX_LIFETIME", 300, "Furthest ahead, in seconds, a client assertion's `exp` may be "
             "(private_key_jwt).", int),
     Setting("CLOCK_LEEWAY", 60, "Seconds of clock skew allowed when checking client assertions.", int),
-    Setting("RATE_LIMIT_FAILURES", 50, "Failed client authentications or sign-ins from one client or address "
-            "within RATE_LIMIT_WINDOW before further attempts get 429.", int),
+    Setting("RATE_LIMIT_FAILURES", 50, "Failed client authentications, or failed sign-ins, from one address "
+            "within RATE_LIMIT_WINDOW before further attempts of that kind from there get 429.", int),
     Setting("RATE_LIMIT_WINDOW", 300, "Seconds over which failures are counted for rate limiting.", int),
     Setting("MAX_BODY_BYTES", 50 * 1024 * 1024, "Largest request body accepted, in bytes; larger ones get 413. The "
             "default takes a large Synthea patient bundle in one transaction.", int),

@@ -105,13 +105,13 @@ def authenticate(store: Store, settings: Mapping[str, Any], form: Mapping[str, s
     """
     try:
         credentials = read_credentials(form, authorization)
-    except OAuthError as error:
-        ratelimit.note_failure(store, settings, *ratelimit.keys("client", error.who.get("client_id"), peer))
+    except OAuthError:
+        ratelimit.note_failure(store, settings, *ratelimit.keys("client", peer))
         raise
     claimed = credentials.client_id
     if credentials.method == "private_key_jwt":
         claimed = unverified_client_id(credentials.assertion) or claimed
-    keys = ratelimit.keys("client", claimed, peer)
+    keys = ratelimit.keys("client", peer)
     try:
         ratelimit.check(store, settings, *keys)
     except OAuthError as error:

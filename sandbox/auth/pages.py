@@ -74,7 +74,7 @@ def check_sign_in(directory: UserDirectory):
     if not csrf_ok(login_csrf()):
         return None, bad_csrf()
     username = request.form.get("username", "").strip()
-    keys = ratelimit.keys("login", username.lower(), request.remote_addr)
+    keys = ratelimit.keys("login", request.remote_addr)
     try:
         ratelimit.check(store(), current_app.config, *keys)
     except TooManyRequests as exc:

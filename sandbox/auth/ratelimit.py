@@ -1,7 +1,7 @@
 """Rate limiting of repeated failures (RFC 9700 §4.x abuse resistance; RFC 6585 §4 429 Too Many Requests).
 
-Failures are counted per key (a peer address; a client_id or a username at that address) over a sliding window
-kept in the database, so every worker process sees the same counts. Thresholds come from the RATE_LIMIT_FAILURES and
+Failures are counted per key (the kind of attempt at a peer address) over a sliding window kept in the
+database, so every worker process sees the same counts. Thresholds come from the RATE_LIMIT_FAILURES and
 RATE_LIMIT_WINDOW settings and are generous enough that conformance suites never trip them.
 """
 
@@ -15,11 +15,12 @@ from ..store import Store
 from .errors import TooManyRequests
 
 
-def keys(kind: str, name: str | None, peer: str | None) -> list[str]:
-    """The counters one attempt counts against: its address, and the client or user *at that address*. A client
-    or user is never counted alone, so failures sent from one address cannot lock them out everywhere."""
-    address = peer or "unknown"
-    return [f"{kind}-from:{address}", *([f"{kind}:{name}@{address}"] if name else [])]
+def keys(kind: str, peer: str | None) -> list[str]:
+    """The counter one failed attempt counts against: its kind (client authentication, sign-in) at its address.
+    A client or user is never counted on its own, so failures sent from one address cannot lock them out
+    everywhere; counting the client or user at the address as well would add nothing, since with one threshold
+    that count can never pass the address's own."""
+    return [f"{kind}-from:{peer or 'unknown'}"]
 
 
 def check(store: Store, settings: Mapping[str, Any], *keys: str) -> None:
