@@ -68,6 +68,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .demo_app import blueprint as demo_blueprint
 
     app.register_blueprint(demo_blueprint, url_prefix="/demo")
+    from .sample_apps.summary import blueprint as summary_blueprint
+
+    app.register_blueprint(summary_blueprint, url_prefix="/samples/summary")
     from .ehr import blueprint as ehr_blueprint
 
     app.register_blueprint(ehr_blueprint, url_prefix="/ehr")

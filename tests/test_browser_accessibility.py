@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
+import requests
 from playwright.sync_api import expect
 
 TIMEOUT = 15_000
@@ -84,3 +85,13 @@ def test_sign_in_and_the_demo_app(live_server, page, axe):
     page.goto(f"{live_server}/demo/launch.html")
     expect(page.get_by_role("heading", name=re.compile("Sign in"))).to_be_visible(timeout=TIMEOUT)
     assert problems(axe, page) == [], "the sign-in of a standalone launch"
+
+
+def test_the_server_side_sample_app(live_server, page, axe):
+    launch = requests.post(f"{live_server}/api/launches", timeout=10, json={
+        "client_id": "sample-summary", "patient": "story-diabetes", "skip_login": True, "skip_consent": True})
+    page.goto(launch.json()["launch_url"])
+    expect(page.get_by_role("heading", name="Active problems")).to_be_visible(timeout=TIMEOUT)
+    assert problems(axe, page) == [], "the sample app's summary"
+    page.goto(f"{live_server}/samples/summary/callback?error=access_denied")
+    assert problems(axe, page) == [], "the sample app's error page"
