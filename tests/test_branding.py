@@ -19,7 +19,7 @@ def branded(tmp_path):
 def test_the_brand_reaches_the_pages_and_the_app_style(branded):
     for path in ("/", "/auth/login"):
         html = branded.get(path).text
-        assert '<span class="product">Riverside Health</span>' in html
+        assert '<span class="product" title="Riverside Health">Riverside Health</span>' in html
         assert "--primary: #AA3366" in html
         assert 'src="http://localhost/static/logo.png"' in html
     assert branded.get("/auth/smart-style.json").json["color_highlight"] == "#AA3366"
@@ -43,7 +43,7 @@ def test_the_brand_reaches_the_ehr_the_portal_and_the_registration_pages(seeded_
 
     def branded_page(path: str) -> None:
         html = client.get(path).text
-        assert '<span class="product">Riverside Health</span>' in html, path
+        assert '<span class="product" title="Riverside Health">Riverside Health</span>' in html, path
         assert "--primary: #AA3366" in html, path
 
     branded_page("/portal/login")
