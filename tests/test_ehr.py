@@ -322,3 +322,18 @@ def test_allergy_state_is_always_one_of_the_banner_states():
     assert allergy_state([row("Latex", active=False)])["label"] == "Allergies not recorded"
     known = allergy_state([row("Latex"), row("Aspirin"), row("Penicillin", critical=True)])
     assert (known["label"], known["text"]) == ("Known allergies", "Penicillin, Latex (+1)")
+
+
+def test_an_inpatient_stay_in_context_shows_its_location_and_attending(clinician, seeded_app):
+    from sandbox.ehr import records
+
+    store = seeded_app.extensions["store"]
+    stays = [e for e in records.resources(records.of_patient(store, "Encounter", "story-inpatient"))
+             if e["class"]["code"] == "IMP"]
+    stay = stays[0]
+    url = "/ehr/patients/story-inpatient/encounter"
+    assert clinician.post(url, data={"csrf": csrf_of(clinician), "encounter": stay["id"]}).status_code == 303
+    shown = dom(clinician.get("/ehr/patients/story-inpatient").text).one(".banner-encounter").text
+    surname = stay["participant"][0]["individual"]["display"].split(",")[0].split()[-1]
+    assert stay["location"][0]["location"]["display"] in shown
+    assert f"Attending Dr {surname}" in shown

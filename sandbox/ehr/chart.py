@@ -270,6 +270,7 @@ def encounter_row(resource: dict) -> dict[str, Any]:
         "location": next(((loc.get("location") or {}).get("display") for loc in resource.get("location") or []
                           if (loc.get("location") or {}).get("display")), NOT_KNOWN),
         "status": fmt.title_case(status),
+        "inpatient": ENCOUNTER_CLASS.get(klass.get("code")) == "Inpatient",
         "sort": start or "",
     }
 
