@@ -71,6 +71,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .sample_apps.summary import blueprint as summary_blueprint
 
     app.register_blueprint(summary_blueprint, url_prefix="/samples/summary")
+    from .admin_pages import blueprint as admin_blueprint
+
+    app.register_blueprint(admin_blueprint, url_prefix="/admin")
     from .ehr import blueprint as ehr_blueprint
 
     app.register_blueprint(ehr_blueprint, url_prefix="/ehr")

@@ -76,5 +76,55 @@ def prepare(values: dict[str, Any], echo: Callable[[str], None] = print,
         else:
             count = seed_database(store, values["SEED"], values["PATIENTS"], values["ANCHOR_DATE"])
         echo(f"Stored {count} resources.")
-    seed_directory(store, values["BASE_URL"])
+        seed_directory(store, values["BASE_URL"])
+        save_first_seed(values["DB"])
+    else:
+        seed_directory(store, values["BASE_URL"])
     return store
+
+
+def save_first_seed(db: str) -> None:
+    """Keep the state right after the first seed, for `sandbox reset --all`."""
+    from . import snapshots
+
+    snapshots.save(db, snapshots.FIRST_SEED)
+
+
+KEPT_TABLES = ("secrets", "signing_keys")  # what a reset of everything keeps: the sandbox's own keys
+
+
+def copy_secrets(source: Store, target: Store) -> None:
+    from .auth import ensure_schema
+
+    ensure_schema(target)
+    with target.transaction() as conn:
+        for table in KEPT_TABLES:
+            rows = source.conn.execute(f"SELECT * FROM {table}").fetchall()
+            if rows:
+                marks = ", ".join("?" * len(rows[0]))
+                conn.execute(f"DELETE FROM {table}")
+                conn.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+
+
+def build_first_seed(values: dict[str, Any], echo: Callable[[str], None] = print,
+                     progress_factory: Callable[[int], Any] | None = None) -> None:
+    """Seed a new database from ``values`` beside the sandbox's and keep it as the first-seed snapshot (``prepare``
+    saves it). It gets the sandbox's secrets and signing keys, so the issuer's keys survive the reset."""
+    from pathlib import Path
+
+    live = Path(values["DB"]).resolve()
+    scratch = live.with_name(f"{live.stem}.first-seed-building.sqlite")
+
+    def remove_scratch() -> None:
+        for leftover in live.parent.glob(f"{scratch.name}*"):
+            leftover.unlink()
+
+    remove_scratch()
+    try:
+        copy_secrets(Store(str(live)), Store(str(scratch)))
+        prepare({**values, "DB": str(scratch)}, echo=echo, progress_factory=progress_factory)
+    finally:
+        from .store import db
+
+        db.forget_connection(scratch)
+        remove_scratch()

@@ -85,13 +85,72 @@ def seed(values: dict, reset: bool) -> None:
 
 
 @main.command()
+@click.option("--all", "everything", is_flag=True, help="Return everything — data, apps, users, tokens, the activity "
+              "trail — to the state right after the first seed (the first-seed snapshot).")
+@click.option("--fresh", is_flag=True, help="With --all: build that state again from the current settings first "
+              "(SEED, PATIENTS, ANCHOR_DATE), replacing the first-seed snapshot.")
 @click.pass_obj
-def reset(values: dict) -> None:
-    """Remove all FHIR data (signing keys and secrets stay). `sandbox seed` fills it again."""
+def reset(values: dict, everything: bool, fresh: bool) -> None:
+    """Remove all FHIR data (signing keys and secrets stay; `sandbox seed` fills it again), or with --all return
+    the whole sandbox to its first seed. A running server needs no restart."""
+    from . import snapshots
     from .store import Store
 
-    bootstrap.reset(Store(values["DB"]))
-    click.echo(f"Removed all resources from {values['DB']}.")
+    if fresh and not everything:
+        raise click.UsageError("--fresh goes with --all")
+    if not everything:
+        bootstrap.reset(Store(values["DB"]))
+        click.echo(f"Removed all resources from {values['DB']}.")
+        return
+    if fresh or not snapshots.get_or_none(values["DB"], snapshots.FIRST_SEED):
+        click.echo("Building the first-seed state from the current settings …")
+        bootstrap.build_first_seed(values, echo=click.echo, progress_factory=_progress)
+    snapshots.restore(values["DB"], snapshots.FIRST_SEED)
+    click.echo(f"{values['DB']} is back to its first seed: data, apps, users, tokens and the activity trail.")
+
+
+@main.group()
+def snapshot() -> None:
+    """Save the whole sandbox as it is now, and restore it later (e.g. a prepared demo)."""
+
+
+@snapshot.command("save")
+@click.argument("name")
+@click.pass_obj
+def snapshot_save(values: dict, name: str) -> None:
+    """Save the sandbox now as NAME (replacing an older snapshot of that name)."""
+    from . import snapshots
+
+    try:
+        click.echo(f"Saved {snapshots.describe(snapshots.save(values['DB'], name))}")
+    except snapshots.SnapshotError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+@snapshot.command("restore")
+@click.argument("name")
+@click.pass_obj
+def snapshot_restore(values: dict, name: str) -> None:
+    """Make the sandbox what snapshot NAME holds: data, apps, users, tokens, the activity trail."""
+    from . import snapshots
+
+    try:
+        click.echo(f"Restored {snapshots.describe(snapshots.restore(values['DB'], name))}")
+    except snapshots.SnapshotError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+@snapshot.command("list")
+@click.pass_obj
+def snapshot_list(values: dict) -> None:
+    """List the saved snapshots."""
+    from . import snapshots
+
+    found = snapshots.listed(values["DB"])
+    for item in found:
+        click.echo(snapshots.describe(item))
+    if not found:
+        click.echo(f"No snapshots yet in {snapshots.folder(values['DB'])}.")
 
 
 @main.command("import")

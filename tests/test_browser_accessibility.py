@@ -95,3 +95,15 @@ def test_the_server_side_sample_app(live_server, page, axe):
     assert problems(axe, page) == [], "the sample app's summary"
     page.goto(f"{live_server}/samples/summary/callback?error=access_denied")
     assert problems(axe, page) == [], "the sample app's error page"
+
+
+def test_the_administration_page(live_server, page, axe):
+    sign_in(page, live_server, "Administrator", "/auth/login?next=/admin/")
+    expect(page.get_by_role("heading", name="Sandbox administration")).to_be_visible(timeout=TIMEOUT)
+    assert problems(axe, page) == [], "the administration page"
+    page.get_by_role("button", name="Reset the sandbox").click()
+    dialog = page.get_by_role("dialog", name="Reset the whole sandbox?")
+    expect(dialog).to_be_visible()
+    assert problems(axe, page) == [], "the reset dialog"
+    dialog.get_by_role("button", name="Keep everything").click()  # the shared server's data stays
+    expect(dialog).to_be_hidden()

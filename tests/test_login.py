@@ -53,7 +53,7 @@ def test_the_administrator_is_offered_apart_signs_in_with_one_click_and_works_in
     page = dom(client.get("/auth/login").text)
     [admin] = [b for b in page.select('button.persona[name="username"]') if b.attrs["value"] == "admin"]
     assert admin.one(".persona-name").text == "Sandbox Administrator"
-    assert admin.select(".muted")[0].text == "Administrator · every app, pre-approval"
+    assert admin.select(".muted")[0].text == "Administrator · every app, pre-approval, reset"
     assert sign_in(client, "admin").status_code == 302
     assert client.get("/ehr/patients").status_code == 200
     assert client.get("/apps/new").status_code == 200

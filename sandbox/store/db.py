@@ -111,6 +111,13 @@ def shared_connection(path: str | os.PathLike) -> sqlite3.Connection:
     return conn
 
 
+def forget_connection(path: str | os.PathLike) -> None:
+    """Close this thread's shared connection to ``path`` (before the file is removed)."""
+    conn = getattr(_local, "connections", {}).pop((os.getpid(), str(path)), None)
+    if conn is not None:
+        conn.close()
+
+
 def ensure_schema(conn: sqlite3.Connection) -> None:
     conn.executescript(SCHEMA)
 
