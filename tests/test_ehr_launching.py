@@ -194,10 +194,22 @@ def test_launch_state_polls_until_the_app_uses_its_launch(clinician, seeded_app)
     slow = dom(clinician.get(poll.attrs["hx-get"], headers=HX).text)
     assert slow.one(hint).attrs["hx-swap-oob"] == "true"
     assert "may refuse to be framed" in slow.one(hint).text
-    launch_context.take(store, launch_row(store, launch_id)["secret"], "demo-app")
+    # the app uses its launch: the bar follows the authorization's real steps
+    from authorize_support import authorize_params, exchange, query_of
+
+    authorize = clinician.get("/auth/authorize", query_string=authorize_params(
+        launch=launch_row(store, launch_id)["secret"], scope="openid fhirUser launch patient/*.rs"))
+    consent = clinician.get(authorize.headers["Location"])
+    asking = clinician.get(poll.attrs["hx-get"], headers=HX)
+    assert asking.status_code == 200 and "Waiting for consent" in asking.text
+    assert dom(asking.text).one(hint).text == ""
+    done = clinician.post("/auth/authorize/consent", data={
+        "request": hidden(consent.text, "request"), "csrf": hidden(consent.text, "csrf"), "decision": "approve"})
+    authorized = clinician.get(poll.attrs["hx-get"], headers=HX)
+    assert authorized.status_code == 200 and "Exchanging the code" in authorized.text
+    assert exchange(clinician, query_of(done.headers["Location"])["code"]).status_code == 200
     running = clinician.get(poll.attrs["hx-get"], headers=HX)
     assert running.status_code == 286 and "Running" in running.text
-    assert dom(running.text).one(hint).text == ""
     with store.transaction() as conn:
         conn.execute("UPDATE launches SET used_at = NULL, expires_at = 1 WHERE id = ?", (launch_id,))
     expired = clinician.get(poll.attrs["hx-get"], headers=HX)
@@ -297,3 +309,45 @@ def test_opening_beside_ignores_a_launch_in_the_address_that_is_not_yours(clinic
     assert response.status_code == 200
     frames = dom(response.text).select("iframe")
     assert len(frames) == 1 and launch_of(frames[0]) != theirs
+
+
+def test_launch_state_names_the_patient_picker_and_a_denial(clinician, seeded_app):
+    from authorize_support import authorize_params
+
+    store = seeded_app.extensions["store"]
+    made = clinician.post("/ehr/apps/launch", data={"csrf": csrf_of(clinician), "client_id": "demo-app",
+                                                    "mode": "embedded"})
+    launch_id = parse_qs(urlsplit(made.headers["Location"]).query)["launch"][0]
+    state_url = f"/ehr/launches/{launch_id}/state"
+    picker = clinician.get("/auth/authorize", query_string=authorize_params(
+        launch=launch_row(store, launch_id)["secret"], scope="openid fhirUser launch launch/patient patient/*.rs"))
+    assert urlsplit(picker.headers["Location"]).path == "/auth/authorize/patient"
+    assert "Choosing a patient" in clinician.get(state_url, headers=HX).text
+    page = clinician.get(picker.headers["Location"])
+    chosen = clinician.post("/auth/authorize/patient", data={
+        "request": hidden(page.text, "request"), "csrf": hidden(page.text, "csrf"), "patient": STORY})
+    consent = clinician.get(chosen.headers["Location"])
+    clinician.post("/auth/authorize/consent", data={
+        "request": hidden(consent.text, "request"), "csrf": hidden(consent.text, "csrf"), "decision": "deny"})
+    denied = clinician.get(state_url, headers=HX)
+    assert denied.status_code == 286 and "Access denied" in denied.text
+
+
+def test_a_patient_picked_in_the_frame_of_a_population_launch_needs_the_apps_banner(clinician, seeded_app):
+    from authorize_support import authorize_params, exchange, query_of
+
+    store = seeded_app.extensions["store"]
+    made = clinician.post("/ehr/apps/launch", data={"csrf": csrf_of(clinician), "client_id": "demo-app",
+                                                    "mode": "embedded"})
+    launch_id = parse_qs(urlsplit(made.headers["Location"]).query)["launch"][0]
+    assert launch_row(store, launch_id)["context"]["need_patient_banner"] is False  # no patient, no banner
+    picker = clinician.get("/auth/authorize", query_string=authorize_params(
+        launch=launch_row(store, launch_id)["secret"], scope="openid fhirUser launch launch/patient patient/*.rs"))
+    page = clinician.get(picker.headers["Location"])
+    chosen = clinician.post("/auth/authorize/patient", data={
+        "request": hidden(page.text, "request"), "csrf": hidden(page.text, "csrf"), "patient": STORY})
+    consent = clinician.get(chosen.headers["Location"])
+    done = clinician.post("/auth/authorize/consent", data={
+        "request": hidden(consent.text, "request"), "csrf": hidden(consent.text, "csrf"), "decision": "approve"})
+    body = exchange(clinician, query_of(done.headers["Location"])["code"]).json
+    assert body["patient"] == STORY and body["need_patient_banner"] is True

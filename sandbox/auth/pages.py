@@ -192,7 +192,8 @@ def pick_patient():
         patient_id = request.form.get("patient", "")
         if not store().exists("Patient", patient_id):
             return error_page("Unknown patient", "That patient is not in the sandbox. Go back and pick another.")
-        item = item.with_context(patient=patient_id)
+        # a patient picked here is one no EHR banner shows (the launch had none): the app must show who it is
+        item = item.with_context(patient=patient_id, need_patient_banner=True)
         pending.save(store(), item)
         audit.record(store(), "authorize.context", client_id=item.request["client_id"], user_id=item.user_id,
                      launch_id=item.launch_id, rule="The user picked the patient at the patient picker",

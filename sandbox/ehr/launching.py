@@ -19,7 +19,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from flask import current_app, g, redirect, render_template, request, session, url_for
 
-from ..auth import launch_context
+from ..auth import launch_context, pending
+from ..auth.authorization import step_of
 from ..auth.clients import Client
 from ..auth.pages import csrf_ok, login_csrf
 from ..auth.smart_config import style_url
@@ -339,20 +340,45 @@ def running_without_patient():
 # -- launch state ------------------------------------------------------------------------------------------------------
 
 
+# What the app bar says while an authorization is waiting on a person: the pending request's step (auth.step_of)
+PENDING_STATES = {"login": "signing-in", "patient": "picking-patient", "encounter": "picking-encounter",
+                  "consent": "consent", "issue": "authorizing"}
+# The trail's events that move a used launch on, newest first wins; each with the state it leads to
+PROGRESS_EVENTS = {"token.issued": "running", "token.refreshed": "running", "code.issued": "authorized",
+                   "authorize.denied": "denied", "authorize.refused": "refused", "token.refused": "refused"}
+FINAL_STATES = {"running", "denied", "refused", "expired", "unknown"}
+
+
+def progress(launch_id: str, row: dict) -> str:
+    """Where a launch stands, from the launch, its pending authorization and its trail: launching (or slow,
+    expired) until the app uses it, then the step a person is at (sign-in, a picker, consent), authorized once
+    the code is issued, running once the app has its token, or denied / refused."""
+    now = time.time()
+    if row["used_at"] is None:
+        if row["expires_at"] <= now:
+            return "expired"
+        return "slow" if now - row["created_at"] > SLOW_AFTER else "launching"
+    conn = store().conn
+    marks = ", ".join("?" * len(PROGRESS_EVENTS))
+    latest = conn.execute(f"SELECT event FROM audit_events WHERE launch_id = ? AND event IN ({marks}) "
+                          "ORDER BY id DESC LIMIT 1", (launch_id, *PROGRESS_EVENTS)).fetchone()
+    if latest:
+        return PROGRESS_EVENTS[latest[0]]
+    waiting = conn.execute("SELECT id FROM pending_authorizations WHERE launch_id = ? AND expires_at > ? "
+                           "ORDER BY created_at DESC LIMIT 1", (launch_id, int(now))).fetchone()
+    item = pending.get(store(), waiting[0]) if waiting else None
+    return PENDING_STATES[step_of(item)] if item else "authorizing"
+
+
 @blueprint.get("/launches/<launch_id>/state")
 def launch_state(launch_id: str):
-    """The app bar's launch state, polled every 2 s until the app has used its launch (286 stops htmx polling)."""
+    """The app bar's launch state, polled every 2 s until the app runs or the launch ends (286 stops htmx
+    polling)."""
     row = launch_row(launch_id)
     if row is None:
         return render_template("ehr/_launch_state.html", state="unknown", launch_id=launch_id, oob=True), 286
     client = apps.registry(store()).get(row["client_id"])
-    now = time.time()
-    if row["used_at"] is not None:
-        state, status = "running", 286
-    elif row["expires_at"] <= now:
-        state, status = "expired", 286
-    else:
-        state, status = ("slow" if now - row["created_at"] > SLOW_AFTER else "launching"), 200
+    state = progress(launch_id, row)
     return render_template("ehr/_launch_state.html", state=state, launch_id=launch_id, oob=True,
                            name=client.display_name if client else row["client_id"],
-                           lifetime=current_app.config["LAUNCH_LIFETIME"]), status
+                           lifetime=current_app.config["LAUNCH_LIFETIME"]), 286 if state in FINAL_STATES else 200
