@@ -91,6 +91,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         return {"brand": {"name": app.config["BRAND_NAME"], "accent": app.config["BRAND_ACCENT"],
                           "logo": app.config["BRAND_LOGO_URL"]}}
 
+    @app.context_processor
+    def sites():
+        from .sites import cross_site_note
+
+        return {"cross_site_note": lambda app_url: cross_site_note(app_url, request.host_url)}
+
     @app.get("/favicon.ico")
     def favicon():
         """Pages link their icon; this answers browsers and static pages (the demo app) that ask the default path."""
