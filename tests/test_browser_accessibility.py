@@ -40,7 +40,7 @@ def sign_in(page, live_server, who: str, where: str) -> None:
     page.get_by_role("button", name=re.compile(who)).first.click()
 
 
-CLINICIAN_PAGES = ["/ehr", "/ehr/patients?q=johnson", "/ehr/apps", "/apps/", "/apps/new", "/activity/",
+CLINICIAN_PAGES = ["/ehr", "/ehr/patients?q=johnson", "/ehr/apps", "/apps/", "/apps/new", "/apps/try", "/activity/",
                    "/auth/manage", *(f"/ehr/patients/story-diabetes/{s}" for s in (
                        "summary", "encounters", "problems", "medications", "allergies", "vitals", "labs",
                        "immunizations", "procedures", "notes", "apps"))]

@@ -8,14 +8,16 @@ secret is shown once, right after registration.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from flask import Blueprint, current_app, redirect, request, session, url_for
 
 from .. import bounded_json
-from . import audit, signin
+from . import audit, launch_context, scratch, signin
+from .admin import is_local_request
 from .authorization import store
-from .clients import Client, ClientRegistry
+from .clients import SCRATCH, SCRATCH_LIFETIME, Client, ClientRegistry
 from .errors import append_query
 from .pages import bad_csrf, csrf_ok, login_csrf, page
 from .registration import DEFAULT_APP_SCOPE, InvalidClientMetadata, RegistrationError
@@ -111,6 +113,60 @@ def register():
     return _form(form, None, None)
 
 
+@blueprint.route("/try", methods=["GET", "POST"])
+def try_app():
+    """Paste a launch URL, get a scratch app registered and ready to launch (see auth/scratch.py)."""
+    if not (is_local_request() or _signed_in().is_admin):
+        return page("oauth/error.html", 403, title="Scratch apps are made on this machine only",
+                    message="Pasting a launch URL registers an app without review, so it is open to the browser on "
+                    "the sandbox's own machine (and to the administrator). Use Register app instead.")
+    form = request.form if request.method == "POST" else {}
+    if request.method == "POST":
+        try:
+            client = scratch.register(_registry(), form.get("launch_uri", ""), form.get("redirect_uri"),
+                                      form.get("confidential") == "on", owner=_signed_in().id,
+                                      client_id=form.get("client_id"))
+        except RegistrationError as exc:
+            field = {"redirect_uris": "redirect_uri", "client_id": "client_id"}.get(exc.field, "launch_uri")
+            if "already registered" in exc.description:
+                field = "client_id"
+            return _page("apps/try.html", 400, form=form, error=exc.description, error_field=field,
+                         active_top="register")
+        audit.record(store(), "app.registered", client_id=client.client_id, user_id=_signed_in().id,
+                     rule="A scratch app was registered from a pasted launch URL")
+        if client.client_secret:
+            session[FLASH_SECRET] = client.client_secret
+        return redirect(url_for("apps.show", client_id=client.client_id))
+    return _page("apps/try.html", form=form, error=None, error_field=None, active_top="register")
+
+
+@blueprint.post("/<client_id>/keep")
+def keep(client_id: str):
+    client = _registry().get(client_id)
+    if client is None or not may_change(client):
+        return not_yours(client) if client else redirect(url_for("apps.list_apps"))
+    _registry().keep(client_id)
+    return redirect(url_for("apps.show", client_id=client_id, saved=1))
+
+
+@blueprint.post("/<client_id>/launch-url")
+def make_launch_url(client_id: str):
+    """The launch-URL builder: a launch for the signed-in clinician and a story patient, as the URL an app that
+    starts itself is given (iss and launch), to paste into it."""
+    client = _registry().get(client_id)
+    user, session_id = signin.current()
+    if client is None or not client.launch_uri or not user.is_clinician:
+        return redirect(url_for("apps.show", client_id=client_id))
+    patient = request.form.get("patient", "")
+    if not store().exists("Patient", patient):
+        return redirect(url_for("apps.show", client_id=client_id))
+    made = launch_context.create(store(), client.client_id, user.id, session_id, {"patient": patient},
+                                 current_app.config["LAUNCH_LIFETIME"])
+    url = launch_context.app_url(client.launch_uri, current_app.config["BASE_URL"], made.secret)
+    return _form(form_of(client), client, None, test_launch=test_launch(client), built_launch_url=url,
+                 built_for=patient, lifetime=current_app.config["LAUNCH_LIFETIME"])
+
+
 @blueprint.route("/<client_id>", methods=["GET", "POST"])
 def show(client_id: str):
     client = _registry().get(client_id)
@@ -129,6 +185,13 @@ def show(client_id: str):
     secret = session.pop(FLASH_SECRET, None)
     return _form(form_of(client), client, None, secret=secret, saved=bool(request.args.get("saved")),
                  test_launch=test_launch(client))
+
+
+def scratch_until(client: Client) -> str | None:
+    """When a scratch app will be removed, in words, or None for a kept app."""
+    if client.origin != SCRATCH:
+        return None
+    return time.strftime("%d-%b-%Y %H:%M", time.localtime(client.created_at + SCRATCH_LIFETIME))
 
 
 def test_launch(client: Client) -> dict[str, Any] | None:
@@ -168,6 +231,7 @@ def _form(form, client: Client | None, error: RegistrationError | None, status: 
     field = FORM_FIELDS.get(error.field, error.field) if error is not None and error.field else None
     return _page("apps/form.html", status, form=form, client=client, error=error.description if error else None,
                  error_field=field, client_types=CLIENT_TYPES, scope_groups=SCOPE_GROUPS, fhir_base=_fhir_base(),
+                 scratch_until=scratch_until(client) if client else None,
                  active_top="register" if client is None else "apps", **extra)
 
 

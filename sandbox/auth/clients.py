@@ -117,6 +117,11 @@ class Client:
         return {**response, **self.metadata()}
 
 
+# Apps registered by pasting a launch URL (the "Try an app" page): marked, and removed after a day unless kept.
+SCRATCH = "scratch"
+SCRATCH_LIFETIME = 24 * 3600
+
+
 class ClientRegistry:
     """The apps registered in one store."""
 
@@ -203,6 +208,21 @@ class ClientRegistry:
         with self.store.transaction() as conn:
             end_grants(conn, client_id)
             return conn.execute("DELETE FROM clients WHERE client_id = ?", (client_id,)).rowcount > 0
+
+    def keep(self, client_id: str) -> bool:
+        """Make a scratch app a registered app like any other (no longer removed after SCRATCH_LIFETIME)."""
+        with self.store.transaction() as conn:
+            return conn.execute("UPDATE clients SET origin = 'ui', updated_at = ? WHERE client_id = ? AND "
+                                "origin = ?", (int(time.time()), client_id, SCRATCH)).rowcount > 0
+
+    def remove_expired_scratch(self, now: float | None = None) -> list[str]:
+        """Remove the scratch apps older than SCRATCH_LIFETIME, ending their grants; their client ids."""
+        cutoff = int(now if now is not None else time.time()) - SCRATCH_LIFETIME
+        expired = [row[0] for row in self.store.conn.execute(
+            "SELECT client_id FROM clients WHERE origin = ? AND created_at < ?", (SCRATCH, cutoff))]
+        for client_id in expired:
+            self.remove(client_id)
+        return expired
 
 
 def grants_end_when(before: Client, after: Mapping[str, Any]) -> str | None:
