@@ -15,7 +15,6 @@ from urllib.parse import urlsplit, urlunsplit
 from .clients import SCRATCH, Client, ClientRegistry
 from .registration import DEFAULT_APP_SCOPE, InvalidClientMetadata
 
-
 CLIENT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
