@@ -60,7 +60,7 @@ def test_every_storable_type_is_listed_with_its_interactions(statement):
         assert resource["updateCreate"] is True
         assert resource["conditionalCreate"] is True
         assert resource["conditionalUpdate"] is True
-        assert resource["conditionalDelete"] == "single"
+        assert resource["conditionalDelete"] == "multiple"
 
 
 def test_search_parameters_match_the_store(statement):

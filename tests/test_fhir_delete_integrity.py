@@ -87,7 +87,7 @@ def test_a_transaction_deleting_the_referrer_first_then_the_target_succeeds(clie
     assert client.get(f"/fhir/Patient/{pid}").status_code == 410
 
 
-# -- conditional delete (R4 §3.1.0.7.3, declared "single") ------------------------------------------
+# -- conditional delete (R4 §3.1.0.7.3, declared "multiple": several matches need _multiple=true) ------------
 
 def test_a_conditional_delete_matching_nothing_is_200_with_nothing_to_delete(client):
     response = client.delete("/fhir/Patient?identifier=nothing-here")
@@ -116,6 +116,33 @@ def test_a_conditional_delete_matching_several_is_412_saying_how_many(client):
     assert response.status_code == 412
     assert "matches 3 resources" in response.json["issue"][0]["diagnostics"]
     assert all(client.get(f"/fhir/Patient/{pid}").status_code == 200 for pid in pids)
+
+
+def test_multiple_true_deletes_every_match_in_one_transaction(client):
+    pids = [create(client, patient(identifier=[{"system": "urn:t", "value": "all"}])) for _ in range(3)]
+    response = client.delete("/fhir/Patient?identifier=urn:t|all&_multiple=true")
+    assert response.status_code == 200, response.json
+    assert "Deleted 3 Patient resources" in response.json["issue"][0]["diagnostics"]
+    assert all(client.get(f"/fhir/Patient/{pid}").status_code == 410 for pid in pids)
+
+
+def test_multiple_deletes_matches_that_refer_to_each_other_but_none_referenced_from_outside(client):
+    pid = create(client, patient())
+    first = create(client, observation(f"Patient/{pid}"))
+    second = create(client, {**observation(f"Patient/{pid}"), "hasMember": [{"reference": f"Observation/{first}"}]})
+    assert client.delete(f"/fhir/Observation?subject=Patient/{pid}&_multiple=true").status_code == 200
+    assert client.get(f"/fhir/Observation/{first}").status_code == 410
+    assert client.get(f"/fhir/Observation/{second}").status_code == 410
+
+    kept = [create(client, patient(identifier=[{"system": "urn:t", "value": "held"}])) for _ in range(2)]
+    create(client, observation(f"Patient/{kept[1]}"))
+    refused = client.delete("/fhir/Patient?identifier=urn:t|held&_multiple=true")
+    assert refused.status_code == 409
+    assert all(client.get(f"/fhir/Patient/{p}").status_code == 200 for p in kept)  # none of them, not one
+
+
+def test_multiple_must_be_true_or_false(client):
+    assert client.delete("/fhir/Patient?identifier=urn:t|x&_multiple=yes").status_code == 400
 
 
 def test_a_conditional_delete_with_an_unknown_parameter_is_refused(client):

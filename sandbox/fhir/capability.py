@@ -102,7 +102,7 @@ def resource_capability(rtype: str) -> dict:
         "conditionalCreate": True,
         "conditionalRead": "full-support",
         "conditionalUpdate": True,
-        "conditionalDelete": "single",
+        "conditionalDelete": "multiple",
         "referencePolicy": ["literal", "local"],
         "searchInclude": [f"{rtype}:{p.name}" for p in params.values() if p.kind == REFERENCE],
         "searchRevInclude": revincludes_of(rtype),

@@ -289,19 +289,64 @@ def refuse_if_referenced(store: Store, rtype: str, rid: str) -> None:
                        f"{', '.join(shown)}{more}; delete or change those first")
 
 
+MULTIPLE_DELETE_LIMIT = 100  # the most resources one conditional delete with _multiple=true removes
+
+
+def multiple_flag(query_text: str) -> tuple[str, bool]:
+    """The query without its ``_multiple`` parameter, and whether it asks to delete every match."""
+    kept, multiple = [], False
+    for part in query_text.split("&"):
+        name, _, value = part.partition("=")
+        if name != "_multiple":
+            kept.append(part)
+        elif value in ("true", "false"):
+            multiple = value == "true"
+        else:
+            raise InvalidRequest(f"_multiple is true or false, not '{value}'")
+    return "&".join(kept), multiple
+
+
 def conditional_delete(ctx: Context, rtype: str, query_text: str) -> Answer:
-    """Conditional delete (R4 §3.1.0.7.3), declared ``single``: no match is 200 with nothing to delete,
-    one match is deleted as a plain delete would be, more than one is 412 Precondition Failed."""
+    """Conditional delete (R4 §3.1.0.7.3): no match is 200 with nothing to delete; one match is deleted as a plain
+    delete would be; several are 412 unless the query adds ``_multiple=true``, which deletes them all (at most
+    MULTIPLE_DELETE_LIMIT) in one transaction — each allowed by the access policy and none still referenced by a
+    resource outside the matches — or none of them."""
     known_type(rtype)
+    query_text, multiple = multiple_flag(query_text)
     with ctx.store.transaction():
-        matches = find_matches(ctx.store, rtype, query_text, ctx.policy.search_filters, limit=MAX_OFFSET)
+        matches = find_matches(ctx.store, rtype, query_text, ctx.policy.search_filters,
+                               limit=MULTIPLE_DELETE_LIMIT + 1)
+        how_many = f"more than {MULTIPLE_DELETE_LIMIT}" if len(matches) > MULTIPLE_DELETE_LIMIT else len(matches)
         if not matches:
             ctx.policy.check_write(DELETE, rtype, None, None)
             return Answer(200, information(f"No {rtype} matches '{query_text}'; nothing to delete"))
-        if len(matches) > 1:
-            raise PreconditionFailed(f"The conditional delete '{rtype}?{query_text}' matches {len(matches)} "
-                                     f"resources; it deletes only a single match")
-        return delete(ctx, rtype, matches[0].id)
+        if len(matches) == 1:
+            return delete(ctx, rtype, matches[0].id)
+        if not multiple:
+            raise PreconditionFailed(f"The conditional delete '{rtype}?{query_text}' matches {how_many} resources; "
+                                     f"add _multiple=true to delete every match (at most {MULTIPLE_DELETE_LIMIT})")
+        if len(matches) > MULTIPLE_DELETE_LIMIT:
+            raise PreconditionFailed(f"The conditional delete '{rtype}?{query_text}' matches {how_many} resources; "
+                                     "narrow the search")
+        for match in matches:
+            ctx.policy.check_write(DELETE, rtype, None, match)
+        deleted = delete_together(ctx.store, rtype, [m.id for m in matches])
+    return Answer(200, information(f"Deleted {len(deleted)} {rtype} resources: {', '.join(deleted)}"))
+
+
+def delete_together(store: Store, rtype: str, ids: list[str]) -> list[str]:
+    """Delete resources that may refer to one another: each pass deletes those no remaining resource refers to;
+    a pass that deletes none leaves one still referenced from outside, refused as a single delete would be."""
+    left, done = list(ids), []
+    while left:
+        free = [rid for rid in left if store.referrers(rtype, rid, limit=1)[1] == 0]
+        if not free:
+            refuse_if_referenced(store, rtype, left[0])
+        for rid in free:
+            store.delete(rtype, rid)
+            done.append(f"{rtype}/{rid}")
+        left = [rid for rid in left if rid not in free]
+    return done
 
 
 def query_part(rtype: str, text: str) -> str:
