@@ -87,6 +87,31 @@ def test_a_transaction_deleting_the_referrer_first_then_the_target_succeeds(clie
     assert client.get(f"/fhir/Patient/{pid}").status_code == 410
 
 
+def test_a_transaction_may_delete_the_target_before_its_referrers(client):
+    """Integrity is judged once every entry ran: the order of DELETE entries in the Bundle does not matter."""
+    pid = create(client, patient())
+    oids = [create(client, observation(f"Patient/{pid}")) for _ in range(2)]
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"request": {"method": "DELETE", "url": f"Patient/{pid}"}},
+        *({"request": {"method": "DELETE", "url": f"Observation/{oid}"}} for oid in oids)]}
+    response = client.post("/fhir", json=bundle)
+    assert response.status_code == 200, response.json
+    assert client.get(f"/fhir/Patient/{pid}").status_code == 410
+    assert all(client.get(f"/fhir/Observation/{oid}").status_code == 410 for oid in oids)
+
+
+def test_a_transaction_that_leaves_a_referrer_behind_fails_whatever_the_order(client):
+    pid = create(client, patient())
+    gone, left = create(client, observation(f"Patient/{pid}")), create(client, observation(f"Patient/{pid}"))
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"request": {"method": "DELETE", "url": f"Patient/{pid}"}},
+        {"request": {"method": "DELETE", "url": f"Observation/{gone}"}}]}
+    response = client.post("/fhir", json=bundle)
+    assert response.status_code == 409 and f"Observation/{left}" in str(response.json)
+    assert client.get(f"/fhir/Patient/{pid}").status_code == 200
+    assert client.get(f"/fhir/Observation/{gone}").status_code == 200  # nothing was stored
+
+
 # -- conditional delete (R4 §3.1.0.7.3, declared "multiple": several matches need _multiple=true) ------------
 
 def test_a_conditional_delete_matching_nothing_is_200_with_nothing_to_delete(client):

@@ -43,6 +43,9 @@ class Context:
     page_size: int = 20
     max_page_size: int = 1000
     pending: frozenset[str] = frozenset()  # ``Type/id`` of every entry of the transaction being run
+    # In a transaction, deletes are checked for referential integrity once all its entries ran (so a Patient
+    # may be deleted before its Observations in the same Bundle): ``(type, id)`` of each delete, else None.
+    deferred_deletes: list[tuple[str, str]] | None = None
 
 
 @dataclass
@@ -273,7 +276,10 @@ def delete(ctx: Context, rtype: str, rid: str) -> Answer:
             state = "never existed" if existing is None else "was already deleted"
             return Answer(200, information(f"{rtype}/{rid} {state}; nothing to delete"))
         ctx.policy.check_write(DELETE, rtype, None, existing)
-        refuse_if_referenced(ctx.store, rtype, rid)
+        if ctx.deferred_deletes is None:
+            refuse_if_referenced(ctx.store, rtype, rid)
+        else:
+            ctx.deferred_deletes.append((rtype, rid))
         stored = ctx.store.delete(rtype, rid)
     return Answer(200, information(f"Deleted {rtype}/{rid} (version {stored.version})"), stored)
 
@@ -330,7 +336,11 @@ def conditional_delete(ctx: Context, rtype: str, query_text: str) -> Answer:
                                      "narrow the search")
         for match in matches:
             ctx.policy.check_write(DELETE, rtype, None, match)
-        deleted = delete_together(ctx.store, rtype, [m.id for m in matches])
+        if ctx.deferred_deletes is not None:
+            ctx.deferred_deletes.extend((rtype, m.id) for m in matches)
+            deleted = [f"{rtype}/{m.id}" for m in matches if ctx.store.delete(rtype, m.id)]
+        else:
+            deleted = delete_together(ctx.store, rtype, [m.id for m in matches])
     return Answer(200, information(f"Deleted {len(deleted)} {rtype} resources: {', '.join(deleted)}"))
 
 

@@ -187,6 +187,7 @@ def _transaction(ctx: Context, raw_entries: list, prefer_return: str | None) -> 
     answers: dict[int, Answer] = {}
     ordered = sorted(entries, key=lambda e: (ORDER[e.method], e.index))
     current: Entry | None = None
+    ctx = replace(ctx, deferred_deletes=[])
     try:
         with ctx.store.transaction():
             local: dict[str, str] | None = None
@@ -196,6 +197,9 @@ def _transaction(ctx: Context, raw_entries: list, prefer_return: str | None) -> 
                     ctx = replace(ctx, pending=_targets(entries))
                 current = entry
                 answers[entry.index] = perform(ctx, entry, resolver, local or {}, prefer_return)
+            current = None
+            for rtype, rid in ctx.deferred_deletes:  # what is still referenced once every entry ran
+                api.refuse_if_referenced(ctx.store, rtype, rid)
     except FhirError as exc:
         failed = f"Transaction failed{f' at {current.label}' if current else ''}; nothing was stored: "
         issues = tuple(replace(issue, diagnostics=failed + issue.diagnostics) for issue in exc.issues)
