@@ -7,39 +7,57 @@ import json
 
 from gunicorn import util
 from gunicorn.app.base import BaseApplication
-from gunicorn.http.errors import LimitRequestLine
+from gunicorn.http.errors import LimitRequestHeaders, LimitRequestLine
 from gunicorn.workers.gthread import ThreadWorker
 
 from .tls import server_context
 
 MAX_REQUEST_LINE = 8190  # the longest request line gunicorn can be told to read (its default is 4094)
+MAX_HEADER_FIELDS = 100  # gunicorn's defaults for the number and size of header fields
+MAX_HEADER_FIELD = 8190
 
 
 class SandboxWorker(ThreadWorker):
-    """gunicorn's threaded worker, except that a request line longer than MAX_REQUEST_LINE is answered 414 URI Too
-    Long (RFC 9110 §15.5.15) as a FHIR OperationOutcome with CORS headers instead of gunicorn's HTML page. The
-    worker cannot see the path of a line it refused to read; a URL that long is almost always a FHIR search, and
-    JSON that says what to do is readable on any surface."""
+    """gunicorn's threaded worker, except that a request it refuses to read — a request line longer than
+    MAX_REQUEST_LINE (414 URI Too Long, RFC 9110 §15.5.15) or headers beyond its limits (431 Request Header Fields
+    Too Large, RFC 6585 §5) — is answered as a FHIR OperationOutcome with CORS headers instead of gunicorn's HTML
+    page. The worker cannot see the path of a request it refused to read; such requests are almost always FHIR
+    calls, and JSON that says what to do is readable on any surface."""
 
     def handle_error(self, req, client, addr, exc):
-        if not isinstance(exc, LimitRequestLine):
+        refusal = refusal_response(exc)
+        if refusal is None:
             super().handle_error(req, client, addr, exc)
             return
-        self.log.warning("Request line too long from ip=%s: %s", (addr or ("",))[0], exc)
+        self.log.warning("Refused an oversized request from ip=%s: %s", (addr or ("",))[0], exc)
         try:
-            util.write_nonblock(client, uri_too_long_response())
+            util.write_nonblock(client, refusal)
         except OSError:
-            self.log.debug("Failed to send the 414 response.")
+            self.log.debug("Failed to send the refusal.")
 
 
-def uri_too_long_response() -> bytes:
+def refusal_response(exc: BaseException) -> bytes | None:
+    """The whole HTTP response for a request gunicorn refused to read, or None for errors it answers itself."""
+    if isinstance(exc, LimitRequestLine):
+        return _outcome_response(
+            "414 URI Too Long",
+            f"The request line is longer than this server reads ({MAX_REQUEST_LINE} bytes). Send a long FHIR search "
+            "as POST [base]/[type]/_search with the parameters in an application/x-www-form-urlencoded body (FHIR "
+            "R4 http.html §3.1.0.9), or split it into several searches.")
+    if isinstance(exc, LimitRequestHeaders):
+        return _outcome_response(
+            "431 Request Header Fields Too Large",
+            f"The request's headers are larger than this server reads (at most {MAX_HEADER_FIELDS} fields of "
+            f"{MAX_HEADER_FIELD} bytes each): {exc}. Send fewer or shorter headers — an oversized cookie or "
+            "Authorization header is the usual cause.")
+    return None
+
+
+def _outcome_response(status: str, diagnostics: str) -> bytes:
     from .fhir.outcome import operation_outcome
 
-    body = json.dumps(operation_outcome(
-        f"The request line is longer than this server reads ({MAX_REQUEST_LINE} bytes). Send a long FHIR search as "
-        "POST [base]/[type]/_search with the parameters in an application/x-www-form-urlencoded body "
-        "(FHIR R4 http.html §3.1.0.9), or split it into several searches.", "too-costly")).encode()
-    head = ("HTTP/1.1 414 URI Too Long\r\nConnection: close\r\nContent-Type: application/fhir+json; charset=utf-8\r\n"
+    body = json.dumps(operation_outcome(diagnostics, "too-costly")).encode()
+    head = (f"HTTP/1.1 {status}\r\nConnection: close\r\nContent-Type: application/fhir+json; charset=utf-8\r\n"
             f"Content-Length: {len(body)}\r\nAccess-Control-Allow-Origin: *\r\nX-Content-Type-Options: nosniff\r\n\r\n")
     return head.encode("latin-1") + body
 
@@ -54,6 +72,8 @@ class _Gunicorn(BaseApplication):
         self.cfg.set("workers", self.values["WORKERS"])
         self.cfg.set("worker_class", SandboxWorker)
         self.cfg.set("limit_request_line", MAX_REQUEST_LINE)
+        self.cfg.set("limit_request_fields", MAX_HEADER_FIELDS)
+        self.cfg.set("limit_request_field_size", MAX_HEADER_FIELD)
         self.cfg.set("threads", 4)
         self.cfg.set("accesslog", "-")
         self.cfg.set("timeout", 120)

@@ -33,3 +33,16 @@ def test_a_method_no_route_takes_is_405_outcome_with_cors(live_server):
     assert response.headers["Content-Type"] == FHIR_JSON
     assert response.headers["Access-Control-Allow-Origin"] == "https://app.example"
     assert response.json()["issue"][0]["code"] == "not-supported"
+
+
+def test_headers_too_large_are_431_outcome_with_cors(live_server):
+    response = requests.get(f"{live_server}/fhir/metadata", timeout=10,
+                            headers={"Origin": "https://app.example", "Cookie": "big=" + "c" * 9000})
+    assert response.status_code == 431
+    assert response.headers["Content-Type"] == FHIR_JSON
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    [issue] = response.json()["issue"]
+    assert "cookie or Authorization header" in issue["diagnostics"]
+    too_many = requests.get(f"{live_server}/fhir/metadata", timeout=10,
+                            headers={f"X-Extra-{n}": "x" for n in range(120)})
+    assert too_many.status_code == 431
