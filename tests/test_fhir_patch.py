@@ -276,6 +276,31 @@ def test_transaction_applies_binary_and_parameters_patches(client):
     assert current["meta"]["versionId"] == "3"
 
 
+def test_patch_values_may_reference_other_entries_by_full_url(client):
+    """A PATCH entry's values are rewritten as a POST's are: urn:uuid fullUrls become the new resources' ids."""
+    pid = create(client, patient())
+    org_url = "urn:uuid:6a1c34a8-0b1f-4c1e-9c0e-2f5b8a5d0c11"
+    doctor_url = "urn:uuid:3f0c9b72-8d2e-4a57-b1d4-7e9a0c6b5e22"
+    response = post_bundle(
+        client, "transaction",
+        {"fullUrl": org_url, "resource": {"resourceType": "Organization", "name": "Riverside Clinic"},
+         "request": {"method": "POST", "url": "Organization"}},
+        {"fullUrl": doctor_url, "resource": {"resourceType": "Practitioner", "name": [{"family": "Okafor"}]},
+         "request": {"method": "POST", "url": "Practitioner"}},
+        patch_entry(f"Patient/{pid}", binary_patch([
+            {"op": "add", "path": "/managingOrganization", "value": {"reference": org_url}}])),
+        patch_entry(f"Patient/{pid}", {"resourceType": "Parameters", "parameter": [
+            operation("add", "Patient", name="generalPractitioner",
+                      value={"valueReference": {"reference": doctor_url}})]}),
+    )
+    assert response.status_code == 200, response.json
+    org_id = response.json["entry"][0]["response"]["location"].split("/fhir/")[1].split("/")[1]
+    doctor_id = response.json["entry"][1]["response"]["location"].split("/fhir/")[1].split("/")[1]
+    current = client.get(f"/fhir/Patient/{pid}").json
+    assert current["managingOrganization"]["reference"] == f"Organization/{org_id}"
+    assert current["generalPractitioner"][0]["reference"] == f"Practitioner/{doctor_id}"
+
+
 def test_a_failing_patch_rolls_back_the_transaction(client):
     pid = create(client, patient())
     response = post_bundle(

@@ -119,12 +119,20 @@ def perform(ctx: Context, entry: Entry, resolver: ReferenceResolver, local: dict
     if method == "DELETE" and len(parts) == 1 and entry.query:
         return api.conditional_delete(ctx, parts[0], entry.query)
     if method == "PATCH" and len(parts) == 2:
-        return patch(ctx, parts[0], parts[1], *bundle_patch_document(resource, entry.label), entry.if_match,
-                     prefer_return)
+        return patch(ctx, parts[0], parts[1], *patch_of(entry, resolver, local), entry.if_match, prefer_return)
     if method == "PATCH" and len(parts) == 1 and entry.query:
-        return conditional_patch(ctx, parts[0], entry.query, *bundle_patch_document(resource, entry.label),
-                                 entry.if_match, prefer_return)
+        return conditional_patch(ctx, parts[0], entry.query, *patch_of(entry, resolver, local), entry.if_match,
+                                 prefer_return)
     raise InvalidRequest(f"{method} {entry.path} is not an interaction this server supports in a Bundle")
+
+
+def patch_of(entry: Entry, resolver: ReferenceResolver, local: dict[str, str]) -> tuple[str, Any]:
+    """A PATCH entry's patch, with the references its values carry rewritten as a POST's or PUT's are: to other
+    entries by their fullUrl (``urn:uuid:…``), and conditional ones to their match."""
+    kind, document = bundle_patch_document(entry.resource, entry.label)
+    document = copy.deepcopy(document)
+    resolver.rewrite({"resourceType": "Patch", "operation": document}, local)
+    return kind, document
 
 
 def _read_entry(ctx: Context, entry: Entry) -> Answer:
