@@ -196,7 +196,7 @@ def test_a_standalone_launch_has_a_trail_of_its_own(client, store):
     assert titles(page.text) == ["Authorization request", "User signed in", "Patient chosen", "Authorization approved",
                                  "Redirect back to the app with a code", "Code exchanged for tokens",
                                  "Access token refreshed", "1 FHIR request: 1 OK"]
-    assert dom(page.text).one("h1").text == "Standalone launch: Confidential Server-Side App (example)"
+    assert dom(page.text).one("h1").text == "Standalone launch: Your Server-Side App (example registration)"
     asked = step(page.text, 1)
     assert facts(asked)["Scopes not understood"].startswith("bogus/scope")
     assert "launch" not in table_rows(asked, "Parameters")
@@ -211,7 +211,7 @@ def test_a_standalone_launch_has_a_trail_of_its_own(client, store):
                     refreshed["refresh_token"], code, secret]
     assert_nothing_usable(secrets_seen, page.text, audit_text(store))
     cells = [cell.text for cell in dom(client.get("/activity/").text).one("table.trails tbody tr").select("td")]
-    assert (cells[1], cells[2], cells[4]) == ("Standalone launch", "Confidential Server-Side App (example)",
+    assert (cells[1], cells[2], cells[4]) == ("Standalone launch", "Your Server-Side App (example registration)",
                                               "JOHNSON, Marcus Anthony (Patient/story-diabetes)")
 
 
@@ -286,3 +286,49 @@ def test_activity_needs_sign_in_and_unknown_launches_say_so(client):
     sign_in(client)
     missing = client.get("/activity/nope")
     assert missing.status_code == 404 and "No steps are recorded" in missing.text
+
+
+# -- the list's filters and clearing it ------------------------------------------------------------------------
+
+
+def test_the_list_filters_by_app_user_and_outcome(client, store):
+    launch_id, _, _ = ehr_launch(client)  # demo-app, the first clinician, done
+    code = standalone(client, username="marcus.johnson")  # the confidential app, a patient, done
+    confidential_exchange(client, store, code)
+    theirs = trail_of(store)
+    client.get("/auth/authorize", query_string=authorize_params(scope="launch/patient patient/*.rs", state=None))
+    sign_in(client)
+
+    def listed(**filters) -> list[str]:
+        page = dom(client.get("/activity/", query_string=filters).text)
+        return [a.attrs["href"].rsplit("/", 1)[1] for a in page.select("table.trails a")]
+
+    everything = listed()
+    assert launch_id in everything and theirs in everything
+    assert listed(app="demo-app") == [t for t in everything if t != theirs and t in listed(app="demo-app")]
+    assert theirs not in listed(app="demo-app") and launch_id in listed(app="demo-app")
+    assert listed(app=CONFIDENTIAL) == [theirs]
+    assert listed(user="marcus.johnson") == [theirs]
+    assert launch_id not in listed(outcome="failed") and launch_id in listed(outcome="done")
+    assert listed(outcome="failed") and all(t in everything for t in listed(outcome="failed"))
+    assert listed(app="no-such-app") == []
+    assert "No launch matches these filters" in client.get("/activity/", query_string={"app": "nope"}).text
+    choices = dom(client.get("/activity/").text)
+    assert {o.attrs["value"] for o in choices.select("#filter-app option")} >= {"", "demo-app", CONFIDENTIAL}
+
+
+def test_a_clinician_clears_the_list_and_a_patient_may_not(client, store):
+    ehr_launch(client)
+    sign_in(client, "marcus.johnson")
+    page = client.get("/activity/")
+    refused = client.post("/activity/clear", data={"csrf": hidden(page.text, "csrf")})
+    assert refused.status_code == 403 and audit.recent(store, event="launch.created")
+    sign_in(client)
+    page = client.get("/activity/")
+    assert client.post("/activity/clear", data={}).status_code == 400  # no CSRF token
+    cleared = client.post("/activity/clear", data={"csrf": hidden(page.text, "csrf")})
+    assert cleared.status_code == 303
+    after = client.get(cleared.headers["Location"])
+    assert "Cleared the activity list" in after.text and dom(after.text).select("table.trails") == []
+    assert store.conn.execute("SELECT count(*) FROM audit_events WHERE launch_id IS NOT NULL").fetchone()[0] == 0
+    assert audit.recent(store, event="activity.cleared")[0].user_id == "lori.mcdonald"

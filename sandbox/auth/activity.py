@@ -31,7 +31,7 @@ from .activity_steps import (
 from .activity_words import STEPS
 from .authorization import PAGE_HEADERS, store
 from .clients import ClientRegistry
-from .pages import login_csrf, patient_row
+from .pages import bad_csrf, csrf_ok, login_csrf, patient_row
 from .users import User, UserDirectory
 
 blueprint = Blueprint("activity", __name__)
@@ -136,14 +136,42 @@ def summary(trail_id: str, events: list[audit.AuditEvent], lookups: Lookups, now
                  audit.moment(events[0].at).astimezone().strftime("%d-%b-%Y %H:%M:%S"), state, status)
 
 
-def trails(viewer: User, limit: int = LIST_LIMIT) -> list[Trail]:
+@dataclass(frozen=True)
+class Filters:
+    """What the list is narrowed to: one app, one user, and/or the trails' outcome (done, failed, waiting)."""
+    app: str = ""
+    user: str = ""
+    outcome: str = ""
+
+    OUTCOMES = {"done": "Done", "failed": "Failed", "waiting": "Running"}
+
+    @classmethod
+    def of(cls, args) -> Filters:
+        outcome = args.get("outcome", "")
+        return cls(args.get("app", "")[:200], args.get("user", "")[:200], outcome if outcome in cls.OUTCOMES else "")
+
+    @property
+    def any(self) -> bool:
+        return bool(self.app or self.user or self.outcome)
+
+
+def trails(viewer: User, limit: int = LIST_LIMIT, filters: Filters = Filters()) -> list[Trail]:
     """The latest trails the viewer may see, newest first; each read from a few of its events only."""
     audit.flush(store())
-    own, args = ("", []) if sees_all(viewer) else (
-        "AND launch_id IN (SELECT launch_id FROM audit_events WHERE user_id = ?)", [viewer.id])
+    where, args = [], []
+    if not sees_all(viewer):
+        where.append("launch_id IN (SELECT launch_id FROM audit_events WHERE user_id = ?)")
+        args.append(viewer.id)
+    for column, value in (("client_id", filters.app), ("user_id", filters.user)):
+        if value:
+            where.append(f"launch_id IN (SELECT launch_id FROM audit_events WHERE {column} = ?)")
+            args.append(value)
+    # an outcome is known only once a trail is summed up: read more trails, then keep the matching ones
+    scan = limit * 4 if filters.outcome else limit
     groups = store().conn.execute(
-        f"SELECT launch_id, MIN(id), MAX(id) FROM audit_events WHERE launch_id IS NOT NULL {own} "
-        "GROUP BY launch_id ORDER BY MIN(id) DESC LIMIT ?", [*args, limit]).fetchall()
+        f"SELECT launch_id, MIN(id), MAX(id) FROM audit_events WHERE launch_id IS NOT NULL "
+        f"{''.join(' AND ' + w for w in where)} GROUP BY launch_id ORDER BY MIN(id) DESC LIMIT ?",
+        [*args, scan]).fetchall()
     if not groups:
         return []
     ids = [g[0] for g in groups]
@@ -158,7 +186,33 @@ def trails(viewer: User, limit: int = LIST_LIMIT) -> list[Trail]:
     for row in rows:
         by_trail[row[6]].append(audit.AuditEvent(*row[:8], json.loads(row[8])))
     lookups, now = Lookups(), time.time()
-    return [summary(trail_id, by_trail[trail_id], lookups, now) for trail_id in ids]
+    found = [summary(trail_id, by_trail[trail_id], lookups, now) for trail_id in ids]
+    return [t for t in found if not filters.outcome or t.status == filters.outcome][:limit]
+
+
+def filter_choices(viewer: User) -> dict[str, list[tuple[str, str]]]:
+    """The apps and users the list may be narrowed to: those with trails the viewer may see."""
+    own = "" if sees_all(viewer) else "AND launch_id IN (SELECT launch_id FROM audit_events WHERE user_id = ?)"
+    args = [] if sees_all(viewer) else [viewer.id]
+    lookups = Lookups()
+
+    def distinct(column: str) -> list[str]:
+        return [row[0] for row in store().conn.execute(
+            f"SELECT DISTINCT {column} FROM audit_events WHERE launch_id IS NOT NULL AND {column} IS NOT NULL "
+            f"{own} ORDER BY {column} LIMIT 200", args)]
+
+    return {"apps": sorted(((c, lookups.app_name(c)) for c in distinct("client_id")), key=lambda x: x[1].lower()),
+            "users": sorted(((u, lookups.user_name(u) or u) for u in distinct("user_id")), key=lambda x: x[1].lower())}
+
+
+def clear_trails(viewer: User) -> int:
+    """Remove every launch's trail (a clean list before a class); says who did it in the audit trail."""
+    audit.flush(store())
+    with store().transaction() as conn:
+        removed = conn.execute("DELETE FROM audit_events WHERE launch_id IS NOT NULL").rowcount
+        audit.record(store(), "activity.cleared", user_id=viewer.id,
+                     rule=f"{viewer.display_name} cleared the activity list ({removed} events)")
+    return removed
 
 
 # -- pages -----------------------------------------------------------------------------------------------------
@@ -189,7 +243,22 @@ def page(template: str, status: int = 200, **values):
 
 @blueprint.get("/")
 def index():
-    return page("activity/index.html", trails=trails(g.viewer), sees_all=sees_all(g.viewer))
+    filters = Filters.of(request.args)
+    return page("activity/index.html", trails=trails(g.viewer, filters=filters), sees_all=sees_all(g.viewer),
+                filters=filters, choices=filter_choices(g.viewer), outcomes=Filters.OUTCOMES,
+                cleared=request.args.get("cleared", type=int))
+
+
+@blueprint.post("/clear")
+def clear():
+    """Clinicians (who see every trail) may clear the list; patients and family members may not."""
+    if not csrf_ok(login_csrf()):
+        return bad_csrf()
+    if not sees_all(g.viewer):
+        return page("oauth/error.html", 403, title="Only clinicians clear the activity list",
+                    message="The list is shared by everyone who teaches or demonstrates here; sign in as a "
+                    "clinician to clear it.")
+    return redirect(url_for("activity.index", cleared=clear_trails(g.viewer)), 303)
 
 
 @blueprint.get("/<launch_id>")
