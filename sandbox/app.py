@@ -71,6 +71,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .sample_apps.summary import blueprint as summary_blueprint
 
     app.register_blueprint(summary_blueprint, url_prefix="/samples/summary")
+    from .sample_apps.static_apps import BLUEPRINTS as sample_blueprints
+
+    for name, sample in sample_blueprints.items():
+        app.register_blueprint(sample, url_prefix=f"/samples/{name}")
     from .admin_pages import blueprint as admin_blueprint
 
     app.register_blueprint(admin_blueprint, url_prefix="/admin")
