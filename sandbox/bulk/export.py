@@ -19,10 +19,11 @@ from ..auth.tokens import TokenInfo
 from ..fhir.outcome import operation_outcome
 from ..fhir.summary import _element_sets, subset
 from ..store import Store, db
+from ..store.compartment import COMPARTMENT_TYPES
 from . import files
 from .jobs import Job
-from .parameters import ExportRequest
-from .selection import TypeQuery, export_types, type_query
+from .parameters import SYSTEM, ExportRequest
+from .selection import TypeQuery, export_types, references_to_follow, type_query
 
 
 class Stopped(Exception):
@@ -37,25 +38,35 @@ def grant_policy(store: Store, grant: dict):
     return policy_for(store, info)
 
 
-def run_export(store: Store, job: Job, file_url: Callable[[str], str], batch: int, pause: float,
+def run_export(store: Store, job: Job, base: str, batch: int, pause: float,
                renew: Callable[[str], bool]) -> dict:
-    """Write the job's files and return its manifest; ``renew(progress)`` is called after every batch."""
+    """Write the job's files and return its manifest; ``renew(progress)`` is called after every batch. In a
+    Patient or Group export the patients' records come first, and the resources outside every compartment that
+    they refer to after them."""
     wanted = ExportRequest.from_dict(job.request)
     policy = grant_policy(store, job.grant)
     types = export_types(store, policy, wanted)
+    if wanted.level != SYSTEM:
+        types.sort(key=lambda rtype: rtype not in COMPARTMENT_TYPES)
     folder = files.fresh_folder(store.path, job.id)
-    queries = [type_query(policy, wanted, rtype, job.transaction_time, wanted.patients) for rtype in types]
+    referenced: dict[str, set[str]] = {}
+    follow = (lambda text: [referenced.setdefault(t, set()).add(i) for t, i in references_to_follow(text, base)]) \
+        if wanted.level != SYSTEM else None
     output = []
     reader = db.connect(store.path)
     try:
         reader.execute("BEGIN")  # one snapshot for every type
-        for number, query in enumerate(queries, 1):
-            count = _write_type(reader, query, folder, wanted.elements, batch, pause,
-                                lambda done, q=query, n=number: renew(
-                                    f"{q.resource_type}: {done:,} resources (type {n} of {len(queries)})"))
+        for number, rtype in enumerate(types, 1):
+            outside = wanted.level != SYSTEM and rtype not in COMPARTMENT_TYPES
+            if outside and not referenced.get(rtype):
+                continue
+            query = type_query(policy, wanted, rtype, job.transaction_time, wanted.patients,
+                               referenced.get(rtype, set()))
+            count = _write_type(reader, query, folder, wanted.elements, batch, pause, None if outside else follow,
+                                lambda done, t=rtype, n=number: renew(f"{t}: {done:,} resources (type {n} of "
+                                                                      f"{len(types)})"))
             if count:
-                output.append({"type": query.resource_type, "url": file_url(f"{query.resource_type}.ndjson"),
-                               "count": count})
+                output.append({"type": rtype, "url": _file_url(base, job, rtype), "count": count})
         reader.execute("COMMIT")
     finally:
         reader.close()
@@ -63,19 +74,26 @@ def run_export(store: Store, job: Job, file_url: Callable[[str], str], batch: in
     if wanted.ignored:
         files.write_outcomes(folder, [operation_outcome(
             f"Ignored (Prefer: handling=lenient): {reason}", "not-supported", "warning") for reason in wanted.ignored])
-        errors.append({"type": "OperationOutcome", "url": file_url("OperationOutcome.ndjson"),
+        errors.append({"type": "OperationOutcome", "url": _file_url(base, job, "OperationOutcome"),
                        "count": len(wanted.ignored)})
     return {"transactionTime": job.transaction_time, "request": wanted.url, "requiresAccessToken": True,
             "output": output, "error": errors}
 
 
+def _file_url(base: str, job: Job, rtype: str) -> str:
+    return f"{base}/bulk-files/{job.id}/{rtype}.ndjson"
+
+
 def _write_type(reader, query: TypeQuery, folder: Path, elements: list[str], batch: int, pause: float,
-                renew: Callable[[int], bool]) -> int:
+                follow: Callable[[str], object] | None, renew: Callable[[int], bool]) -> int:
     path = folder / f"{query.resource_type}.ndjson"
     shape = _shaper(query.resource_type, elements)
     count = 0
     with path.open("w", encoding="utf-8") as out:
         for rows in query.rows(reader, batch):
+            if follow is not None:
+                for row in rows:
+                    follow(row[0])
             out.write("".join(shape(row[0]) + "\n" for row in rows))
             count += len(rows)
             if not renew(count):

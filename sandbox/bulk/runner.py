@@ -69,14 +69,11 @@ class Runner:
         return True
 
     def run(self, job: jobs.Job, owner: str) -> None:
-        def file_url(name: str) -> str:
-            return f"{self.base}/bulk-files/{job.id}/{name}"
-
         def renew(progress: str) -> bool:
             return jobs.renew(self.store, job, owner, self.lease, progress[:99])
 
         try:
-            manifest = run_export(self.store, job, file_url, self.batch, self.pause, renew)
+            manifest = run_export(self.store, job, self.base, self.batch, self.pause, renew)
         except Stopped:
             if jobs.get(self.store, job.id) is None:  # cancelled: its files go with it
                 files.remove(self.store.path, job.id)

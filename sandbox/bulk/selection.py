@@ -6,14 +6,16 @@ Bulk Data IG 2.0.0 export.html: "For Patient-level requests and Group-level requ
 patients, the Patient Compartment SHOULD be used as a point of reference for recommended resources to be returned
 … Other resources outside of the patient compartment that are helpful in interpreting the patient data (such as
 Organization and Practitioner) MAY also be returned." Here those are the resources of types outside every
-patient compartment that the patients' records refer to, by the references the search index holds (a
-MedicationRequest's medication, an Encounter's practitioner, location and service provider …). And: "the server
-SHALL include all available Provenance resources whose Provenance.target is a resource in the Patient
+patient compartment that the exported records refer to (a MedicationRequest's medication, an Encounter's
+practitioner, location and service provider, a Condition's recorder …), found in their JSON as they are written.
+And: "the server SHALL include all available Provenance resources whose Provenance.target is a resource in the Patient
 compartment in a patient level export request".
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -61,8 +63,9 @@ def export_types(store: Store, policy: AccessPolicy, wanted: ExportRequest) -> l
 
 
 def type_query(policy: AccessPolicy, wanted: ExportRequest, rtype: str, transaction_time: str,
-               patients: list[str] | None) -> TypeQuery:
-    """The query of one type. ``patients`` confines a Patient or Group export (None: every patient)."""
+               patients: list[str] | None, referenced: set[str] = frozenset()) -> TypeQuery:
+    """The query of one type. ``patients`` confines a Patient or Group export (None: every patient);
+    ``referenced`` are the ids of a type outside every compartment that the exported records refer to."""
     criteria, filters = _type_filter(wanted, rtype)
     filters = policy.search_filters(rtype) + filters
     if wanted.level != SYSTEM and patients is not None and rtype in COMPARTMENT_TYPES and rtype != "Provenance":
@@ -73,11 +76,24 @@ def type_query(policy: AccessPolicy, wanted: ExportRequest, rtype: str, transact
         parts.append("r.last_updated > ?")
         args.append(wanted.since)
     if wanted.level != SYSTEM:
-        sql, more = _patients_part(rtype, patients)
+        sql, more = _patients_part(rtype, patients, referenced)
         if sql:
             parts.append(sql)
             args.extend(more)
     return TypeQuery(rtype, " AND ".join(parts), tuple(args))
+
+
+def references_to_follow(text: str, base: str) -> list[tuple[str, str]]:
+    """(type, id) of the references in a record's JSON to types outside every patient compartment (relative, or
+    absolute on this server's base), as Patient/$everything follows them."""
+    pattern = _REFERENCE.get(base)
+    if pattern is None:
+        pattern = _REFERENCE[base] = re.compile(
+            r'"reference":"(?:' + re.escape(base) + r'/)?([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})"')
+    return [(rtype, rid) for rtype, rid in pattern.findall(text) if rtype not in COMPARTMENT_TYPES]
+
+
+_REFERENCE: dict[str, re.Pattern] = {}
 
 
 def _type_filter(wanted: ExportRequest, rtype: str) -> tuple[list, tuple[Filter, ...]]:
@@ -96,12 +112,13 @@ def _in_compartments(alias: str, patients: list[str] | None) -> tuple[str, list]
     """``{alias}`` (a row id) is in the compartment of one of the patients (None: of any patient)."""
     if patients is None:
         return f"{alias} IN (SELECT rid FROM compartment)", []
-    marks = ",".join("?" * len(patients))
-    return f"{alias} IN (SELECT rid FROM compartment WHERE patient_id IN ({marks}))", list(patients)
+    return f"{alias} IN (SELECT rid FROM compartment WHERE patient_id IN ({','.join('?' * len(patients))}))", \
+        list(patients)
 
 
-def _patients_part(rtype: str, patients: list[str] | None) -> tuple[str, list]:
-    """What confines a type to the patients' records beyond the Compartment filter."""
+def _patients_part(rtype: str, patients: list[str] | None, referenced: set[str]) -> tuple[str, list]:
+    """What confines a type to the patients' records beyond the Compartment filter; for a type outside every
+    compartment, being referred to by the exported records."""
     if rtype == "Provenance":
         inside, args = _in_compartments("r.rid", patients)
         target, more = _in_compartments("t.rid", patients)
@@ -109,6 +126,4 @@ def _patients_part(rtype: str, patients: list[str] | None) -> tuple[str, list]:
                 f"AND t.id = x.target_id WHERE x.rid = r.rid AND x.param = 'target' AND {target}))", args + more)
     if rtype in COMPARTMENT_TYPES:
         return _in_compartments("r.rid", None) if patients is None else ("", [])
-    referring, args = _in_compartments("x.rid", patients)
-    return (f"r.id IN (SELECT x.target_id FROM idx_reference x WHERE x.target_type = ? AND {referring})",
-            [rtype, *args])
+    return "r.id IN (SELECT value FROM json_each(?))", [json.dumps(sorted(referenced))]
