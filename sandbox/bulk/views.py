@@ -5,6 +5,7 @@ bearer tokens: the kick-off at ``$export``, ``Patient/$export`` and ``Group/[id]
 from __future__ import annotations
 
 import datetime as dt
+import time
 from email.utils import format_datetime
 
 from flask import Blueprint, Response, current_app, g, request, send_file
@@ -110,7 +111,12 @@ def _kickoff(level: str, group_id: str | None = None) -> Response:
 
 def _own_job(job_id: str) -> jobs.Job:
     client_id = _client_id()
-    job = jobs.get(_store(), job_id) if files.JOB_ID.match(job_id) else None
+    store = _store()
+    job = jobs.get(store, job_id) if files.JOB_ID.match(job_id) else None
+    if job is not None and job.expires_at is not None and job.expires_at <= time.time():
+        jobs.delete(store, job.id)  # past its retention time: gone now, not at the runner's next sweep
+        files.remove(store.path, job.id)
+        job = None
     if job is None:
         raise NotFound(f"No bulk export {job_id}: it never existed, was cancelled, or its files were removed after "
                        f"{current_app.config['BULK_RETENTION']} seconds (SANDBOX_BULK_RETENTION)")
