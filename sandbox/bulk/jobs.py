@@ -124,11 +124,11 @@ def renew(store: Store, job: Job, owner: str, lease: float, progress: str) -> bo
 
 
 def complete(store: Store, job: Job, owner: str, manifest: dict, retention: float) -> bool:
-    """Publish the manifest: one UPDATE, so it is seen whole or not at all."""
+    """Publish the manifest: one UPDATE, so it is seen whole or not at all. ``lease_owner`` stays: who ran it."""
     with store.transaction() as conn:
         changed = conn.execute(
-            "UPDATE bulk_jobs SET status = ?, manifest_json = ?, progress = NULL, lease_owner = NULL, "
-            "lease_until = NULL, expires_at = ? WHERE id = ? AND status = ? AND lease_owner = ?",
+            "UPDATE bulk_jobs SET status = ?, manifest_json = ?, progress = NULL, lease_until = NULL, expires_at = ? "
+            "WHERE id = ? AND status = ? AND lease_owner = ?",
             (COMPLETE, json.dumps(manifest), time.time() + retention, job.id, RUNNING, owner)).rowcount
     return changed == 1
 

@@ -58,6 +58,13 @@ def _store():
     return current_app.extensions["store"]
 
 
+def _decide(outcome: str, rule: str) -> None:
+    """Tell the activity trail what was decided and why (the access policy's decisions go to the audit event)."""
+    decisions = getattr(current_policy(), "decisions", None)
+    if decisions is not None:
+        decisions.append((outcome, rule))
+
+
 def _client_id() -> str:
     """The client of the bearer token (exports belong to clients; without a token there is none)."""
     info = g.get("fhir_token")
@@ -102,6 +109,8 @@ def _kickoff(level: str, group_id: str | None = None) -> Response:
                        url=config["BASE_URL"] + request.full_path.rstrip("?"),
                        params=params, body=body, strict=prefer("handling") != "lenient", posted=posted)
     ensure_running(store, config)
+    _decide("success", f"Bulk export started ({level} level): it runs in the background under this token's scopes, "
+                       "as search would")
     status_url = f"{config['BASE_URL']}/fhir/bulk-status/{job.id}"
     return fhir_response(information(f"Export started; poll {status_url} for its progress"), 202,
                          {"Content-Location": status_url})
@@ -121,6 +130,7 @@ def _own_job(job_id: str) -> jobs.Job:
         raise NotFound(f"No bulk export {job_id}: it never existed, was cancelled, or its files were removed after "
                        f"{current_app.config['BULK_RETENTION']} seconds (SANDBOX_BULK_RETENTION)")
     if job.client_id != client_id:
+        _decide("failure", "A bulk export is seen only by the client that started it")
         raise Forbidden("This bulk export belongs to another client; only the client that started it may see it")
     return job
 
@@ -129,6 +139,8 @@ def _own_job(job_id: str) -> jobs.Job:
 def status(job_id: str):
     job = _own_job(job_id)
     store, config = _store(), current_app.config
+    _decide("success", f"Bulk export {'cancelled' if request.method == 'DELETE' else 'status'}: the client that "
+                       "started it")
     if request.method == "DELETE":
         jobs.delete(store, job.id)
         files.remove(store.path, job.id)
@@ -160,6 +172,7 @@ def output_file(job_id: str, name: str):
                                   for item in job.manifest["output"] + job.manifest["error"])
     if path is None or not listed or not path.is_file():
         raise NotFound(f"Export {job.id} has no file {name}; the manifest lists its files")
+    _decide("success", f"Bulk export file {name} downloaded by the client that started the export")
     response = send_file(path, mimetype=files.NDJSON, conditional=True, etag=False)
     response.headers["Cache-Control"] = "no-store"
     return response
