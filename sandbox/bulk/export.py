@@ -25,6 +25,10 @@ from .jobs import Job
 from .parameters import SYSTEM, ExportRequest
 from .selection import TypeQuery, export_types, references_to_follow, type_query
 
+# The reader passes over each row once: a small page cache keeps the worker's memory flat (a connection's default
+# is 64 MiB, store/db.py).
+READER_CACHE_KB = 2048
+
 
 class Stopped(Exception):
     """The job was cancelled or taken over while it ran."""
@@ -54,6 +58,7 @@ def run_export(store: Store, job: Job, base: str, batch: int, pause: float,
         if wanted.level != SYSTEM else None
     output = []
     reader = db.connect(store.path)
+    reader.execute(f"PRAGMA cache_size = -{READER_CACHE_KB}")
     try:
         reader.execute("BEGIN")  # one snapshot for every type
         for number, rtype in enumerate(types, 1):

@@ -105,11 +105,14 @@ def active_count(store: Store, client_id: str) -> int:
 def claim(store: Store, owner: str, lease: float) -> Job | None:
     """Take the oldest job that is waiting, or running under a lease that ran out (its worker died)."""
     now = time.time()
+    pick = ("SELECT id FROM bulk_jobs WHERE status = ? OR (status = ? AND lease_until < ?) ORDER BY created_at "
+            "LIMIT 1")
+    if store.conn.execute(pick, (QUEUED, RUNNING, now)).fetchone() is None:
+        return None  # the usual answer, found without taking the write lock
     with store.transaction() as conn:
-        row = conn.execute("SELECT id FROM bulk_jobs WHERE status = ? OR (status = ? AND lease_until < ?) "
-                           "ORDER BY created_at LIMIT 1", (QUEUED, RUNNING, now)).fetchone()
+        row = conn.execute(pick, (QUEUED, RUNNING, now)).fetchone()
         if row is None:
-            return None
+            return None  # another worker was quicker
         conn.execute("UPDATE bulk_jobs SET status = ?, lease_owner = ?, lease_until = ?, attempts = attempts + 1, "
                      "progress = ? WHERE id = ?", (RUNNING, owner, now + lease, "starting", row[0]))
     return get(store, row[0])
