@@ -145,6 +145,24 @@ def test_a_group_export_takes_only_members_as_patients(service, group):
     assert service.kickoff("Group/no-such-group/$export").status_code == 404
 
 
+def test_a_group_export_holds_the_provenance_of_its_members_records(service, group, live_server):
+    group_id, patients = group
+    made = []
+    for patient in (patients[0], patients[2]):  # a member, and one who left the group
+        observation = service.get("Observation", patient=patient, _count=1).json()["entry"][0]["resource"]["id"]
+        body = {"resourceType": "Provenance", "target": [{"reference": f"Observation/{observation}"}],
+                "recorded": "2026-05-01T09:30:00Z", "agent": [{"who": {"reference": "Practitioner/practitioner-01"}}]}
+        created = requests.post(f"{live_server}/fhir/Provenance", json=body, timeout=10,
+                                headers={"Authorization": f"Bearer {live_server.token('system/Provenance.cruds')}",
+                                         "Content-Type": "application/fhir+json"})
+        assert created.status_code == 201, created.text
+        made.append(created.json()["id"])
+    files = service.files(service.export(f"Group/{group_id}/$export", {"_type": "Provenance,Observation"}))
+    assert [r["id"] for r in files["Provenance"]] == made[:1]
+    whole = service.files(service.export(params={"_type": "Provenance"}))
+    assert {r["id"] for r in whole["Provenance"]} >= set(made)
+
+
 # -- what restricts an export -----------------------------------------------------------------------------------------
 
 
@@ -177,6 +195,15 @@ def test_type_filter_restricts_like_the_search_it_names(service):
                                                   ("_typeFilter", "Observation?category=laboratory"),
                                                   ("_typeFilter", "Observation?category=vital-signs")]))
     assert len(either["Observation"]) == service.total("Observation", category="laboratory,vital-signs")
+
+
+def test_a_posted_type_filter_may_chain_like_search(service):
+    body = {"resourceType": "Parameters", "parameter": [
+        {"name": "_type", "valueString": "Observation"},
+        {"name": "_typeFilter", "valueString": "Observation?patient.gender=female&category=laboratory"}]}
+    files = service.files(service.export(body=body))
+    assert len(files["Observation"]) == service.total("Observation", **{"patient.gender": "female",
+                                                                        "category": "laboratory"}) > 0
 
 
 def test_elements_keep_what_is_asked_and_mark_it_subsetted(service):
@@ -229,6 +256,9 @@ def test_a_patient_token_exports_only_its_own_record(live_server, service, group
     ({"_typeFilter": "Observation?bogus=1"}, "respond-async", 400, "'bogus' (unknown parameter)"),
     ({"includeAssociatedData": "LatestProvenanceResources"}, "respond-async", 400, "LatestProvenanceResources"),
     ({"_since": "yesterday"}, "respond-async", 400, "_since must be an instant"),
+    ([("_typeFilter", "Observation?patient.gender=female"), ("_typeFilter", "Observation?category=laboratory")],
+     "respond-async", 400, "the 2 queries of Observation are ORed"),
+    ({"patient": "Patient/123"}, "respond-async", 400, "does not apply to a system-level export"),
     ({"colour": "blue"}, "respond-async", 400, "'colour' is not a parameter of $export"),
     ({}, None, 400, "Prefer: respond-async"),
 ])

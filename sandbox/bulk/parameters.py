@@ -149,6 +149,7 @@ def _type_filters(queries: list[str], types: list[str] | None, refuse) -> dict[s
     """``Type?search`` queries, checked like a strict search. Result parameters are refused (export.html: "FHIR
     search response parameters such as _include and _sort SHALL NOT be used")."""
     filters: dict[str, list[list[list[str]]]] = {}
+    chained: dict[str, bool] = {}
     for query in queries:
         rtype, mark, text = query.partition("?")
         if not mark or rtype not in STORABLE_TYPES:
@@ -169,9 +170,13 @@ def _type_filters(queries: list[str], types: list[str] | None, refuse) -> dict[s
             refuse(f"_typeFilter '{query}': {exc.message}")
             continue
         filters.setdefault(rtype, []).append([list(pair) for pair in pairs])
-        if not all(isinstance(c, Criterion) for c in parsed.criteria) and len(filters[rtype]) > 1:
-            filters[rtype].pop()
-            refuse(f"_typeFilter '{query}': chained parameters are supported in one _typeFilter of a type only")
+        chained.setdefault(rtype, False)
+        chained[rtype] |= not all(isinstance(c, Criterion) for c in parsed.criteria)
+    for rtype, queries in list(filters.items()):
+        if chained[rtype] and len(queries) > 1:  # ORed queries are checked row by row: plain parameters only
+            del filters[rtype]
+            refuse(f"_typeFilter: the {len(queries)} queries of {rtype} are ORed, and then chained parameters and "
+                   "_has are not supported (one query of a type may use them)")
     return filters
 
 
