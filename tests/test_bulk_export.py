@@ -195,6 +195,10 @@ def test_type_filter_restricts_like_the_search_it_names(service):
                                                   ("_typeFilter", "Observation?category=laboratory"),
                                                   ("_typeFilter", "Observation?category=vital-signs")]))
     assert len(either["Observation"]) == service.total("Observation", category="laboratory,vital-signs")
+    joined = service.files(service.export(params={"_typeFilter": "Observation?category=laboratory,vital-signs,"
+                                                                 "Condition?clinical-status=active"}))
+    assert len(joined["Observation"]) == len(either["Observation"])
+    assert len(joined["Condition"]) == service.total("Condition", **{"clinical-status": "active"}) > 0
 
 
 def test_a_posted_type_filter_may_chain_like_search(service):

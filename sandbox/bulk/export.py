@@ -53,9 +53,12 @@ def run_export(store: Store, job: Job, base: str, batch: int, pause: float,
     if wanted.level != SYSTEM:
         types.sort(key=lambda rtype: rtype not in COMPARTMENT_TYPES)
     folder = files.fresh_folder(store.path, job.id)
-    referenced: dict[str, set[str]] = {}
-    follow = (lambda text: [referenced.setdefault(t, set()).add(i) for t, i in references_to_follow(text, base)]) \
-        if wanted.level != SYSTEM else None
+    referenced: dict[str, set[str]] = {}  # type outside the compartments → ids the exported records refer to
+
+    def follow(text: str) -> None:
+        for rtype, rid in references_to_follow(text, base):
+            referenced.setdefault(rtype, set()).add(rid)
+
     output = []
     reader = db.connect(store.path)
     reader.execute(f"PRAGMA cache_size = -{READER_CACHE_KB}")
@@ -67,7 +70,8 @@ def run_export(store: Store, job: Job, base: str, batch: int, pause: float,
                 continue
             query = type_query(policy, wanted, rtype, job.transaction_time, wanted.patients,
                                referenced.get(rtype, set()))
-            count = _write_type(reader, query, folder, wanted.elements, batch, pause, None if outside else follow,
+            records = wanted.level != SYSTEM and not outside
+            count = _write_type(reader, query, folder, wanted.elements, batch, pause, follow if records else None,
                                 lambda done, t=rtype, n=number: renew(f"{t}: {done:,} resources (type {n} of "
                                                                       f"{len(types)})"))
             if count:

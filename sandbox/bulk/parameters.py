@@ -10,6 +10,7 @@ error file says so.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from urllib.parse import parse_qsl
@@ -32,6 +33,9 @@ ASSOCIATED_DATA = ("RelevantProvenanceResources",)
 # if they were comma delimited values within a single instance of the parameter").
 LISTS = ("_type", "_typeFilter", "_elements", "includeAssociatedData")
 FORMAT_PARAMS = ("_format", "_pretty")
+# _typeFilter queries are joined with commas, and a query's own values may hold commas once the URL is decoded
+# (`Observation?category=laboratory,vital-signs`): a comma separates queries only where the next one begins.
+TYPE_FILTER_SPLIT = re.compile(r",(?=[A-Z][A-Za-z]+\?)")
 
 
 @dataclass
@@ -85,7 +89,8 @@ def parse_kickoff(level: str, url: str, params: Sequence[tuple[str, str]], *, st
     refuse = _refuser(wanted, strict)
     for name, value in params:
         if name in LISTS:
-            lists[name] += [item.strip() for item in value.split(",") if item.strip()]
+            items = TYPE_FILTER_SPLIT.split(value) if name == "_typeFilter" else value.split(",")
+            lists[name] += [item.strip() for item in items if item.strip()]
         elif name == "_outputFormat":
             if value not in OUTPUT_FORMATS:
                 refuse(f"_outputFormat '{value}' is not supported; this server writes {', '.join(OUTPUT_FORMATS)} "

@@ -22,7 +22,7 @@ from ..fhir.formats import (
 )
 from ..fhir.outcome import error_response, information
 from ..fhir.policy import current_policy
-from ..store.errors import FhirError, Forbidden, MethodNotAllowed, NotFound, Unauthorized
+from ..store.errors import FhirError, Forbidden, InvalidRequest, MethodNotAllowed, NotFound, Unauthorized
 from . import files, jobs
 from .kickoff import start_export
 from .parameters import GROUP, PATIENT, SYSTEM
@@ -95,8 +95,8 @@ def _kickoff(level: str, group_id: str | None = None) -> Response:
     client_id = _client_id()
     config = current_app.config
     if prefer("respond-async") is None:
-        raise FhirError("A Bulk Data kick-off needs the header 'Prefer: respond-async' (Bulk Data IG export.html: "
-                        "only the asynchronous pattern is supported)", status=400, code="invalid")
+        raise InvalidRequest("A Bulk Data kick-off needs the header 'Prefer: respond-async' (Bulk Data IG "
+                             "export.html: only the asynchronous pattern is supported)")
     store = _store()
     if jobs.active_count(store, client_id) >= config["BULK_MAX_JOBS"]:
         raise TooManyExports(f"This client already has {config['BULK_MAX_JOBS']} exports waiting or running "
