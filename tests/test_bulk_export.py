@@ -57,7 +57,7 @@ def in_compartment(resource: dict, patient_ids: set[str]) -> bool:
 
 def test_a_system_export_holds_every_resource_its_searches_find(service, system_export, live_server):
     url, manifest = system_export
-    assert set(manifest) == {"transactionTime", "request", "requiresAccessToken", "output", "error"}
+    assert set(manifest) == {"transactionTime", "request", "requiresAccessToken", "output", "error"}  # no _since
     assert manifest["request"] == f"{live_server}/fhir/$export"
     assert manifest["requiresAccessToken"] is True and manifest["error"] == []
     assert url.startswith(f"{live_server}/fhir/")
@@ -180,10 +180,25 @@ def test_since_exports_only_what_changed_after(service, live_server):
                            headers={"Authorization": f"Bearer {live_server.token('system/Condition.cruds')}",
                                     "Content-Type": "application/fhir+json"})
     assert updated.status_code == 200, updated.text
-    files = service.files(service.export(params={"_since": since}))
+    writer = {"Authorization": f"Bearer {live_server.token('system/Observation.cruds')}",
+              "Content-Type": "application/fhir+json"}
+    patient = condition["subject"]["reference"]
+    brief = requests.post(f"{live_server}/fhir/Observation", headers=writer, timeout=10, json={
+        "resourceType": "Observation", "status": "final", "code": {"text": "Entered in error"},
+        "subject": {"reference": patient}})
+    assert brief.status_code == 201, brief.text
+    gone = brief.json()["id"]
+    assert requests.delete(f"{live_server}/fhir/Observation/{gone}", headers=writer, timeout=10).status_code == 200
+    manifest = service.export(params={"_since": since})
+    files = service.files(manifest)
     assert {rtype: [r["id"] for r in resources] for rtype, resources in files.items()} == {
         "Condition": [condition["id"]]}
     assert files["Condition"][0]["note"] == condition["note"]
+    [deleted] = manifest["deleted"]
+    assert (deleted["type"], deleted["count"]) == ("Bundle", 1)
+    assert service.download(deleted) == [{"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"request": {"method": "DELETE", "url": f"Observation/{gone}"}}]}]
+    validate(service.download(deleted)[0])
 
 
 def test_type_filter_restricts_like_the_search_it_names(service):

@@ -23,7 +23,7 @@ from ..store.compartment import COMPARTMENT_TYPES
 from . import files
 from .jobs import Job
 from .parameters import SYSTEM, ExportRequest
-from .selection import TypeQuery, export_types, references_to_follow, type_query
+from .selection import TypeQuery, deleted_ids, export_types, references_to_follow, type_query
 
 # The reader passes over each row once: a small page cache keeps the worker's memory flat (a connection's default
 # is 64 MiB, store/db.py).
@@ -59,7 +59,7 @@ def run_export(store: Store, job: Job, base: str, batch: int, pause: float,
         for rtype, rid in references_to_follow(text, base):
             referenced.setdefault(rtype, set()).add(rid)
 
-    output = []
+    output, deletions = [], 0
     reader = db.connect(store.path)
     reader.execute(f"PRAGMA cache_size = -{READER_CACHE_KB}")
     try:
@@ -76,6 +76,8 @@ def run_export(store: Store, job: Job, base: str, batch: int, pause: float,
                                                                       f"{len(types)})"))
             if count:
                 output.append({"type": rtype, "url": _file_url(base, job, rtype), "count": count})
+            deletions += _write_deleted(folder, deleted_ids(reader, policy, wanted, rtype, job.transaction_time),
+                                        rtype)
         reader.execute("COMMIT")
     finally:
         reader.close()
@@ -85,8 +87,25 @@ def run_export(store: Store, job: Job, base: str, batch: int, pause: float,
             f"Ignored (Prefer: handling=lenient): {reason}", "not-supported", "warning") for reason in wanted.ignored])
         errors.append({"type": "OperationOutcome", "url": _file_url(base, job, "OperationOutcome"),
                        "count": len(wanted.ignored)})
-    return {"transactionTime": job.transaction_time, "request": wanted.url, "requiresAccessToken": True,
-            "output": output, "error": errors}
+    manifest = {"transactionTime": job.transaction_time, "request": wanted.url, "requiresAccessToken": True,
+                "output": output, "error": errors}
+    if not deletions:
+        (folder / files.DELETED).unlink(missing_ok=True)
+    if wanted.since and wanted.level == SYSTEM:
+        manifest["deleted"] = [{"type": "Bundle", "url": f"{base}/bulk-files/{job.id}/{files.DELETED}",
+                                "count": deletions}] if deletions else []
+    return manifest
+
+
+def _write_deleted(folder: Path, ids, rtype: str) -> int:
+    """One transaction Bundle per deleted resource, its one entry a DELETE of it (export.html, `deleted`)."""
+    count = 0
+    with (folder / files.DELETED).open("a", encoding="utf-8") as out:
+        for rid in ids:
+            out.write(json.dumps({"resourceType": "Bundle", "type": "transaction", "entry": [
+                {"request": {"method": "DELETE", "url": f"{rtype}/{rid}"}}]}, separators=(",", ":")) + "\n")
+            count += 1
+    return count
 
 
 def _file_url(base: str, job: Job, rtype: str) -> str:

@@ -1,5 +1,6 @@
 """Where a bulk export's files live: a folder beside the database file, one sub-folder per job, one NDJSON file
-per resource type (`Observation.ndjson`) plus `OperationOutcome.ndjson` for the manifest's `error` array."""
+per resource type (`Observation.ndjson`), plus `OperationOutcome.ndjson` for the manifest's `error` array and
+`deleted.ndjson` for its `deleted` array."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import shutil
 from pathlib import Path
 
 NDJSON = "application/fhir+ndjson"
-FILE_NAME = re.compile(r"^[A-Z][A-Za-z]{1,63}\.ndjson$")
+DELETED = "deleted.ndjson"  # the manifest's `deleted` array: transaction Bundles of DELETE entries
+FILE_NAME = re.compile(r"^([A-Z][A-Za-z]{1,63}|deleted)\.ndjson$")
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 
 

@@ -128,3 +128,15 @@ def _patients_part(rtype: str, patients: list[str] | None, referenced: set[str])
     if rtype in COMPARTMENT_TYPES:
         return _in_compartments("r.rid", None) if patients is None else ("", [])
     return "r.id IN (SELECT value FROM json_each(?))", [json.dumps(sorted(referenced))]
+
+
+def deleted_ids(conn, policy: AccessPolicy, wanted: ExportRequest, rtype: str, transaction_time: str) -> Iterator[str]:
+    """Ids of the type's resources deleted after `_since` (export.html, `deleted`: "When a _since timestamp is
+    supplied in the export request, this array SHOULD be populated"). Only in a system export, and only of types the
+    token reads whole: a deleted resource has no content left to judge a narrower scope or a compartment by."""
+    if wanted.level != SYSTEM or not wanted.since or wanted.type_filters.get(rtype) \
+            or not policy.reads_everything(rtype):
+        return iter(())
+    return (row[0] for row in conn.execute(
+        "SELECT id FROM resources WHERE type = ? AND deleted = 1 AND last_updated > ? AND last_updated <= ?",
+        (rtype, wanted.since, transaction_time)))

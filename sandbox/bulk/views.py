@@ -169,7 +169,8 @@ def output_file(job_id: str, name: str):
     job = _own_job(job_id)
     path = files.file_path(_store().path, job.id, name)
     listed = job.manifest and any(item["url"].endswith(f"/{job.id}/{name}")
-                                  for item in job.manifest["output"] + job.manifest["error"])
+                                  for item in job.manifest["output"] + job.manifest["error"]
+                                  + job.manifest.get("deleted", []))
     if path is None or not listed or not path.is_file():
         raise NotFound(f"Export {job.id} has no file {name}; the manifest lists its files")
     _decide("success", f"Bulk export file {name} downloaded by the client that started the export")
