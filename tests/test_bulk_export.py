@@ -102,7 +102,9 @@ def test_a_posted_patient_export_holds_only_the_patients_named(service):
     body = {"resourceType": "Parameters", "parameter": [
         {"name": "patient", "valueReference": {"reference": f"Patient/{patient}"}},
         {"name": "_type", "valueString": "Patient,Observation"}]}
-    files = service.files(service.export("Patient/$export", body=body))
+    manifest = service.export("Patient/$export", body=body)
+    assert manifest["request"].endswith("/fhir/Patient/$export")  # IG: a POST's URL, without its parameters
+    files = service.files(manifest)
     assert [r["id"] for r in files["Patient"]] == [patient]
     assert len(files["Observation"]) == service.total("Observation", patient=patient)
 
@@ -166,8 +168,9 @@ def test_a_group_export_holds_the_provenance_of_its_members_records(service, gro
 # -- what restricts an export -----------------------------------------------------------------------------------------
 
 
-def test_type_restricts_the_export(service):
-    manifest = service.export(params={"_type": "Observation,Condition", "_outputFormat": "ndjson"})
+@pytest.mark.parametrize("output_format", ["application/fhir+ndjson", "application/ndjson", "ndjson"])
+def test_type_restricts_the_export(service, output_format):
+    manifest = service.export(params={"_type": "Observation,Condition", "_outputFormat": output_format})
     assert sorted(item["type"] for item in manifest["output"]) == ["Condition", "Observation"]
 
 
