@@ -53,6 +53,8 @@ PAGE_LABELS = {
     "portal_results": "Portal: Test results",
 }
 PAGE_P95_MS_MAX = 100.0  # issue: pages render in well under 100 ms
+PAGE_COUNT = 1000
+EXPORT_RATIO_MIN = 3.0  # issue 13: a system export of 1,000 patients at least 3× faster than _count=1000 paging
 
 
 def evaluate(sizes: dict[int, dict]) -> list[dict]:
@@ -79,6 +81,11 @@ def evaluate(sizes: dict[int, dict]) -> list[dict]:
         f"lab search p50 at {TARGET_SIZE:,} ÷ p50 at {SCALING_FROM} patients", scaling,
         small and small["latency"][LAB_SEARCH]["p50_ms"], "<=", LAB_SCALING_MAX,
         f"needs --patients {SCALING_FROM},{TARGET_SIZE}"))
+    big_export = big and big.get("export")
+    rows.append(_target(
+        f"{TARGET_SIZE:,} patients: system $export resources/s ÷ _count={PAGE_COUNT} paging resources/s",
+        big_export and big_export["ratio"], big_export and big_export["paging_resources_per_s"], ">=",
+        EXPORT_RATIO_MIN, f"needs --patients {TARGET_SIZE}"))
     return rows
 
 
@@ -174,10 +181,32 @@ def print_report(results: dict, out: Callable[[str], None] = print) -> None:
                "target", "status"], rows))
     out("")
     print_pages(sizes, opts, out)
+    print_export(sizes, out)
     out("Targets (informational; the exit status does not depend on them)")
     out(table(["target", "measured", "baseline", "required", "status"], [
         [t["target"], _num(t["value"]), _num(t["baseline"]), t["required"],
          t["status"] + (f" ({t['note']})" if t["note"] else "")] for t in results["targets"]]))
+    out("")
+
+
+def print_export(sizes: dict[int, dict], out: Callable[[str], None]) -> None:
+    """The system Bulk Data export beside paging through the same resources, in the same run."""
+    rows = []
+    for n, s in sizes.items():
+        e = s.get("export")
+        if not e:
+            continue
+        rss = (f"{e['runner_peak_rss_mb_before']:.0f} → {e['runner_peak_rss_mb_after']:.0f}"
+               if e.get("runner_peak_rss_mb_before") and e.get("runner_peak_rss_mb_after") else "n/a")
+        rows.append([n, e["resources"], f"{e['export_seconds']:.2f}", f"{e['export_resources_per_s']:,.0f}",
+                     f"{e['paging_seconds']:.2f}", f"{e['paging_resources_per_s']:,.0f}", f"{e['ratio']:.1f}", rss])
+    if not rows:
+        return
+    out(f"Bulk Data export (system $export: kick-off, polling, every NDJSON file downloaded) against paging through "
+        f"the same types with _count={PAGE_COUNT}; the faster of two exports; peak RSS (VmHWM) of the worker that "
+        "ran the export, before → after it")
+    out(table(["patients", "resources", "export s", "export res/s", "paging s", "paging res/s", "× paging",
+               "runner peak RSS MB"], rows))
     out("")
 
 

@@ -10,7 +10,8 @@ reads and lab search without a token (the open path) and under tokens minted in 
 (bench/access.py); every other FHIR request presents a ``system/*.rs`` token. The EHR's and the portal's pages are timed
 signed in as a clinician and as a patient (bench/pages.py). Targets are printed PASS/FAIL
 for information; the exit status is 0 unless something broke (a non-200 answer, a server that does not
-start). The figures also go to ``bench/results/latest.json``.
+start). A system Bulk Data export is timed against paging through the same data (bench/export.py). The figures
+also go to ``bench/results/latest.json``.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make the `bench` package importable
     sys.path.insert(0, str(ROOT))
 
-from bench import access, load, pages, report, sample, seeding, tokens  # noqa: E402
+from bench import access, export, load, pages, report, sample, seeding, tokens  # noqa: E402
 from bench.server import BenchError, SandboxServer  # noqa: E402
 
 DEFAULT_OUTPUT = ROOT / "bench" / "results" / "latest.json"
@@ -139,8 +140,12 @@ def bench_size(n: int, tmp: Path, args: argparse.Namespace) -> dict:
         _say(f"[{n} patients] pages …")
         page_latency = pages.measure(server.address, found, max(10, args.latency_requests // PAGE_SHARE),
                                      max(2, args.latency_warmup // PAGE_SHARE))
+        _say(f"[{n} patients] bulk export against paging …")
+        bulk = export.measure(server.address, db, system_token, server.worker_pids())
+        _say(f"[{n} patients] {bulk['resources']:,} resources: export {bulk['export_seconds']:.1f} s, paging "
+             f"{bulk['paging_seconds']:.1f} s")
     return {"seeding": seed.as_dict(), "sample": found.counts, "throughput": throughput, "tokens": issuance,
-            "latency": latency, "pages": page_latency}
+            "latency": latency, "pages": page_latency, "export": bulk}
 
 
 def measure_throughput(server: SandboxServer, found: sample.Sample, keys: access.AccessTokens,

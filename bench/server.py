@@ -108,6 +108,16 @@ class SandboxServer:
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=STOP_TIMEOUT_S)
 
+    def worker_pids(self) -> list[int]:
+        """The gunicorn workers (children of the master); empty without /proc."""
+        if self.process is None:
+            return []
+        master = self.process.pid
+        try:
+            return [int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
+        except (OSError, ValueError):
+            return []
+
     def cpu_seconds(self) -> float | None:
         """CPU time (user + system) used so far by the gunicorn master and its workers; None without /proc."""
         if self.process is None:

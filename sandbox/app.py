@@ -13,6 +13,7 @@ from . import settings as settings_module
 from .store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
+FHIR_BLUEPRINTS = ("fhir", "bulk")  # the FHIR API and Bulk Data export under /fhir: both behind bearer tokens
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -43,6 +44,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(smart_config_blueprint)  # before /fhir: discovery paths must not reach its catch-all
     app.extensions[SECURITY_HOOK] = capability_security
     app.register_blueprint(fhir_blueprint, url_prefix="/fhir")
+    from .bulk import blueprint as bulk_blueprint
+    from .bulk import ensure_schema as ensure_bulk_schema
+
+    ensure_bulk_schema(store)
+    app.register_blueprint(bulk_blueprint, url_prefix="/fhir")
     _require_tokens_on_fhir(app)
     app.register_blueprint(auth_blueprint, url_prefix="/auth")
     from .auth.authorization import blueprint as authorize_blueprint
@@ -120,13 +126,13 @@ def _require_tokens_on_fhir(app: Flask) -> None:
 
     @app.before_request
     def fhir_token():
-        if request.blueprint == "fhir":
+        if request.blueprint in FHIR_BLUEPRINTS:
             return authenticate()
         return None
 
     @app.after_request
     def fhir_audit(response):
-        return record_decisions(response) if request.blueprint == "fhir" else response
+        return record_decisions(response) if request.blueprint in FHIR_BLUEPRINTS else response
 
 
 def store_of(app: Flask) -> Store:

@@ -88,8 +88,11 @@ class _Gunicorn(BaseApplication):
     def load(self):
         # Each worker builds its own app after the fork: no connection or state crosses processes.
         from .app import create_app
+        from .bulk.runner import ensure_running
 
-        return create_app(self.values)
+        app = create_app(self.values)
+        ensure_running(app.extensions["store"], app.config)  # exports a dead worker left are resumed here
+        return app
 
 
 def run(values: dict) -> None:

@@ -97,6 +97,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RATE_LIMIT_FAILURES", 50, "Failed client authentications, or failed sign-ins, from one address "
             "within RATE_LIMIT_WINDOW before further attempts of that kind from there get 429.", int),
     Setting("RATE_LIMIT_WINDOW", 300, "Seconds over which failures are counted for rate limiting.", int),
+    Setting("BULK_RETENTION", 3600, "Seconds the files of a finished bulk export (`$export`) are kept; then they "
+            "are removed and the status URL answers 404.", int),
+    Setting("BULK_MAX_JOBS", 2, "Bulk exports one client may have waiting or running at once; a further kick-off "
+            "gets 429 with Retry-After.", int),
+    Setting("BULK_BATCH_SIZE", 1000, "Resources a bulk export reads from the database per batch; memory stays flat "
+            "whatever the size of the export.", int),
+    Setting("BULK_BATCH_PAUSE", 0, "Milliseconds a bulk export pauses between batches, leaving the database to "
+            "interactive requests on a busy sandbox.", int),
+    Setting("BULK_LEASE", 30, "Seconds a worker holds a running bulk export without renewing its claim; when a "
+            "worker dies, another one resumes the export after this long.", int),
     Setting("MAX_BODY_BYTES", 50 * 1024 * 1024, "Largest request body accepted, in bytes; larger ones get 413. The "
             "default takes a large Synthea patient bundle in one transaction.", int),
 )

@@ -80,7 +80,7 @@ def test_patient_lists_revincludes_and_everything(statement):
     patient = resource_entry(statement, "Patient")
     assert "Encounter:patient" in patient["searchRevInclude"]
     assert "Observation:subject" in patient["searchRevInclude"]
-    assert [operation["name"] for operation in patient["operation"]] == ["everything", "validate"]
+    assert [operation["name"] for operation in patient["operation"]] == ["everything", "export", "validate"]
     assert patient["operation"][0] == {
         "name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
         "documentation": "The patient, their compartment and the resources it references. "

@@ -134,6 +134,11 @@ class ScopePolicy(AccessPolicy):
     def may_see(self, stored: Stored) -> bool:
         return bool(self.visible([stored]))
 
+    def confined_to_patients(self) -> bool:
+        """Whether every resource scope reaches only certain patients' records (patient/ scopes, user/ scopes of a
+        patient or family member): such a token may not export the whole server or a Group."""
+        return all(self._confinement(scope.context) is not None for scope in self.scopes.resource_scopes)
+
     def visible(self, entries: list[Stored]) -> list[Stored]:
         """Included and related entries the token may read (one query per resource type)."""
         by_type: dict[str, list[str]] = {}

@@ -30,6 +30,20 @@ WRITES = ("update", "patch", "create")
 VALIDATE = {"name": "validate", "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate",
             "documentation": "The checks of a create (R4 model, required bindings, invariants, local references), "
                              "answered as an OperationOutcome; nothing is stored."}
+# Bulk Data Access IG 2.0.0 (http://hl7.org/fhir/uv/bulkdata/): the server statement this one instantiates, and
+# the canonical OperationDefinitions of its three kick-off endpoints (bulk/views.py).
+BULK_DATA_SERVER = "http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"
+BULK_EXPORT_DOCS = ("Bulk Data export (asynchronous, Prefer: respond-async): _outputFormat (NDJSON), _since, _type, "
+                    "_typeFilter, _elements, includeAssociatedData=RelevantProvenanceResources{}. Runs under the "
+                    "token's scopes, as search does.")
+SYSTEM_EXPORT = {"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export",
+                 "documentation": BULK_EXPORT_DOCS.format("")}
+PATIENT_EXPORT = {"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export",
+                  "documentation": BULK_EXPORT_DOCS.format(", patient (POST). Holds the patients' compartments, the "
+                                                           "Provenance of their records and the Practitioners, "
+                                                           "Organizations, Locations, Medications … they refer to")}
+GROUP_EXPORT = {"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export",
+                "documentation": PATIENT_EXPORT["documentation"].replace("patients'", "active Patient members'")}
 COMMON_DEFINITIONS = {"_id": "Resource-id", "_lastUpdated": "Resource-lastUpdated", "_profile": "Resource-profile",
                       "_tag": "Resource-tag", "_security": "Resource-security"}
 COMMON_DOCS = {"_id": "Logical id of the resource", "_lastUpdated": "When the resource version last changed"}
@@ -58,6 +72,7 @@ def capability_statement(base_url: str) -> dict:
                          "conditionally on [type]?[search].",
         "resource": resource_capabilities(),
         "interaction": [{"code": code} for code in SYSTEM_INTERACTIONS],
+        "operation": [SYSTEM_EXPORT],
     }
     security = rest_security(base_url)
     if security:
@@ -66,6 +81,7 @@ def capability_statement(base_url: str) -> dict:
         "resourceType": "CapabilityStatement",
         "id": "smart-sandbox-ehr",
         "url": f"{fhir_base}/metadata",
+        "instantiates": [BULK_DATA_SERVER],
         "version": __version__,
         "name": "SmartSandboxEhr",
         "title": f"{SOFTWARE_NAME} FHIR R4 server",
@@ -113,7 +129,7 @@ def resource_capability(rtype: str) -> dict:
         del entry["searchInclude"]
     if not entry["searchRevInclude"]:
         del entry["searchRevInclude"]
-    entry["operation"] = [EVERYTHING] if rtype == "Patient" else []
+    entry["operation"] = {"Patient": [EVERYTHING, PATIENT_EXPORT], "Group": [GROUP_EXPORT]}.get(rtype, [])
     if writable:
         entry["operation"].append(VALIDATE)
     else:

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from ..store.errors import NotFound
 
-# Each supported operation: where it is invoked, as (resource type or None for any type, level), and how it reads.
-SUPPORTED = {"$everything": ("Patient", "instance", "Patient/[id]/$everything"),
-             "$validate": (None, "type", "[type]/$validate")}
-SUPPORTED_TEXT = ", ".join(text for _, _, text in SUPPORTED.values())
+# Each supported operation: the places it is invoked, as (resource type or None for any type, level), and how
+# each reads. $export (Bulk Data Access IG) is routed by bulk/views.py.
+SUPPORTED = {"$everything": (("Patient", "instance", "Patient/[id]/$everything"),),
+             "$validate": ((None, "type", "[type]/$validate"),),
+             "$export": ((None, "system", "$export"), ("Patient", "type", "Patient/$export"),
+                         ("Group", "instance", "Group/[id]/$export"))}
+SUPPORTED_TEXT = ", ".join(text for places in SUPPORTED.values() for _, _, text in places)
 
 
 def check_operation(segments: list[str]) -> None:
@@ -21,13 +24,13 @@ def check_operation(segments: list[str]) -> None:
         return
     operation = named[0]
     level = {1: "system", 2: "type", 3: "instance"}.get(len(segments))
-    expected = SUPPORTED.get(operation)
+    places = SUPPORTED.get(operation, ())
     at = "/".join(segments)
-    if expected and level == expected[1] and expected[0] in (None, segments[0]) and segments[-1] == operation:
+    if segments[-1] == operation and any(level == place[1] and place[0] in (None, segments[0]) for place in places):
         return
-    if expected:
+    if places:
         raise NotFound(f"Operation {operation} is not supported at {at}; this server supports it as "
-                       f"{expected[2]}", code="not-supported")
+                       f"{' or '.join(place[2] for place in places)}", code="not-supported")
     raise NotFound(f"Operation {operation} is not supported by this server ({at}); the operations it supports "
                    f"are {SUPPORTED_TEXT}, listed in the CapabilityStatement (GET /fhir/metadata)",
                    code="not-supported")
