@@ -57,14 +57,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(authorize_blueprint, url_prefix="/auth")
     app.register_blueprint(pages_blueprint, url_prefix="/auth")
-    from .auth.connected_apps import blueprint as manage_blueprint
+    from .apps.connected import blueprint as manage_blueprint
     from .auth.headless import blueprint as api_blueprint
 
     app.register_blueprint(manage_blueprint, url_prefix="/auth")
-    from .auth.app_pages import blueprint as app_pages_blueprint
+    from .apps.pages import blueprint as app_pages_blueprint
 
     app.register_blueprint(app_pages_blueprint, url_prefix="/apps")
-    from .auth.activity import blueprint as activity_blueprint
+    from .activity.views import blueprint as activity_blueprint
 
     app.register_blueprint(activity_blueprint, url_prefix="/activity")
 

@@ -10,9 +10,9 @@ from authorize_support import hidden
 from dom import dom
 from ehr_support import STORY
 
+from sandbox.apps.scratch import default_redirect
 from sandbox.auth import launch_context
 from sandbox.auth.clients import SCRATCH_LIFETIME, ClientRegistry
-from sandbox.auth.scratch import default_redirect
 
 LAUNCH = "http://localhost:3000/app/launch.html"
 

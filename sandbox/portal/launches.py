@@ -13,9 +13,9 @@ import datetime as dt
 from flask import current_app, g, redirect, render_template, request, url_for
 
 from .. import formatting as fmt
+from ..apps.connected import grants_of
 from ..auth import launch_context
 from ..auth.clients import Client
-from ..auth.connected_apps import grants_of
 from ..auth.consent_text import describe_resource_scope
 from ..auth.pages import csrf_ok, login_csrf
 from ..auth.smart_config import style_url

@@ -14,14 +14,15 @@ from typing import Any
 from flask import Blueprint, current_app, redirect, request, session, url_for
 
 from .. import bounded_json
-from . import audit, launch_context, scratch, signin
-from .admin import is_local_request
-from .authorization import store
-from .clients import SCRATCH, SCRATCH_LIFETIME, Client, ClientRegistry
-from .errors import append_query
-from .pages import bad_csrf, csrf_ok, login_csrf, page
-from .registration import DEFAULT_APP_SCOPE, InvalidClientMetadata, RegistrationError
-from .users import UserDirectory
+from ..auth import audit, launch_context, signin
+from ..auth.admin import is_local_request
+from ..auth.authorization import store
+from ..auth.clients import SCRATCH, SCRATCH_LIFETIME, Client, ClientRegistry
+from ..auth.errors import append_query
+from ..auth.pages import bad_csrf, csrf_ok, login_csrf, page
+from ..auth.registration import DEFAULT_APP_SCOPE, InvalidClientMetadata, RegistrationError
+from ..auth.users import UserDirectory
+from . import scratch
 
 blueprint = Blueprint("apps", __name__)
 
@@ -115,7 +116,7 @@ def register():
 
 @blueprint.route("/try", methods=["GET", "POST"])
 def try_app():
-    """Paste a launch URL, get a scratch app registered and ready to launch (see auth/scratch.py)."""
+    """Paste a launch URL, get a scratch app registered and ready to launch (see apps/scratch.py)."""
     if not (is_local_request() or _signed_in().is_admin):
         return page("oauth/error.html", 403, title="Scratch apps are made on this machine only",
                     message="Pasting a launch URL registers an app without review, so it is open to the browser on "

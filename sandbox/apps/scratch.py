@@ -12,8 +12,8 @@ import re
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from .clients import SCRATCH, Client, ClientRegistry
-from .registration import DEFAULT_APP_SCOPE, InvalidClientMetadata
+from ..auth.clients import SCRATCH, Client, ClientRegistry
+from ..auth.registration import DEFAULT_APP_SCOPE, InvalidClientMetadata
 
 CLIENT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 

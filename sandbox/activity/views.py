@@ -2,7 +2,7 @@
 
 /activity lists the trails: EHR launches (a portal launch when the launch's user is a patient or a family
 member) and standalone launches, each with its app, user, patient, start and state. /activity/<trail id> tells
-one as a numbered story, oldest step first (activity_steps.py). While a trail is running the page polls every
+one as a numbered story, oldest step first (steps.py). While a trail is running the page polls every
 2 s, new steps are announced politely to screen readers, and the server answers 286 once it is finished so
 htmx stops polling.
 """
@@ -17,9 +17,13 @@ from dataclasses import dataclass
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from werkzeug.routing import BuildError
 
+from ..auth import audit, signin
+from ..auth.authorization import PAGE_HEADERS, store
+from ..auth.clients import ClientRegistry
+from ..auth.pages import bad_csrf, csrf_ok, login_csrf, patient_row
+from ..auth.users import User, UserDirectory
 from ..store import FhirError
-from . import audit, signin
-from .activity_steps import (
+from .steps import (
     FHIR_EVENTS,
     IDLE_AFTER,
     Setting,
@@ -28,11 +32,7 @@ from .activity_steps import (
     steps_of,
     waiting_for,
 )
-from .activity_words import STEPS
-from .authorization import PAGE_HEADERS, store
-from .clients import ClientRegistry
-from .pages import bad_csrf, csrf_ok, login_csrf, patient_row
-from .users import User, UserDirectory
+from .words import STEPS
 
 blueprint = Blueprint("activity", __name__)
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
-from . import activity_words as words
-from .audit import FAILURE, STANDALONE_PREFIX, AuditEvent, moment, short
+from ..auth.audit import FAILURE, STANDALONE_PREFIX, AuditEvent, moment, short
+from . import words
 
 FHIR_EVENTS = ("access.allowed", "access.refused")
 FOLD_ROWS = 200  # a folded step's table shows the latest requests only

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 from flask import Blueprint, current_app, redirect, request, url_for
 
-from . import audit, signin, tokens
-from .authorization import store
-from .clients import ClientRegistry
-from .consent_text import describe
-from .pages import bad_csrf, csrf_ok, login_csrf, page, safe_next
+from ..auth import audit, signin, tokens
+from ..auth.authorization import store
+from ..auth.clients import ClientRegistry
+from ..auth.consent_text import describe
+from ..auth.pages import bad_csrf, csrf_ok, login_csrf, page, safe_next
 
 blueprint = Blueprint("manage", __name__)
 
