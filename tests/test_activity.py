@@ -332,3 +332,11 @@ def test_a_clinician_clears_the_list_and_a_patient_may_not(client, store):
     assert "Cleared the activity list" in after.text and dom(after.text).select("table.trails") == []
     assert store.conn.execute("SELECT count(*) FROM audit_events WHERE launch_id IS NOT NULL").fetchone()[0] == 0
     assert audit.recent(store, event="activity.cleared")[0].user_id == "lori.mcdonald"
+
+
+def test_scopes_requested_but_not_granted_are_named_with_the_reason(client, store):
+    launch_id, _, body = ehr_launch(client, scope="launch openid fhirUser patient/Observation.rs system/Patient.rs")
+    assert "system/Patient.rs" not in body["scope"]
+    sign_in(client)
+    rows = table_rows(step(client.get(f"/activity/{launch_id}").text, 2), "Scopes requested but not granted")
+    assert "system/Patient.rs" in rows and "backend" in rows["system/Patient.rs"].lower()

@@ -223,6 +223,10 @@ def authorize_request(step: Step, event: AuditEvent, setting: Setting) -> None:
         step.facts.append(Row("Scopes that may be granted", event.detail["scope_allowed"].split(),
                               "What is left once scopes the app is not registered for, and launch without a "
                               "launch, are dropped."))
+    dropped = [d for d in event.detail.get("scope_dropped") or [] if isinstance(d, dict)]
+    if dropped:
+        step.tables.append(Table("Scopes requested but not granted", [
+            Row(str(d.get("scope", "")), str(d.get("why", "")), mono=False) for d in dropped], heading="Scope"))
     if asked.get("other"):
         step.facts.append(Row("Other parameters", ", ".join(asked["other"]),
                               "Not part of SMART's request; ignored."
