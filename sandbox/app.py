@@ -99,7 +99,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     @app.context_processor
     def branding():
         return {"brand": {"name": app.config["BRAND_NAME"], "accent": app.config["BRAND_ACCENT"],
-                          "logo": app.config["BRAND_LOGO_URL"]}}
+                          "logo": app.config["BRAND_LOGO_URL"], "badge": app.config["BRAND_BADGE"],
+                          "sign_in": app.config["BRAND_SIGN_IN"]},
+                "hide_ids": app.config["HIDE_IDS"]}
 
     @app.context_processor
     def sites():

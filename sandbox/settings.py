@@ -83,6 +83,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BRAND_ACCENT", "#1D4E89", "Accent colour (links, primary buttons, focus ring) of the pages and of "
             "`smart_style_url`, as #RRGGBB.", _parse_colour),
     Setting("BRAND_LOGO_URL", None, "URL of a logo shown beside the product name. Default: none."),
+    Setting("BRAND_BADGE", "SANDBOX · synthetic data", "The badge beside the product name; empty hides it."),
+    Setting("BRAND_SIGN_IN", "Sandbox sign-in: no password needed.", "The first sentence of the sign-in pages."),
+    Setting("HIDE_IDS", False, "Customer-demo mode: the EHR's pages hide developer ids (app client ids, the launch "
+            "context chips of running apps and the status bar of references); the APIs are unchanged.",
+            _parse_bool),
     Setting("CODE_LIFETIME", 60, "Seconds an authorization code stays redeemable.", int),
     Setting("LAUNCH_LIFETIME", 300, "Seconds an EHR launch context stays usable by its app.", int),
     Setting("ACCESS_TOKEN_LIFETIME", 3600, "Seconds an access token lives (`expires_in`).", int),

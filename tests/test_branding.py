@@ -54,3 +54,32 @@ def test_the_brand_reaches_the_ehr_the_portal_and_the_registration_pages(seeded_
     sign_in(client, "marcus.johnson")
     for path in ("/portal", "/portal/results", "/portal/apps"):
         branded_page(path)
+
+
+def test_the_badge_and_sign_in_wording_are_the_customers(tmp_path):
+    client = create_app({"DB": str(tmp_path / "b.sqlite"), "BASE_URL": "http://localhost",
+                         "BRAND_BADGE": "DEMO · Riverside", "BRAND_SIGN_IN": "Riverside demo sign-in."}).test_client()
+    for path in ("/", "/auth/login"):
+        assert '<span class="tag-sandbox">DEMO · Riverside</span>' in client.get(path).text
+    assert "Riverside demo sign-in. Pick a person" in client.get("/auth/login").text
+    assert "Riverside demo sign-in. Choose who you are" in client.get("/portal/login").text
+    plain = create_app({"DB": str(tmp_path / "c.sqlite"), "BASE_URL": "http://localhost", "BRAND_BADGE": ""})
+    assert "tag-sandbox" not in plain.test_client().get("/auth/login").text
+
+
+def test_customer_demo_mode_hides_developer_ids(seeded_db, tmp_path):
+    import shutil
+
+    from authorize_support import sign_in
+    from dom import dom
+
+    copy = tmp_path / "seeded.sqlite"
+    shutil.copy(seeded_db, copy)
+    for hidden, wanted in ((True, True), (False, False)):
+        client = create_app({"DB": str(copy), "BASE_URL": "http://localhost", "HIDE_IDS": hidden,
+                             "TESTING": True}).test_client()
+        sign_in(client, "lori.mcdonald")
+        page = dom(client.get("/ehr/patients/story-diabetes/apps").text)
+        assert ("hide-ids" in page.one("body").attrs.get("class", "")) is wanted
+        assert page.one("footer.statusbar").attrs["class"].split().count("dev-id") == 1
+        assert all("dev-id" in div.attrs["class"] for div in page.select(".app-card .mono.muted"))
