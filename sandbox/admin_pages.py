@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, current_app, redirect, request, url_for
+from flask import Blueprint, current_app, request
 
 from . import bootstrap, snapshots
 from .auth import signin
-from .auth.pages import bad_csrf, csrf_ok, login_csrf, page
+from .auth.pages import login_csrf, page, signed_in_as
 
 blueprint = Blueprint("admin", __name__)
 
@@ -24,16 +24,9 @@ def _db() -> str:
 
 @blueprint.before_request
 def administrator_only():
-    user, _ = signin.current()
-    if user is None:
-        return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
-    if not user.is_admin:
-        return page("oauth/error.html", 403, title="Only the sandbox administrator may do this",
-                    message=f"{user.display_name} is signed in. Resetting the sandbox and its snapshots are the "
-                    "administrator's: sign out, then sign in as the Sandbox administrator.")
-    if request.method == "POST" and not csrf_ok(login_csrf()):
-        return bad_csrf()
-    return None
+    return signed_in_as(lambda user: user.is_admin, "Only the sandbox administrator may do this",
+                        "{name} is signed in. Resetting the sandbox and its snapshots are the administrator's: sign "
+                        "out, then sign in as the Sandbox administrator.")
 
 
 def _page(status: int = 200, problem: str | None = None, saved: str | None = None):

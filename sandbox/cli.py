@@ -114,17 +114,21 @@ def snapshot() -> None:
     """Save the whole sandbox as it is now, and restore it later (e.g. a prepared demo)."""
 
 
+def _snapshot_action(values: dict, name: str, action: str, done: str) -> None:
+    from . import snapshots
+
+    try:
+        click.echo(f"{done} {snapshots.describe(getattr(snapshots, action)(values['DB'], name))}")
+    except snapshots.SnapshotError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
 @snapshot.command("save")
 @click.argument("name")
 @click.pass_obj
 def snapshot_save(values: dict, name: str) -> None:
     """Save the sandbox now as NAME (replacing an older snapshot of that name)."""
-    from . import snapshots
-
-    try:
-        click.echo(f"Saved {snapshots.describe(snapshots.save(values['DB'], name))}")
-    except snapshots.SnapshotError as exc:
-        raise click.UsageError(str(exc)) from None
+    _snapshot_action(values, name, "save", "Saved")
 
 
 @snapshot.command("restore")
@@ -132,12 +136,7 @@ def snapshot_save(values: dict, name: str) -> None:
 @click.pass_obj
 def snapshot_restore(values: dict, name: str) -> None:
     """Make the sandbox what snapshot NAME holds: data, apps, users, tokens, the activity trail."""
-    from . import snapshots
-
-    try:
-        click.echo(f"Restored {snapshots.describe(snapshots.restore(values['DB'], name))}")
-    except snapshots.SnapshotError as exc:
-        raise click.UsageError(str(exc)) from None
+    _snapshot_action(values, name, "restore", "Restored")
 
 
 @snapshot.command("list")

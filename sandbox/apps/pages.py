@@ -19,7 +19,7 @@ from ..auth.admin import is_local_request
 from ..auth.authorization import store
 from ..auth.clients import SCRATCH, SCRATCH_LIFETIME, Client, ClientRegistry
 from ..auth.errors import append_query
-from ..auth.pages import bad_csrf, csrf_ok, login_csrf, page
+from ..auth.pages import login_csrf, page, signed_in_as
 from ..auth.registration import DEFAULT_APP_SCOPE, InvalidClientMetadata, RegistrationError
 from ..auth.users import UserDirectory
 from . import scratch
@@ -61,16 +61,9 @@ def _signed_in():
 @blueprint.before_request
 def require_sign_in():
     """Only clinicians and the administrator register apps: an app may ask for any patient's data."""
-    user = _signed_in()
-    if user is None:
-        return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
-    if not user.is_clinician:
-        return page("oauth/error.html", 403, title="Only clinicians register apps",
-                    message=f"{user.display_name} is signed in as a patient or family member. Apps are registered "
-                    "by clinicians and the sandbox administrator: sign out, then sign in as one of them.")
-    if request.method == "POST" and not csrf_ok(login_csrf()):
-        return bad_csrf()
-    return None
+    return signed_in_as(lambda user: user.is_clinician, "Only clinicians register apps",
+                        "{name} is signed in as a patient or family member. Apps are registered by clinicians and "
+                        "the sandbox administrator: sign out, then sign in as one of them.")
 
 
 def may_change(client: Client) -> bool:

@@ -53,6 +53,20 @@ def bad_csrf():
                       "Go back, reload the page and try again.")
 
 
+def signed_in_as(allowed, title: str, refusal: str):
+    """A before_request guard of a page for some users only: anyone not signed in goes to the sign-in page, a user
+    ``allowed`` refuses gets a 403 page saying ``refusal`` (which may name them as ``{name}``), and a POST needs the
+    sign-in's CSRF token. None lets the request through."""
+    user, _ = signin.current()
+    if user is None:
+        return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
+    if not allowed(user):
+        return page("oauth/error.html", 403, title=title, message=refusal.format(name=user.display_name))
+    if request.method == "POST" and not csrf_ok(login_csrf()):
+        return bad_csrf()
+    return None
+
+
 def safe_next(target: str | None) -> str:
     """Only paths on this site: never an absolute URL or a protocol-relative //host (open redirects). Browsers
     read a backslash as a slash (``/\\evil.example``) and drop tabs and newlines, so those are refused too."""
