@@ -123,3 +123,13 @@ def test_fhirpy_count_gets_the_total(client, data):
     bundle = client.get("/fhir/Patient?family=smith&_count=0&_totalMethod=count").json
     assert bundle["total"] == 2
     assert "entry" not in bundle
+
+
+def test_a_batchs_searches_follow_the_requests_handling(client, data):
+    batch = {"resourceType": "Bundle", "type": "batch", "entry": [
+        {"request": {"method": "GET", "url": "Patient?family=smith&shoe-size=12"}}]}
+    strict = client.post("/fhir", json=batch).json["entry"][0]["response"]
+    assert strict["status"].startswith("400") and "'shoe-size'" in str(strict["outcome"])
+    lenient = client.post("/fhir", json=batch, headers=LENIENT).json["entry"][0]
+    assert lenient["response"]["status"].startswith("200")
+    assert lenient["resource"]["total"] == 2

@@ -46,6 +46,7 @@ class Context:
     # In a transaction, deletes are checked for referential integrity once all its entries ran (so a Patient
     # may be deleted before its Observations in the same Bundle): ``(type, id)`` of each delete, else None.
     deferred_deletes: list[tuple[str, str]] | None = None
+    strict_search: bool = True  # False when the request sent ``Prefer: handling=lenient`` (its Bundle's entries too)
 
 
 @dataclass

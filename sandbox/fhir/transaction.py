@@ -140,7 +140,7 @@ def _read_entry(ctx: Context, entry: Entry) -> Answer:
     if len(parts) == 1 and parts[0] == "_history":
         return api.history(ctx, params)
     if len(parts) == 1:
-        return api.search(ctx, parts[0], params)
+        return api.search(ctx, parts[0], params, strict=ctx.strict_search)
     if len(parts) == 2 and parts[1] == "_history":
         return api.history(ctx, params, parts[0])
     if len(parts) == 2:

@@ -73,7 +73,7 @@ def render_error(exc: Exception) -> Response:
 def context() -> Context:
     config = current_app.config
     return Context(current_app.extensions["store"], current_policy(), config["BASE_URL"] + "/fhir",
-                   config["PAGE_SIZE"], config["MAX_PAGE_SIZE"])
+                   config["PAGE_SIZE"], config["MAX_PAGE_SIZE"], strict_search=strict_search())
 
 
 def params() -> list[tuple[str, str]]:
