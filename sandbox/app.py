@@ -105,9 +105,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     @app.context_processor
     def sites():
+        from .auth.simulate import KINDS
         from .sites import cross_site_note
 
-        return {"cross_site_note": lambda app_url: cross_site_note(app_url, request.host_url)}
+        return {"cross_site_note": lambda app_url: cross_site_note(app_url, request.host_url),
+                "simulate_kinds": lambda: KINDS}
 
     @app.get("/favicon.ico")
     def favicon():

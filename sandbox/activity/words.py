@@ -27,6 +27,7 @@ STEPS = {
     "refresh.reused": ("An old refresh token was reused: all tokens revoked", "App → EHR", "refresh_token"),
     "introspection": ("Token introspected", "App → EHR", "POST /auth/introspect"),
     "revocation": ("Tokens revoked", "App → EHR", "POST /auth/revoke"),
+    "simulated": ("Simulated failure", "Sandbox", "simulate"),
 }
 
 # event → (short explanation, longer one for "Explain more")
@@ -91,6 +92,10 @@ EXPLAIN = {
         "A refresh token that had already been used was presented again, so every token of its family was "
         "revoked.",
         "Rotation catches stolen refresh tokens: only one party can keep using the family."),
+    "simulated": (
+        "The launch was made to fail on purpose (Simulate): the sandbox made this failure through its real code "
+        "path, so the app saw exactly what a real server sends.",
+        "Watch what the app does next: does it tell its user, retry after Retry-After, or ask for a new token?"),
     "revocation": (
         "Tokens of this authorization were revoked (RFC 7009); they no longer work.",
         "An app revokes tokens when the user signs out of it; a user can revoke from Connected apps."),

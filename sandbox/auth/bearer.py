@@ -19,7 +19,7 @@ from ..fhir.access import READ, SEARCH, AccessPolicy
 from ..fhir.policy import current_policy, use_policy
 from ..store import Store
 from ..store.errors import Forbidden, Unauthorized
-from . import audit
+from . import audit, simulate
 from .access_policy import ScopePolicy
 from .scopes import ScopeSet
 from .tokens import TokenInfo, active_token
@@ -58,6 +58,8 @@ def authenticate() -> None:
             "This FHIR server needs an access token: send Authorization: Bearer <token> (SMART App Launch)",
             headers={"WWW-Authenticate": f'Bearer realm="{REALM}"'})
     info = active_token(store, presented)
+    if info is not None and "simulate" in info.context:
+        info = simulate.on_fhir_request(store, info, presented, request.method, request.full_path.rstrip("?"))
     if info is None:
         audit.record_soon(store, "access.refused", audit.FAILURE,
                           rule="The access token is unknown, expired or revoked", method=request.method,

@@ -16,7 +16,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 
 from ..store import Store
-from . import launch_context, signin
+from . import launch_context, signin, simulate
 from .admin import require_local_or_admin
 from .clients import ClientRegistry
 from .smart_config import style_url
@@ -50,7 +50,7 @@ def create_launch():
 
 
 LAUNCH_KEYS = frozenset({"client_id", "patient", "encounter", "user", "fhirContext", "intent", "tenant",
-                         "need_patient_banner", "skip_login", "skip_consent"})
+                         "need_patient_banner", "skip_login", "skip_consent", "simulate"})
 
 
 def make_launch(store: Store, base_url: str, body: dict[str, Any],
@@ -73,6 +73,10 @@ def make_launch(store: Store, base_url: str, body: dict[str, Any],
     for name in ("skip_login", "skip_consent", "need_patient_banner"):
         if body.get(name) is not None and not isinstance(body[name], bool):
             raise LaunchRequestError(f"{name} must be true or false (a JSON boolean), not {body[name]!r}")
+    try:
+        simulation = simulate.parse(body.get("simulate"))
+    except simulate.SimulationError as exc:
+        raise LaunchRequestError(str(exc)) from None
     if patient and not store.exists("Patient", patient):
         raise LaunchRequestError(f"Patient/{patient} does not exist", 404)
     if encounter:
@@ -98,7 +102,7 @@ def make_launch(store: Store, base_url: str, body: dict[str, Any],
         patient = patient or (visible[0] if visible else None)
     context = {"patient": patient, "encounter": encounter, "fhirContext": _fhir_context(body.get("fhirContext")),
                "intent": body.get("intent"), "need_patient_banner": body.get("need_patient_banner", True) is not False,
-               "smart_style_url": style_url(base_url), "tenant": body.get("tenant")}
+               "smart_style_url": style_url(base_url), "tenant": body.get("tenant"), "simulate": simulation}
     session_id = signin.start(store, user.id, settings["SESSION_LIFETIME"])
     launch = launch_context.create(store, client.client_id, user.id, session_id, context, settings["LAUNCH_LIFETIME"],
                                    skip_login=bool(body.get("skip_login")), skip_consent=bool(body.get("skip_consent")))

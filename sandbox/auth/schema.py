@@ -205,8 +205,16 @@ CREATE TABLE IF NOT EXISTS auth_failures (
 CREATE INDEX IF NOT EXISTS auth_failures_key ON auth_failures (key, at);
 """
 
+# How many FHIR requests each simulated launch (auth/simulate.py) has made, counted across worker processes.
+SIMULATIONS = """
+CREATE TABLE IF NOT EXISTS simulation_calls (
+    launch_id TEXT PRIMARY KEY,
+    calls INTEGER NOT NULL DEFAULT 0
+);
+"""
+
 TABLES: tuple[str, ...] = (CLIENTS, USERS, SIGNING_KEYS, SESSIONS, LAUNCHES, PENDING, CODES, TOKENS, ASSERTION_IDS,
-                           JWKS_CACHE, AUDIT, FAILURES)
+                           JWKS_CACHE, AUDIT, FAILURES, SIMULATIONS)
 
 
 # Columns added after a table first shipped: (table, column, declaration), added to older databases in place.

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from flask import current_app, g, redirect, render_template, request, session, url_for
 
-from ..auth import launch_context, pending
+from ..auth import launch_context, pending, simulate
 from ..auth.authorization import step_of
 from ..auth.clients import Client
 from ..auth.pages import csrf_ok, login_csrf
@@ -100,6 +100,23 @@ def launch_url(client: Client, launch_id: str) -> str:
                                   launch_context.secret_of(store(), launch_id) or "")
 
 
+SIMULATE_FIELDS = ("simulate", "simulate_after", "simulate_seconds")
+
+
+def simulation_asked(back_url: str) -> tuple[dict | None, Any]:
+    """The failure a launch form asked to simulate (auth/simulate.py), or an error page saying what is wrong."""
+    kind = request.values.get("simulate", "")
+    if not kind:
+        return None, None
+    try:
+        numbers = {name: int(request.values.get(f"simulate_{name}") or default)
+                   for name, default in (("after", 1), ("seconds", 3))}
+        return simulate.parse({"kind": kind, **numbers}), None
+    except (ValueError, simulate.SimulationError) as exc:
+        return None, error_page("This failure cannot be simulated", f"{exc}. Go back and choose again.", 400,
+                                (back_url, "Back"))
+
+
 def back_section() -> str:
     back = request.values.get("back", "apps")
     return back if back in sections.BY_KEY else "apps"
@@ -131,13 +148,17 @@ def launch(patient_id: str):
     opened, problem = opened_resource(client, patient_id)
     if problem:
         return problem
+    simulation, problem = simulation_asked(chart_url)
+    if problem:
+        return problem
     if encounter is None and "without_encounter" not in request.form and wants_encounter(client):
         return redirect(url_for("ehr.pick_encounter", patient_id=patient_id, client_id=client.client_id,
                                 mode=mode, back=back, launch=request.form.getlist("beside"),
-                                context=request.form.get("context") or None), 303)
+                                context=request.form.get("context") or None,
+                                **{k: request.form[k] for k in SIMULATE_FIELDS if request.form.get(k)}), 303)
     made = new_launch(client, {"patient": patient_id, "encounter": encounter["id"] if encounter else None,
                                "need_patient_banner": mode == "tab", "intent": client.launch_intent,
-                               "fhirContext": fhir_context(client, patient_id, opened)})
+                               "fhirContext": fhir_context(client, patient_id, opened), "simulate": simulation})
     if mode == "tab":
         return redirect(launch_url(client, made), 303)
     open_ids = opened_with(made)
@@ -246,6 +267,7 @@ def pick_encounter(patient_id: str, client_id: str):
     picker = {"client_id": client.client_id, "name": client.display_name,
               "mode": "tab" if request.args.get("mode") == "tab" else "embedded", "beside": launch_ids(),
               "context": request.args.get("context", ""),
+              "simulate": {k: request.args[k] for k in SIMULATE_FIELDS if request.args.get(k)},
               "rows": [chart.encounter_row(r) for r in records.resources(found)], "total": found.total or 0}
     return render_chart(patient_id, resource, back, picker=picker)
 
@@ -323,7 +345,11 @@ def launch_without_patient():
     if problem:
         return problem
     mode = "tab" if request.form.get("mode") == "tab" else "embedded"
-    made = new_launch(client, {"need_patient_banner": False})  # there is no patient for a banner to show
+    simulation, problem = simulation_asked(url_for("ehr.gallery"))
+    if problem:
+        return problem
+    # there is no patient for a banner to show
+    made = new_launch(client, {"need_patient_banner": False, "simulate": simulation})
     if mode == "tab":
         return redirect(launch_url(client, made), 303)
     return redirect(url_for("ehr.running_without_patient", launch=made), 303)

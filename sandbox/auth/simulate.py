@@ -1,0 +1,113 @@
+"""Simulated failures: a launch made to fail on purpose, so a developer sees how their app copes and a teacher can
+show each failure as it happens.
+
+A launch carries ``simulate`` in its context ({"kind", "after", "seconds"}); the context travels with the code
+and the tokens as any launch context does, but never into the token response. Each failure is produced by the
+real code path — the token is really expired or revoked in the database and then refused by the bearer check, an
+unexpected exception really reaches the FHIR API's error handler — and is recorded in the launch's trail as
+simulated, so what the app sees is exactly what a real server would send.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ..store import Store
+from ..store.errors import FhirError
+from . import audit
+from .tokens import TokenInfo, active_token, revoke_family
+
+# kind → what happens, in words for the menus and the trail
+KINDS = {
+    "token-expired": "The access token expires after the app's first N FHIR requests",
+    "token-revoked": "The access token is revoked after the app's first N FHIR requests",
+    "fhir-500": "The FHIR server fails (500) from the app's Nth FHIR request on",
+    "fhir-429": "The FHIR server answers 429 Too Many Requests from the Nth FHIR request on",
+    "fhir-slow": "The FHIR server takes S seconds to answer from the Nth FHIR request on",
+}
+MAX_AFTER = 1000
+MAX_SECONDS = 10
+RETRY_AFTER = 5
+
+
+class SimulationError(ValueError):
+    """A ``simulate`` value that is not one the sandbox offers, said for the person who sent it."""
+
+
+def parse(value: Any) -> dict[str, Any] | None:
+    """A launch's ``simulate``: a kind name, or an object with ``kind`` and optionally ``after`` (the Nth FHIR
+    request, default 1) and ``seconds`` (fhir-slow, default 3). None or "" for no simulation."""
+    if value in (None, "", "none"):
+        return None
+    if isinstance(value, str):
+        value = {"kind": value}
+    if not isinstance(value, dict):
+        raise SimulationError("simulate is a kind name or an object with kind, after and seconds")
+    kind = value.get("kind")
+    if kind not in KINDS:
+        raise SimulationError(f"simulate.kind {kind!r} is not one of {', '.join(KINDS)}")
+    after, seconds = value.get("after", 1), value.get("seconds", 3)
+    if not isinstance(after, int) or isinstance(after, bool) or not 1 <= after <= MAX_AFTER:
+        raise SimulationError(f"simulate.after is a whole number from 1 to {MAX_AFTER}")
+    if not isinstance(seconds, int) or isinstance(seconds, bool) or not 1 <= seconds <= MAX_SECONDS:
+        raise SimulationError(f"simulate.seconds is a whole number from 1 to {MAX_SECONDS}")
+    return {"kind": kind, "after": after, "seconds": seconds}
+
+
+def describe(simulation: dict[str, Any]) -> str:
+    words = KINDS[simulation["kind"]].replace("first N", f"first {simulation['after']}")
+    return words.replace("Nth", ordinal(simulation["after"])).replace("S seconds", f"{simulation['seconds']} s")
+
+
+def ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _count(store: Store, launch_id: str) -> int:
+    """This FHIR request's number among the launch's (one write, only for simulated launches)."""
+    with store.transaction() as conn:
+        conn.execute("INSERT INTO simulation_calls (launch_id, calls) VALUES (?, 1) "
+                     "ON CONFLICT (launch_id) DO UPDATE SET calls = calls + 1", (launch_id,))
+        return conn.execute("SELECT calls FROM simulation_calls WHERE launch_id = ?", (launch_id,)).fetchone()[0]
+
+
+def on_fhir_request(store: Store, info: TokenInfo, presented: str, method: str, path: str) -> TokenInfo | None:
+    """Apply the token's simulation, if any, to this FHIR request: the token as it now stands (None once the
+    simulation expired or revoked it), or an exception the FHIR API answers as it answers real ones."""
+    simulation = info.context.get("simulate")
+    if not isinstance(simulation, dict) or simulation.get("kind") not in KINDS:
+        return info
+    launch_id = info.context.get("launch_id") or info.family_id
+    number = _count(store, launch_id)
+    kind, after = simulation["kind"], simulation["after"]
+    if kind in ("token-expired", "token-revoked"):
+        if number <= after:
+            return info
+        if number == after + 1:
+            _record(store, info, launch_id, simulation, number, method, path)
+            if kind == "token-expired":
+                with store.transaction() as conn:
+                    conn.execute("UPDATE tokens SET expires_at = ? WHERE family_id = ? AND kind = 'access' AND "
+                                 "expires_at > ?", (int(time.time()) - 1, info.family_id, int(time.time()) - 1))
+            else:
+                revoke_family(store, info.family_id)
+        return active_token(store, presented)
+    if number < after:
+        return info
+    _record(store, info, launch_id, simulation, number, method, path)
+    if kind == "fhir-slow":
+        time.sleep(simulation["seconds"])
+        return info
+    if kind == "fhir-429":
+        raise FhirError(f"Too many requests: try again in {RETRY_AFTER} seconds", status=429, code="throttled",
+                        headers={"Retry-After": str(RETRY_AFTER)})
+    raise RuntimeError(f"Simulated server failure on FHIR request {number} ({describe(simulation)})")
+
+
+def _record(store: Store, info: TokenInfo, launch_id: str, simulation: dict, number: int, method: str,
+            path: str) -> None:
+    audit.record(store, "simulated", audit.FAILURE, client_id=info.client_id, user_id=info.user_id, launch_id=launch_id,
+                 rule=f"Simulated on purpose: {describe(simulation)}", kind=simulation["kind"], request=number,
+                 method=method, path=path)
