@@ -15,6 +15,7 @@ CATEGORY_PROFILE = {"problem-list-item": "us-core-condition-problems-health-conc
                     "encounter-diagnosis": "us-core-condition-encounter-diagnosis"}
 MED_CATEGORY = "http://terminology.hl7.org/CodeSystem/medicationrequest-category"
 MED_CATEGORY_DISPLAY = {"community": "Community", "inpatient": "Inpatient", "discharge": "Discharge"}
+ASSERTED_DATE = "http://hl7.org/fhir/StructureDefinition/condition-assertedDate"
 ALLERGY_CLINICAL = "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical"
 ALLERGY_VERIFICATION = "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification"
 
@@ -26,6 +27,7 @@ def add_condition(chart: Chart, entry: dict, *, onset: str, recorded: str, categ
     status = "resolved" if abatement else "active"
     resource = {
         "resourceType": "Condition", "id": chart.new_id(), "meta": codes.profile(CATEGORY_PROFILE[category]),
+        "extension": [{"url": ASSERTED_DATE, "valueDateTime": recorded}],  # asserted when it was recorded
         "clinicalStatus": concept(codes.CONDITION_CLINICAL, status, CLINICAL[status]),
         "verificationStatus": concept(codes.CONDITION_VERIFICATION, "confirmed", "Confirmed"),
         "category": codes.category(codes.CONDITION_CATEGORY, category, CATEGORY_DISPLAY[category]),
@@ -216,6 +218,7 @@ def add_exam_observation(chart: Chart, visit: Visit, key: str, value, *, categor
         "subject": chart.subject(),
         "encounter": visit.ref,
         "effectiveDateTime": visit.at(8),
+        "performer": [dict(visit.clinician.ref)],
     }
     if isinstance(value, dict):
         resource["valueCodeableConcept"] = value

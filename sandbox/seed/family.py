@@ -28,9 +28,12 @@ def related_person(resource_id: str, patient: dict, relationship: str, given: st
         "patient": {"reference": f"Patient/{patient['id']}"},
         "relationship": [concept(ROLE_CODES, entry["code"], entry["display"], entry["text"])],
         "name": [{"use": "official", "family": family, "given": [given]}],
-        "telecom": [{"system": "phone", "value": phone or patient["telecom"][0]["value"], "use": "mobile"}],
-        "address": [dict(address) for address in patient.get("address", [])[:1]],
     }
+    phone = phone or next((t["value"] for t in patient.get("telecom", []) if t.get("system") == "phone"), None)
+    if phone:
+        resource["telecom"] = [{"system": "phone", "value": phone, "use": "mobile"}]
+    if patient.get("address"):
+        resource["address"] = [dict(patient["address"][0])]
     if gender:
         resource["gender"] = RELATIONSHIP_GENDER.get(relationship, gender)
     return resource

@@ -9,6 +9,7 @@ from . import codes
 from .codes import Tables, concept
 from .record import Chart, Visit
 
+QUESTIONNAIRE_URI = codes.US_CORE + "us-core-extension-questionnaire-uri"
 ORDINAL = "http://hl7.org/fhir/StructureDefinition/ordinalValue"
 QUESTIONNAIRE_IDS = {"phq-9": "questionnaire-phq-9", "hunger-vital-sign": "questionnaire-hunger-vital-sign"}
 DEPRESSION_SCREEN = "454711000124102"  # procedures.json "depression-screening"
@@ -93,6 +94,8 @@ def _response(chart: Chart, visit: Visit, key: str, items: list[dict], minutes: 
         "resourceType": "QuestionnaireResponse", "id": chart.us_core_id(),
         "meta": codes.profile("us-core-questionnaireresponse"),
         "questionnaire": chart.tables.questionnaires[key]["url"],
+        "_questionnaire": {"extension": [{"url": QUESTIONNAIRE_URI,
+                                          "valueUri": chart.tables.questionnaires[key]["url"]}]},
         "status": "completed",
         "subject": chart.subject_with_name(),
         "encounter": visit.ref,
