@@ -13,7 +13,7 @@ from faker import Faker
 from . import codes
 from .codes import Tables, concept
 from .coverage import payer_organizations
-from .patients import faker_for
+from .patients import faker_for, written_surname
 from .pharmacy import medication_resources, pharmacy_organization
 from .record import Clinician, Staff, stable_int
 from .screening import questionnaire_resources
@@ -105,7 +105,7 @@ def _practitioner(number: int, specialty: dict, fake: Faker, rng: random.Random,
                   area: str) -> tuple[dict, Clinician]:
     female = rng.random() < 0.55
     given = fake.first_name_female() if female else fake.first_name_male()
-    family = fake.last_name()
+    family = written_surname(fake.last_name())
     credential = specialty["credential"]
     is_doctor = credential in ("MD", "DO")
     name = {"use": "official", "family": family, "given": [given], "suffix": [credential]}
