@@ -8,7 +8,7 @@ from __future__ import annotations
 from .careplans import add_care_plan, add_care_team, add_goals
 from .coverage import add_coverage
 from .devices import add_implant, wants_implant
-from .family import add_family_member
+from .family import add_family_member, is_parent
 from .pharmacy import add_dispenses, add_reported_medication
 from .provenance import add_provenance
 from .record import Chart
@@ -21,8 +21,7 @@ def complete_record(chart: Chart, *, family: tuple[str, str] | None = None,
     (``(relationship, given name)``) and implant age; random patients get them by chance."""
     relative = add_family_member(chart, *family) if family else add_family_member(chart)
     child = chart.age_years(chart.anchor) < 18
-    add_coverage(chart, relative if child and relative and relative["relationship"][0]["coding"][0]["code"]
-                 in ("MTH", "FTH") else None)
+    add_coverage(chart, subscriber=relative if child and relative is not None and is_parent(relative) else None)
     care_team = add_care_team(chart, relative)
     goals = add_goals(chart)
     add_care_plan(chart, goals, care_team)

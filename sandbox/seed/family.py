@@ -11,6 +11,7 @@ from .patients import faker_for, written_surname
 from .record import Chart, stable_int
 
 ROLE_CODES = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
+PARENT_CODES = ("MTH", "FTH")
 RELATIONSHIP_GENDER = {"parent-female": "female", "parent-male": "male", "daughter": "female", "son": "male"}
 
 
@@ -37,6 +38,10 @@ def related_person(resource_id: str, patient: dict, relationship: str, given: st
     if gender:
         resource["gender"] = RELATIONSHIP_GENDER.get(relationship, gender)
     return resource
+
+
+def is_parent(resource: dict) -> bool:
+    return resource["relationship"][0]["coding"][0]["code"] in PARENT_CODES
 
 
 def _contact_is_female(patient: dict) -> bool:
