@@ -216,3 +216,33 @@ def test_the_shared_resources_story_data_points_at_are_served(client):
         if resource["resourceType"] in SHARED_TYPES:
             response = client.get(f"/fhir/{resource['resourceType']}/{resource['id']}")
             assert response.status_code == 200 and response.get_json()["meta"]["profile"] == [US_CORE + profile]
+
+
+def test_results_and_ordered_procedures_point_at_their_order_and_specimen():
+    by_ref = {f"{r['resourceType']}/{r['id']}": r for r in story_data()}
+    labs = [r for r in story_data() if r["resourceType"] in ("Observation", "DiagnosticReport")
+            and r["category"][0]["coding"][0]["code"] in ("laboratory", "LAB")]
+    assert labs
+    for result in labs:
+        order = by_ref[result["basedOn"][0]["reference"]]
+        specimen = by_ref[(result["specimen"] if result["resourceType"] == "Observation"
+                           else result["specimen"][0])["reference"]]
+        assert order["subject"] == specimen["subject"] == {"reference": result["subject"]["reference"]}
+        assert specimen["request"] == [{"reference": f"ServiceRequest/{order['id']}"}]
+        assert order["authoredOn"] <= result["effectiveDateTime"] == specimen["collection"]["collectedDateTime"]
+    mammograms = [r for r in story_data() if r["resourceType"] == "Procedure" and "basedOn" in r]
+    assert mammograms
+    for procedure in mammograms:
+        order = by_ref[procedure["basedOn"][0]["reference"]]
+        assert order["code"] == procedure["code"] and order["encounter"] == procedure["encounter"]
+
+
+def test_visits_give_their_reason_and_follow_ups_point_at_the_problem():
+    encounters = [r for r in story_data() if r["resourceType"] == "Encounter"]
+    assert all(e.get("reasonCode") for e in encounters if e["class"]["code"] == "AMB")
+    linked = [e for e in encounters if e.get("reasonReference")]
+    assert len(linked) >= 10
+    conditions = {f"Condition/{r['id']}": r for r in story_data() if r["resourceType"] == "Condition"}
+    for encounter in linked:
+        condition = conditions[encounter["reasonReference"][0]["reference"]]
+        assert condition["code"]["coding"][0]["code"] == encounter["reasonCode"][0]["coding"][0]["code"]
