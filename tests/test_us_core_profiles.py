@@ -6,14 +6,18 @@ store's validation with its references resolving."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+import os
+import subprocess
+import sys
 from functools import cache
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import ANCHOR_DATE, TEST_PATIENTS, TEST_SEED
+from conftest import ANCHOR_DATE, ROOT, TEST_PATIENTS, TEST_SEED
 
-from sandbox.seed import STORY_PATIENTS, generate_batches
+from sandbox.seed import STORY_PATIENTS, generate, generate_batches
 from sandbox.seed.codes import US_CORE, default_data_dir
 from sandbox.store.validation import resource_problems
 
@@ -246,3 +250,16 @@ def test_visits_give_their_reason_and_follow_ups_point_at_the_problem():
     for encounter in linked:
         condition = conditions[encounter["reasonReference"][0]["reference"]]
         assert condition["code"]["coding"][0]["code"] == encounter["reasonCode"][0]["coding"][0]["code"]
+
+
+def test_another_process_generates_the_same_records():
+    """Same seed, same ids and records, whatever the process's hash seed (nothing may depend on set order)."""
+    script = ("import datetime as dt, hashlib, json; from sandbox.seed import generate; "
+              "print(hashlib.sha256(''.join(json.dumps(r, sort_keys=True) for r in "
+              f"generate({TEST_SEED}, 3, dt.date.fromisoformat('{ANCHOR_DATE}'))).encode()).hexdigest())")
+    digests = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": str(hash_seed)}, cwd=ROOT).stdout.strip()
+               for hash_seed in (1, 2)}
+    here = hashlib.sha256("".join(json.dumps(r, sort_keys=True) for r in
+                                  generate(TEST_SEED, 3, dt.date.fromisoformat(ANCHOR_DATE))).encode()).hexdigest()
+    assert digests == {here}
