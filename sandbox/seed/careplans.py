@@ -4,13 +4,11 @@ ties the active problems to their goals (US Core CareTeam, Goal and CarePlan).""
 from __future__ import annotations
 
 import datetime as dt
-from html import escape
 
+from ..narrative import render_div
 from . import codes
 from .codes import concept
 from .record import Chart, Clinician, stamp
-
-XHTML_NS = "http://www.w3.org/1999/xhtml"
 
 
 def active_problems(chart: Chart) -> list[dict]:
@@ -115,23 +113,18 @@ def _due(chart: Chart, start: dt.date, months: int) -> dt.date:
 
 
 def add_care_plan(chart: Chart, goals: list[tuple[dict, dict]], care_team: dict) -> dict | None:
-    """The assessment and plan for the active problems, its narrative written for a reader (status additional)."""
+    """The assessment and plan for the active problems; its narrative lists each problem with its goal."""
     problems = active_problems(chart)
     if not problems:
         return None
     goal_of = {condition["id"]: goal for goal, condition in goals}
-    rows = []
-    for condition in problems:
-        goal = goal_of.get(condition["id"])
-        aim = goal["description"]["text"] if goal else "Monitor at routine visits"
-        rows.append(f"<li>{escape(condition['code']['text'])}: {escape(aim)}</li>")
-    div = (f'<div xmlns="{XHTML_NS}"><p><b>Assessment and plan</b> for {escape(chart.name)}</p>'
-           f'<ul>{"".join(rows)}</ul></div>')
+    plan_lines = [(condition["code"]["text"], goal_of[condition["id"]]["description"]["text"]
+                   if condition["id"] in goal_of else "Monitor at routine visits") for condition in problems]
     category = chart.tables.records["careplan_category"]
     last = chart.visits[-1] if chart.visits else None
     plan = {
         "resourceType": "CarePlan", "id": chart.us_core_id(), "meta": codes.profile("us-core-careplan"),
-        "text": {"status": "additional", "div": div},
+        "text": {"status": "generated", "div": render_div("CarePlan", plan_lines)},
         "status": "active",
         "intent": "plan",
         "category": [concept(category["system"], category["code"], category["display"])],
