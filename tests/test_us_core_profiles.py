@@ -29,7 +29,6 @@ VALIDATED_PATIENTS = 20  # enough random patients that the rarer records (implan
 NOT_COVERED = {
     "us-core-observation-occupation": "no occupation history is generated",
     "us-core-observation-pregnancyintent": "no pregnancy-intent observations are generated",
-    "us-core-observation-sexual-orientation": "no sexual-orientation observations are generated",
     "us-core-diagnosticreport-note": "notes are DocumentReferences only",
 }
 

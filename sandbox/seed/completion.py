@@ -13,7 +13,7 @@ from .orders import order_procedures
 from .pharmacy import add_dispenses, add_reported_medication
 from .provenance import add_provenance
 from .record import Chart
-from .screening import add_screenings
+from .screening import add_screenings, add_sexual_orientation
 
 
 def complete_record(chart: Chart, *, family: tuple[str, str] | None = None,
@@ -32,6 +32,7 @@ def complete_record(chart: Chart, *, family: tuple[str, str] | None = None,
         add_implant(chart, "knee")
     order_procedures(chart)
     add_screenings(chart)
+    add_sexual_orientation(chart)
     add_reported_medication(chart)
     add_dispenses(chart)
     add_provenance(chart)

@@ -1,7 +1,8 @@
 """Screening questionnaires answered at visits (US Core QuestionnaireResponse) and their scores as US Core
 screening-assessment Observations: the PHQ-9 at every depression screening, the Hunger Vital Sign (food
 insecurity, a social-determinants screen) at some adult check-ups. Items and answers are the LOINC codes of
-the Questionnaires published with US Core (seed_data/us_core/questionnaires.json)."""
+the Questionnaires published with US Core (seed_data/us_core/questionnaires.json). Sexual orientation, asked at
+some adult check-ups, is recorded here too."""
 
 from __future__ import annotations
 
@@ -122,4 +123,26 @@ def _score(chart: Chart, visit: Visit, response: dict, code: dict, value: dict, 
         "performer": [chart.subject_with_name()],
         **value,
         "derivedFrom": [{"reference": f"QuestionnaireResponse/{response['id']}"}],
+    })
+
+
+def add_sexual_orientation(chart: Chart) -> dict | None:
+    """Sexual orientation as the patient stated it at their latest adult check-up, when they were asked."""
+    spec = chart.tables.records["sexual_orientation"]
+    checkups = [v for v in chart.visits if v.kind == "well-adult"]
+    rng = chart.us_core_rng
+    if not checkups or not (chart.key.startswith("story-") or rng.random() < spec["asked_rate"]):
+        return None
+    answer = rng.choices(spec["answers"], weights=[a["weight"] for a in spec["answers"]])[0]
+    visit = checkups[-1]
+    return chart.add({
+        "resourceType": "Observation", "id": chart.us_core_id(),
+        "meta": codes.profile("us-core-observation-sexual-orientation"),
+        "status": "final",
+        "category": codes.category(codes.OBSERVATION_CATEGORY, "social-history", "Social History"),
+        "code": codes.loinc(spec["loinc"], spec["display"]),
+        "subject": chart.subject(),
+        "encounter": visit.ref,
+        "effectiveDateTime": visit.at(4),
+        "valueCodeableConcept": concept(answer["system"], answer["code"], answer["display"]),
     })
