@@ -253,9 +253,9 @@ def test_lab_results_have_range_and_interpretation():
         assert flag["code"] == expected
 
 
-def test_diagnostic_reports_list_results_of_the_same_patient():
+def test_lab_reports_list_results_of_the_same_patient():
     index = {f"{r['resourceType']}/{r['id']}": r for r in resources()}
-    reports = by_type(resources(), "DiagnosticReport")
+    reports = [r for r in by_type(resources(), "DiagnosticReport") if r["category"][0]["coding"][0]["code"] == "LAB"]
     assert reports
     for report in reports:
         assert report["result"]

@@ -29,7 +29,6 @@ VALIDATED_PATIENTS = 20  # enough random patients that the rarer records (implan
 NOT_COVERED = {
     "us-core-observation-occupation": "no occupation history is generated",
     "us-core-observation-pregnancyintent": "no pregnancy-intent observations are generated",
-    "us-core-diagnosticreport-note": "notes are DocumentReferences only",
 }
 
 # Must-support elements that realistic data leaves out, and why.
@@ -45,6 +44,8 @@ ABSENT_BY_NATURE = {
     "Device.distinctIdentifier": "only for tissue products (HCT/P); the seeded implants are not",
     "MedicationRequest.dosageInstruction.doseAndRate": "the medication tables give the dose in the sig text",
     "MedicationDispense.dosageInstruction.doseAndRate": "the medication tables give the dose in the sig text",
+    "DiagnosticReport.result": "only for the note profile: imaging reports hold their findings as text",
+    "DiagnosticReport.media": "no images are stored, only the radiologist's report",
     "PractitionerRole.endpoint": "the practice has no Direct or FHIR endpoints",
     "DocumentReference.content.attachment.url": "notes carry their text inline (attachment.data), the alternative",
 }

@@ -9,6 +9,7 @@ from .careplans import add_care_plan, add_care_team, add_goals
 from .coverage import add_coverage
 from .devices import add_implant, wants_implant
 from .family import add_family_member, is_parent
+from .imaging import add_imaging_reports
 from .orders import order_procedures
 from .pharmacy import add_dispenses, add_reported_medication
 from .provenance import add_provenance
@@ -31,6 +32,7 @@ def complete_record(chart: Chart, *, family: tuple[str, str] | None = None,
     elif wants_implant(chart, "knee"):
         add_implant(chart, "knee")
     order_procedures(chart)
+    add_imaging_reports(chart)
     add_screenings(chart)
     add_sexual_orientation(chart)
     add_reported_medication(chart)
