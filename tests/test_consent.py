@@ -62,7 +62,7 @@ def test_the_page_lists_each_scope_with_a_checkbox_per_resource_type(client):
     assert response.headers["Content-Security-Policy"] == "frame-ancestors 'self'"
     assert response.headers["X-Frame-Options"] == "SAMEORIGIN"
     page = dom(response.text)
-    assert page.one("h1").text == "Allow Sandbox Demo App to act as Dr. Lori Mcdonald?"
+    assert page.one("h1").text == "Allow Sandbox Demo App to act as Dr. Lori McDonald?"
     boxes = page.select('input[type="checkbox"][name="type"]')
     assert [b.attrs["value"] for b in boxes] == ["Observation", "MedicationRequest", "Patient"]
     assert all("checked" in b.attrs for b in boxes)

@@ -48,7 +48,7 @@ def test_top_bar_shows_the_persona_sign_out_and_switch_user(clinician):
     page = dom(clinician.get("/ehr").text)
     bar = page.one("header.topbar")
     assert [a.text for a in bar.select("nav a")][:2] == ["Patients", "Apps"]
-    assert "Dr. Lori Mcdonald · Clinician" in bar.one(".persona-who").text
+    assert "Dr. Lori McDonald · Clinician" in bar.one(".persona-who").text
     form = bar.one("form")
     assert form.attrs["action"] == "/auth/logout" and form.attrs["method"] == "post"
     assert form.one("input[name=csrf]").attrs["value"] == csrf_of(clinician)

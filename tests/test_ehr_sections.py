@@ -45,7 +45,7 @@ def text_note(note_id: str, patient_id: str, text: str, date: str) -> dict:
     return {"resourceType": "DocumentReference", "id": note_id, "status": "current",
             "subject": {"reference": f"Patient/{patient_id}"}, "date": date,
             "type": {"coding": [{"system": "http://loinc.org", "code": "11506-3", "display": "Progress note"}]},
-            "author": [{"display": "Dr. Lori Mcdonald, MD"}],
+            "author": [{"display": "Dr. Lori McDonald, MD"}],
             "content": [{"attachment": {"contentType": "text/plain",
                                         "data": base64.b64encode(text.encode()).decode()}}]}
 
@@ -256,7 +256,7 @@ def test_procedures_show_date_performer_status_and_reason(clinician, seeded_stor
     assert len(rows) == len(of_patient(seeded_store, "Procedure"))
     first = [td.text for td in rows[0].select("td")]
     assert re.fullmatch(r"\d{2}-[A-Z][a-z]{2}-\d{4} \d{2}:\d{2}", first[0])
-    assert "Dr. Lori Mcdonald, MD" in [td.select("td")[2].text for td in rows]
+    assert "Dr. Lori McDonald, MD" in [td.select("td")[2].text for td in rows]
     assert "None" not in page.one("table").text
 
 
@@ -285,12 +285,12 @@ def test_notes_list_and_the_newest_in_the_reading_pane(clinician, seeded_store):
     assert links[0].attrs["hx-target"] == "#main" and links[0].attrs["hx-push-url"] == "true"
     assert links[0].one(".note-head").text == "Progress note"
     assert links[0].one(".note-when").text == "18-Mar-2026 09:25"
-    assert [m.children[-1] for m in links[0].select(".note-meta")] == ["Dr. Lori Mcdonald, MD",
+    assert [m.children[-1] for m in links[0].select(".note-meta")] == ["Dr. Lori McDonald, MD",
                                                                        "Ambulatory · Follow-up visit"]
     reader = page.one("article#note-reader")
     assert reader.one("h3").text == "Progress note"
     facts = {div.one("dt").text: div.one("dd").text for div in reader.select(".note-facts div")}
-    assert facts == {"Date": "18-Mar-2026 09:25", "Author": "Dr. Lori Mcdonald, MD",
+    assert facts == {"Date": "18-Mar-2026 09:25", "Author": "Dr. Lori McDonald, MD",
                      "Encounter": "Ambulatory · Follow-up visit"}
     text = "".join(reader.one("pre.note-text").children)
     assert text.startswith("PROGRESS NOTE\nRiverside Primary Care | 2026-03-18\n")

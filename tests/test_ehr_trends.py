@@ -258,9 +258,9 @@ def test_procedure_rows_read_not_known_for_what_is_missing():
         "date": "22-Jun-2022 12:31", "name": "Medication Reconciliation (procedure)", "code": "SNOMED CT 430193006",
         "performer": "Not known", "status": "Completed", "reason": "Not known"}
     reasoned = history.procedure_row({"performedDateTime": "2025-03-03",
-                                      "performer": [{"actor": {"display": "Dr. Lori Mcdonald, MD"}}],
+                                      "performer": [{"actor": {"display": "Dr. Lori McDonald, MD"}}],
                                       "reasonReference": [{"display": "Type 2 diabetes"}]})
-    assert (reasoned["performer"], reasoned["reason"]) == ("Dr. Lori Mcdonald, MD", "Type 2 diabetes")
+    assert (reasoned["performer"], reasoned["reason"]) == ("Dr. Lori McDonald, MD", "Type 2 diabetes")
 
 
 def test_note_rows_and_text():

@@ -94,7 +94,7 @@ def test_signed_in_the_page_says_who_and_signs_out_with_csrf(client, store):
     session_id = session_id_of(client)
     page = dom(client.get("/auth/login").text)
     box = page.one("form.signed-in")
-    assert "Signed in as Dr. Lori Mcdonald" in box.text and box.attrs["action"] == "/auth/logout"
+    assert "Signed in as Dr. Lori McDonald" in box.text and box.attrs["action"] == "/auth/logout"
     assert client.post("/auth/logout", data={"csrf": "forged"}).status_code == 400
     assert not ended(store, session_id)
     out = client.post("/auth/logout", data={"csrf": box.one('input[name="csrf"]').attrs["value"],

@@ -73,7 +73,9 @@ def test_the_sign_in_page_offers_patients_and_family_members_only(client, family
     assert page.one("p.lead").text.startswith("Sandbox sign-in: no password needed")
     cards = page.select("button.persona")
     assert [c.attrs["value"] for c in cards] == ["marcus.johnson", "lily.nguyen", "sofia.martinez",
-                                                 "eleanor.whitfield", "walter.kowalski", "thi.nguyen"]
+                                                 "eleanor.whitfield", "walter.kowalski", "denise.johnson",
+                                                 "hoa.nguyen", "luis.martinez", "margaret.whitfield",
+                                                 "daniel.kowalski", "thi.nguyen"]
     first, last = ([s.text for s in c.select("span")] for c in (cards[0], cards[-1]))
     assert first == ["Mr. Marcus Anthony Johnson", "Patient", "Patient/story-diabetes"]
     assert last == ["Thi Nguyen", "Family member of Lily Nguyen", "RelatedPerson/rp-mother"]
@@ -130,7 +132,7 @@ def test_a_clinician_opening_the_portal_is_told_kindly_to_switch_user(client):
     assert response.status_code == 403
     page = dom(response.text)
     assert page.one("h1").text == "The patient portal is for patients"
-    assert "You are signed in as Dr. Lori Mcdonald, a clinician" in page.one("main p").text
+    assert "You are signed in as Dr. Lori McDonald, a clinician" in page.one("main p").text
     switch = page.one("main a")
     assert (switch.text, switch.attrs["href"]) == ("Switch user", "/portal/login?next=/portal")
 
@@ -195,7 +197,7 @@ def test_medicines_taken_now_with_what_they_are_for(client):
     page = dom(client.get("/portal/medicines").text)
     current = [li.text for li in page.one('section[aria-labelledby="h-current"]').select("li")]
     assert ("Metformin ER 500 mg tablet Take 2 tablets by mouth once daily with the evening meal For Type 2 diabetes "
-            "· Started 2 June 2020 · Prescribed by Dr. Lori Mcdonald") in current
+            "· Started 2 June 2020 · Prescribed by Dr. Lori McDonald") in current
 
 
 def test_long_dates():

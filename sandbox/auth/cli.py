@@ -191,6 +191,30 @@ def list_users(values: dict) -> None:
         click.echo(f"{user.username:<28} {kind:<15} {user.fhir_user:<40} {password}")
 
 
+@users.command("add-family")
+@click.argument("patient_id")
+@click.option("--given", required=True, help="The family member's first name.")
+@click.option("--family", help="Their family name (default: the patient's).")
+@click.option("--relationship", required=True,
+              help="How they are related to the patient: parent-female, parent-male, spouse, daughter or son "
+                   "(the family table of seed_data/records.json).")
+@click.option("--username", help="Their portal user name (default: given.family).")
+@click.option("--password", help="A password of their own (default: none, or the shared sign-in password).")
+@click.pass_obj
+def add_family(values: dict, patient_id: str, given: str, family: str | None, relationship: str,
+               username: str | None, password: str | None) -> None:
+    """Add a family member (US Core RelatedPerson) of PATIENT_ID who signs in to the portal and sees that record."""
+    from ..family_members import FamilyMemberError, add_family_member
+
+    try:
+        resource, user = add_family_member(_store(values), patient_id, given, relationship, family=family,
+                                           username=username, password=password)
+    except FamilyMemberError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Added RelatedPerson/{resource['id']} ({user.display_name}) for Patient/{patient_id}; "
+               f"they sign in to the portal as {user.username}.")
+
+
 @users.command("password")
 @click.argument("username")
 @click.option("--password", help="The new password (asked for when not given).")

@@ -1,8 +1,10 @@
 """Deterministic synthetic data: FHIR R4 resources for a sandbox EHR full of believable patients.
 
 ``generate_batches(seed, patients, anchor_date)`` yields the shared practice first (organization, locations,
-clinicians), then one batch per patient: the hand-crafted story patients, then ``patients`` random ones. The
-same arguments always give byte-identical resources; every date is on or before ``anchor_date``. Each resource
+clinicians), then one batch per patient: the hand-crafted story patients, then ``patients`` random ones, then
+the Groups of those patients (a diabetes registry, each payer's members, the story patients). The
+same arguments always give byte-identical resources; every date is on or before ``anchor_date``, except
+what lies ahead by nature (a goal's due date, an implant's expiry date). Each resource
 carries a generated narrative (``text``) built from its own data.
 """
 
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from ..narrative import with_narrative
 from .codes import load_tables
+from .groups import GroupCollector
 from .population import build_random_patient
 from .shared import build_shared
 from .stories import STORIES, STORY_PATIENTS
@@ -22,8 +25,9 @@ __all__ = ["STORY_PATIENTS", "count_batches", "generate", "generate_batches"]
 
 
 def count_batches(patients: int) -> int:
-    """How many batches ``generate_batches`` yields: the shared batch, the stories, the random patients."""
-    return 1 + len(STORIES) + patients
+    """How many batches ``generate_batches`` yields: the shared batch, the stories, the random patients, the
+    groups."""
+    return 1 + len(STORIES) + patients + 1
 
 
 def generate_batches(seed: int, patients: int, anchor_date: dt.date,
@@ -32,10 +36,16 @@ def generate_batches(seed: int, patients: int, anchor_date: dt.date,
     tables = load_tables(Path(data_dir) if data_dir else None)
     shared, staff = build_shared(tables)
     yield _narrated(shared)
+    collector = GroupCollector(tables)
     for story in STORIES:
-        yield _narrated(story.build(anchor_date, staff, tables))
+        batch = story.build(anchor_date, staff, tables)
+        collector.see(batch, story=True)
+        yield _narrated(batch)
     for index in range(patients):
-        yield _narrated(build_random_patient(seed, index, anchor_date, staff, tables))
+        batch = build_random_patient(seed, index, anchor_date, staff, tables)
+        collector.see(batch, story=False)
+        yield _narrated(batch)
+    yield _narrated(collector.groups(staff.organization))
 
 
 def _narrated(batch: list[dict]) -> list[dict]:

@@ -7,7 +7,7 @@ import random
 
 from . import codes
 from .codes import concept
-from .record import Chart, Clinician, Visit
+from .record import Chart, Clinician, Visit, stable_int
 
 CLINICAL = {"active": "Active", "resolved": "Resolved", "inactive": "Inactive"}
 CATEGORY_DISPLAY = {"problem-list-item": "Problem List Item", "encounter-diagnosis": "Encounter Diagnosis"}
@@ -15,6 +15,7 @@ CATEGORY_PROFILE = {"problem-list-item": "us-core-condition-problems-health-conc
                     "encounter-diagnosis": "us-core-condition-encounter-diagnosis"}
 MED_CATEGORY = "http://terminology.hl7.org/CodeSystem/medicationrequest-category"
 MED_CATEGORY_DISPLAY = {"community": "Community", "inpatient": "Inpatient", "discharge": "Discharge"}
+ASSERTED_DATE = "http://hl7.org/fhir/StructureDefinition/condition-assertedDate"
 ALLERGY_CLINICAL = "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical"
 ALLERGY_VERIFICATION = "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification"
 
@@ -26,6 +27,7 @@ def add_condition(chart: Chart, entry: dict, *, onset: str, recorded: str, categ
     status = "resolved" if abatement else "active"
     resource = {
         "resourceType": "Condition", "id": chart.new_id(), "meta": codes.profile(CATEGORY_PROFILE[category]),
+        "extension": [{"url": ASSERTED_DATE, "valueDateTime": recorded}],  # asserted when it was recorded
         "clinicalStatus": concept(codes.CONDITION_CLINICAL, status, CLINICAL[status]),
         "verificationStatus": concept(codes.CONDITION_VERIFICATION, "confirmed", "Confirmed"),
         "category": codes.category(codes.CONDITION_CATEGORY, category, CATEGORY_DISPLAY[category]),
@@ -39,6 +41,8 @@ def add_condition(chart: Chart, entry: dict, *, onset: str, recorded: str, categ
         resource["abatementDateTime"] = abatement
     resource["recordedDate"] = recorded
     resource["recorder"] = dict((recorder or (visit.clinician if visit else chart.pcp)).ref)
+    if not abatement:  # an active problem: later visits for it give it as their reason
+        chart.conditions_by_code[entry["snomed"]] = resource
     return chart.add(resource)
 
 
@@ -80,8 +84,8 @@ def add_medication(chart: Chart, key: str, *, authored: str, requester: Clinicia
         "status": status,
         "intent": "order",
         "category": codes.category(MED_CATEGORY, category, MED_CATEGORY_DISPLAY[category]),
-        "medicationCodeableConcept": {"coding": [codes.coding(codes.RXNORM, med["rxnorm"], med["display"])],
-                                      "text": med["text"]},
+        "reportedBoolean": False,  # a first-hand order, not a report of one
+        **medication_element(key, med, by_reference=stable_int(chart.key + key + authored) % 4 == 0),
         "subject": chart.subject_with_name(),
     }
     if visit is not None:
@@ -98,9 +102,33 @@ def add_medication(chart: Chart, key: str, *, authored: str, requester: Clinicia
             "numberOfRepeatsAllowed": refills if refills is not None else (0 if days else 3),
             "expectedSupplyDuration": codes.quantity(days or 90, "days", "d"),
         }
+        doses = doses_for(med, days or 90)
+        if doses:
+            resource["dispenseRequest"]["quantity"] = {"value": doses, "unit": "dose"}
     if status == "active" and med["text"] not in chart.active_medications:
         chart.active_medications.append(med["text"])
     return chart.add(resource)
+
+
+def medication_element(key: str, med: dict, *, by_reference: bool) -> dict:
+    """``medicationCodeableConcept``, or for some orders a reference to the practice's Medication resource of the
+    same product (US Core reads both forms)."""
+    if by_reference:
+        return {"medicationReference": {"reference": f"Medication/{medication_id(key)}", "display": med["text"]}}
+    return {"medicationCodeableConcept": {"coding": [codes.coding(codes.RXNORM, med["rxnorm"], med["display"])],
+                                          "text": med["text"]}}
+
+
+def medication_id(key: str) -> str:
+    return f"medication-{key}"
+
+
+def doses_for(med: dict, days: int) -> int | None:
+    """How many doses a supply of ``days`` holds, for products taken a fixed number of times a day."""
+    frequency, period, unit = med["timing"]
+    if unit != "d" or med.get("as_needed"):
+        return None
+    return round(days * frequency / period)
 
 
 def course_status(chart: Chart, key: str, start: dt.date) -> str:
@@ -190,6 +218,7 @@ def add_exam_observation(chart: Chart, visit: Visit, key: str, value, *, categor
         "subject": chart.subject(),
         "encounter": visit.ref,
         "effectiveDateTime": visit.at(8),
+        "performer": [dict(visit.clinician.ref)],
     }
     if isinstance(value, dict):
         resource["valueCodeableConcept"] = value

@@ -47,7 +47,7 @@ INTERPRETATIONS = {"H": "High", "L": "Low", "N": "Normal"}
 
 TABLE_NAMES = (
     "conditions", "medications", "labs", "vitals", "exams", "vaccines", "procedures",
-    "encounter_types", "allergies", "growth", "places", "staff", "demographics",
+    "encounter_types", "allergies", "growth", "places", "staff", "demographics", "records",
 )
 
 
@@ -73,6 +73,12 @@ class Tables:
     places: dict
     staff: dict
     demographics: dict
+    records: dict
+    questionnaires: dict
+
+    def rxnorm_keys(self) -> dict[str, str]:
+        """medications.json keys by RxNorm code."""
+        return _rxnorm_keys(self)
 
 
 @cache
@@ -85,7 +91,19 @@ def load_tables(data_dir: Path | None = None) -> Tables:
             table = json.load(handle)
         table.pop("_about", None)
         loaded[name] = table
+    with open(folder / "us_core" / "questionnaires.json", encoding="utf-8") as handle:
+        loaded["questionnaires"] = json.load(handle)["questionnaires"]
     return Tables(**loaded)
+
+
+_RXNORM_KEYS: dict[int, dict[str, str]] = {}
+
+
+def _rxnorm_keys(tables: Tables) -> dict[str, str]:
+    found = _RXNORM_KEYS.get(id(tables))
+    if found is None:
+        found = _RXNORM_KEYS[id(tables)] = {med["rxnorm"]: key for key, med in tables.medications.items()}
+    return found
 
 
 def coding(system: str, code: str, display: str) -> dict:

@@ -48,8 +48,13 @@ def open_visit(chart: Chart, kind: str, day: dt.date, *, hour: int = 9, minute: 
         }],
         "period": period,
     }
+    reason = reason or _routine_reason(spec)
     if reason:
         encounter["reasonCode"] = [reason]
+        condition = chart.conditions_by_code.get(reason["coding"][0]["code"])
+        if condition is not None:  # the problem is already on the chart: point at it too
+            encounter["reasonReference"] = [{"reference": f"Condition/{condition['id']}",
+                                             "display": condition["code"]["text"]}]
     if encounter_class == "IMP":
         encounter["hospitalization"] = {
             "admitSource": concept("http://terminology.hl7.org/CodeSystem/admit-source", "emd",
@@ -60,8 +65,17 @@ def open_visit(chart: Chart, kind: str, day: dt.date, *, hour: int = 9, minute: 
     encounter["location"] = [{"location": location_ref, "status": "completed", "period": dict(period)}]
     encounter["serviceProvider"] = chart.organization()
     chart.add(encounter)
-    return Visit(encounter=encounter, kind=kind, day=day, end_day=end_day, start=start, end=end, hour=hour,
-                 minute=minute, clinician=clinician, location=location_ref)
+    visit = Visit(encounter=encounter, kind=kind, day=day, end_day=end_day, start=start, end=end, hour=hour,
+                  minute=minute, clinician=clinician, location=location_ref)
+    chart.visits.append(visit)
+    return visit
+
+
+def _routine_reason(spec: dict) -> dict | None:
+    if "reason_icd10" not in spec:
+        return None
+    code, display = spec["reason_icd10"]
+    return concept(codes.ICD10CM, code, display, spec["text"])
 
 
 def reason_concept(entry: dict) -> dict:

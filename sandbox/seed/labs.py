@@ -8,6 +8,7 @@ dictates them. Derived values are computed, not drawn, so panels add up: eGFR fr
 from __future__ import annotations
 
 from . import codes
+from .orders import order_lab
 from .record import Chart, Visit, add_minutes, stamp
 from .vitals import rounded
 
@@ -80,6 +81,9 @@ def add_panel(chart: Chart, visit: Visit, panel_key: str, given: dict | None = N
     if (issued_day, hour) > (visit.day, 18):
         issued_day, hour, minute = visit.day, 18, 45
     issued = stamp(issued_day, hour, minute)
+    request, specimen = order_lab(chart, visit, panel_key, minutes_after_start)
+    based_on = [{"reference": f"ServiceRequest/{request['id']}"}]
+    drawn = {"reference": f"Specimen/{specimen['id']}", "display": specimen["type"]["text"]}
     results = []
     for key, raw in values.items():
         analyte = labs["analytes"][key]
@@ -92,6 +96,7 @@ def add_panel(chart: Chart, visit: Visit, panel_key: str, given: dict | None = N
             reference["high"] = codes.quantity(high, analyte["unit"], analyte["code"])
         obs = chart.add({
             "resourceType": "Observation", "id": chart.new_id(), "meta": codes.profile("us-core-observation-lab"),
+            "basedOn": list(based_on),
             "status": "final",
             "category": codes.category(codes.OBSERVATION_CATEGORY, "laboratory", "Laboratory"),
             "code": {"coding": [codes.coding(codes.LOINC, analyte["loinc"], analyte["display"])],
@@ -102,12 +107,14 @@ def add_panel(chart: Chart, visit: Visit, panel_key: str, given: dict | None = N
             "issued": issued,
             "valueQuantity": codes.quantity(value, analyte["unit"], analyte["code"]),
             "interpretation": codes.interpretation(flag(value, low, high)),
+            "specimen": dict(drawn),
             "referenceRange": [reference],
         })
         results.append({"reference": f"Observation/{obs['id']}"})
     report = chart.add({
         "resourceType": "DiagnosticReport", "id": chart.new_id(),
         "meta": codes.profile("us-core-diagnosticreport-lab"),
+        "basedOn": list(based_on),
         "status": "final",
         "category": codes.category(codes.DIAGNOSTIC_SERVICE, "LAB", "Laboratory"),
         "code": codes.loinc(panel["loinc"], panel["display"], panel["text"]),
@@ -116,6 +123,7 @@ def add_panel(chart: Chart, visit: Visit, panel_key: str, given: dict | None = N
         "effectiveDateTime": collected,
         "issued": issued,
         "performer": [performer or chart.organization()],
+        "specimen": [dict(drawn)],
         "result": results,
     })
     return report, {key: rounded(v, labs["analytes"][key]["decimals"]) for key, v in values.items()}

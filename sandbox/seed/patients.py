@@ -54,7 +54,27 @@ class Person:
 
     @property
     def display_name(self) -> str:
-        return f"{' '.join(self.given)} {self.family}"
+        """First and family name, as a person writes it on a form: ``Lori McDonald``."""
+        return f"{self.given[0]} {self.family}"
+
+
+def distinct_name(draw, taken: str, tries: int = 20) -> str:
+    """A second given name other than the first: faker draws common names often enough that "Lori Lori" came up."""
+    for _ in range(tries):
+        name = draw()
+        if name != taken:
+            return name
+    raise RuntimeError(f"no given name other than {taken!r} in {tries} draws")
+
+
+_SCOTTISH_PREFIX = re.compile(r"^(Mc|Mac(?=(?:donald|kenzie|kay|intosh|millan|pherson|lean|leod)$))(.)(.*)$")
+
+
+def written_surname(name: str) -> str:
+    """Faker's surnames come capitalised as ``Mcdonald``; people write ``McDonald``, ``MacDonald``. "Mac" only
+    before the stems where it is the prefix (``Mack``, ``Macias`` stay)."""
+    match = _SCOTTISH_PREFIX.match(name)
+    return f"{match[1]}{match[2].upper()}{match[3]}" if match else name
 
 
 def _weighted(rng: random.Random, table: dict) -> str:
@@ -76,9 +96,10 @@ def make_person(rng: random.Random, fake: Faker, anchor: dt.date, tables: Tables
     age_days = random_age_days(rng, tables) if age_days is None else age_days
     birth = anchor - dt.timedelta(days=age_days)
     age = years_between(birth, anchor)
-    first = fake.first_name_female() if sex == "female" else fake.first_name_male()
-    middle = fake.first_name_female() if sex == "female" else fake.first_name_male()
-    family = fake.last_name()
+    first_name = fake.first_name_female if sex == "female" else fake.first_name_male
+    first = first_name()
+    middle = distinct_name(first_name, first)
+    family = written_surname(fake.last_name())
     races = [_weighted(rng, demo["race"])]
     if rng.random() < demo["multiracial_rate"]:
         other = _weighted(rng, demo["race"])

@@ -9,6 +9,7 @@ import uuid
 from . import clinical, labs, notes, vitals
 from .acute import write_acute_episode
 from .codes import Tables
+from .completion import complete_record
 from .encounters import open_visit, reason_concept
 from .immunizations import add_history_before, add_immunization, available, doses_for_visit, flu_vaccine_key
 from .patients import faker_for, make_person, patient_resource, primary_care_for
@@ -51,7 +52,7 @@ def build_random_patient(seed: int, index: int, anchor: dt.date, staff: Staff, t
     for planned in plan.visits:
         write_visit(chart, plan, planned, history)
     write_notes(chart, history)
-    return chart.resources
+    return complete_record(chart)
 
 
 def write_history(chart: Chart, plan: Plan) -> None:

@@ -116,11 +116,28 @@ class Chart:
     excluded_classes: set[str] = field(default_factory=set)
     allergy_texts: list[str] = field(default_factory=list)
     active_medications: list[str] = field(default_factory=list)
+    visits: list[Visit] = field(default_factory=list)
+    conditions_by_code: dict[str, dict] = field(default_factory=dict)  # SNOMED CT code -> Condition
     _serial: int = 0
+    _us_core_serial: int = 0
+    _us_core_rng: random.Random | None = None
 
     def new_id(self) -> str:
         self._serial += 1
         return str(uuid.uuid5(ID_NAMESPACE, f"{self.key}/{self._serial}"))
+
+    def us_core_id(self) -> str:
+        """Ids of the US Core additions (orders, specimens, dispenses, provenance …) come from a counter of their
+        own, so adding them leaves the ids of every other resource as they were."""
+        self._us_core_serial += 1
+        return str(uuid.uuid5(ID_NAMESPACE, f"{self.key}/us-core/{self._us_core_serial}"))
+
+    @property
+    def us_core_rng(self) -> random.Random:
+        """The randomness of the US Core additions, apart from ``rng`` so that the rest of the chart is unchanged."""
+        if self._us_core_rng is None:
+            self._us_core_rng = random.Random(stable_int(self.key + "/us-core"))
+        return self._us_core_rng
 
     def add(self, resource: dict) -> dict:
         self.resources.append(resource)

@@ -12,8 +12,11 @@ from faker import Faker
 
 from . import codes
 from .codes import Tables, concept
-from .patients import faker_for
+from .coverage import payer_organizations
+from .patients import faker_for, written_surname
+from .pharmacy import medication_resources, pharmacy_organization
 from .record import Clinician, Staff, stable_int
+from .screening import questionnaire_resources
 
 ORGANIZATION_ID = "organization-riverside"
 ROLE_CODES = "http://terminology.hl7.org/CodeSystem/practitioner-role"
@@ -90,6 +93,11 @@ def build_shared(tables: Tables) -> tuple[list[dict], Staff]:
             clinicians.setdefault(specialty["key"], []).append(clinician)
             roles.append(_role(number, specialty, clinician, org_ref, locations, area))
     resources.extend(roles)
+    address = _address(tables, org_info["line"])
+    resources.append(pharmacy_organization(tables, address))
+    resources.extend(payer_organizations(tables, address))
+    resources.extend(medication_resources(tables))
+    resources.extend(questionnaire_resources(tables))
     return resources, Staff(organization=org_ref, locations=locations, clinicians=clinicians)
 
 
@@ -97,7 +105,7 @@ def _practitioner(number: int, specialty: dict, fake: Faker, rng: random.Random,
                   area: str) -> tuple[dict, Clinician]:
     female = rng.random() < 0.55
     given = fake.first_name_female() if female else fake.first_name_male()
-    family = fake.last_name()
+    family = written_surname(fake.last_name())
     credential = specialty["credential"]
     is_doctor = credential in ("MD", "DO")
     name = {"use": "official", "family": family, "given": [given], "suffix": [credential]}

@@ -7,6 +7,7 @@ import datetime as dt
 from .. import clinical, notes
 from ..acute import episode_condition
 from ..codes import Tables
+from ..completion import complete_record
 from ..immunizations import add_immunization, doses_for_visit, due_date, flu_day, flu_vaccine_key
 from ..patients import Person
 from ..record import Staff, weekday_on_or_after
@@ -77,7 +78,7 @@ def build(anchor: dt.date, staff: Staff, tables: Tables) -> list[dict]:
             second = shot_day + dt.timedelta(days=28)
             if chart.age_months(shot_day) < 12 and second < anchor:
                 add_immunization(chart, flu_vaccine_key(chart, second), second, hour=15, dose=2)
-    return chart.resources
+    return complete_record(chart, family=("parent-female", "Hoa"))
 
 
 def _ear_infection(chart, birth: dt.date) -> None:

@@ -6,6 +6,7 @@ import datetime as dt
 
 from .. import clinical, notes
 from ..codes import Tables
+from ..completion import complete_record
 from ..immunizations import add_immunization, flu_day, flu_vaccine_key
 from ..patients import Person
 from ..record import Staff
@@ -81,7 +82,7 @@ def build(anchor: dt.date, staff: Staff, tables: Tables) -> list[dict]:
         shot_day = flu_day(chart, season)
         if shot_day < anchor:
             add_immunization(chart, flu_vaccine_key(chart, shot_day), shot_day, hour=16)
-    return chart.resources
+    return complete_record(chart, family=("spouse", "Denise"))
 
 
 def _treat(chart, at, number, a1c, diabetes, lipids, hypertension) -> list[str]:

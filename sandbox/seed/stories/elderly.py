@@ -7,6 +7,7 @@ import datetime as dt
 from .. import clinical, notes
 from ..acute import episode_condition
 from ..codes import Tables
+from ..completion import complete_record
 from ..immunizations import add_immunization, flu_day, flu_vaccine_key
 from ..patients import Person
 from ..record import Staff
@@ -104,7 +105,7 @@ def build(anchor: dt.date, staff: Staff, tables: Tables) -> list[dict]:
         shot_day = flu_day(chart, season)
         if shot_day < anchor and shot_day > first:
             add_immunization(chart, flu_vaccine_key(chart, shot_day), shot_day, hour=11)
-    return chart.resources
+    return complete_record(chart, family=("daughter", "Margaret"), implant_years_ago=6)
 
 
 def _fall(chart, staff) -> None:

@@ -7,6 +7,7 @@ import datetime as dt
 from .. import clinical, notes
 from ..acute import episode_condition
 from ..codes import Tables
+from ..completion import complete_record
 from ..encounters import open_visit, reason_concept
 from ..immunizations import add_immunization, flu_day, flu_vaccine_key
 from ..patients import Person
@@ -62,7 +63,7 @@ def build(anchor: dt.date, staff: Staff, tables: Tables) -> list[dict]:
         if shot_day < anchor - dt.timedelta(days=240):  # missed this season's shot
             add_immunization(chart, flu_vaccine_key(chart, shot_day), shot_day, hour=15)
     _pneumonia_admission(chart, staff, copd)
-    return chart.resources
+    return complete_record(chart, family=("son", "Daniel"))
 
 
 def _pneumonia_admission(chart, staff, copd) -> None:

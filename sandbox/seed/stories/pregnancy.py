@@ -6,6 +6,7 @@ import datetime as dt
 
 from .. import clinical, notes
 from ..codes import Tables, snomed
+from ..completion import complete_record
 from ..immunizations import add_immunization, flu_day, flu_vaccine_key
 from ..patients import Person
 from ..record import Staff
@@ -91,7 +92,7 @@ def build(anchor: dt.date, staff: Staff, tables: Tables) -> list[dict]:
         shot_day = flu_day(chart, season)
         if last_period < shot_day < anchor:
             add_immunization(chart, flu_vaccine_key(chart, shot_day), shot_day, hour=16)
-    return chart.resources
+    return complete_record(chart, family=("spouse", "Luis"))
 
 
 def _pregnant(tables: Tables) -> dict:
