@@ -239,7 +239,7 @@ def _clinician(resource: dict) -> str:
 
 
 def short_clinician(display: str) -> str:
-    """``Dr. Lori Mcdonald, MD`` → ``Dr Mcdonald`` (the banner's short form); other names without credentials."""
+    """``Dr. Lori McDonald, MD`` → ``Dr McDonald`` (the banner's short form); other names without credentials."""
     name = display.split(",")[0].strip()
     words = name.split()
     if len(words) > 1 and words[0].rstrip(".") == "Dr":
