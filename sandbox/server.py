@@ -66,10 +66,14 @@ class _Gunicorn(BaseApplication):
             self.cfg.set("ssl_context", server_context)
 
     def load(self):
-        # Each worker builds its own app after the fork: no connection or state crosses processes.
+        # Each worker builds its own app after the fork: no connection or state crosses processes. Each prunes
+        # in the background what the authorization server is done with (auth/pruning.py).
         from .app import create_app
+        from .auth import pruning
 
-        return create_app(self.values)
+        app = create_app(self.values)
+        pruning.start(app.extensions["store"], app.config)
+        return app
 
 
 def run(values: dict) -> None:

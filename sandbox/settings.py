@@ -97,6 +97,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RATE_LIMIT_FAILURES", 50, "Failed client authentications, or failed sign-ins, from one address "
             "within RATE_LIMIT_WINDOW before further attempts of that kind from there get 429.", int),
     Setting("RATE_LIMIT_WINDOW", 300, "Seconds over which failures are counted for rate limiting.", int),
+    Setting("RETENTION", 7 * 24 * 3600, "Seconds the authorization server keeps what is done with: audit events "
+            "(the activity trail) older than this, and tokens, codes, launches, pending authorizations and sign-ins "
+            "expired longer than this, are deleted in the background. Default: a week.", int),
+    Setting("PRUNE_EVERY", 300, "Seconds between two background prunings in each server worker (0: never prune).",
+            int),
     Setting("MAX_BODY_BYTES", 50 * 1024 * 1024, "Largest request body accepted, in bytes; larger ones get 413. The "
             "default takes a large Synthea patient bundle in one transaction.", int),
 )

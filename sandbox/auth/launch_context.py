@@ -45,10 +45,9 @@ def create(store: Store, client_id: str, user_id: str, session_id: str | None, c
             "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (launch.id, launch.secret, client_id, user_id, session_id, json.dumps(launch.context), int(skip_login),
              int(skip_consent), now, now + lifetime))
-        conn.execute("DELETE FROM launches WHERE expires_at < ?", (now - 86400,))
-    audit.record(store, "launch.created", client_id=client_id, user_id=user_id, launch_id=launch.id,
-                 rule="A launch context was saved for this app and user", context=launch.context,
-                 skip_login=skip_login, skip_consent=skip_consent, expires_in=lifetime)
+        audit.record(store, "launch.created", client_id=client_id, user_id=user_id, launch_id=launch.id,
+                     rule="A launch context was saved for this app and user", context=launch.context,
+                     skip_login=skip_login, skip_consent=skip_consent, expires_in=lifetime)
     return launch
 
 
