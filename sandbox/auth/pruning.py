@@ -75,24 +75,25 @@ def _delete_below(store: Store, rule: Rule, cutoff: int | str) -> int:
             return total
 
 
-def start(store: Store, settings: Mapping[str, Any]) -> threading.Thread | None:
+def start(store: Store, settings: Mapping[str, Any]) -> threading.Event | None:
     """Prune every PRUNE_EVERY seconds in a daemon thread of this process (a server worker), the first time at a
-    random moment within the interval, so that the workers do not all prune at once."""
+    random moment within the interval, so that the workers do not all prune at once. Setting the returned event
+    stops it."""
     every = settings["PRUNE_EVERY"]
     if every <= 0:
         return None
-    thread = threading.Thread(target=_loop, args=(store, settings, every), name="sandbox-pruning", daemon=True)
-    thread.start()
-    return thread
+    stop = threading.Event()
+    threading.Thread(target=_loop, args=(store, settings, every, stop), name="sandbox-pruning", daemon=True).start()
+    return stop
 
 
-def _loop(store: Store, settings: Mapping[str, Any], every: float) -> None:
-    time.sleep(random.uniform(0, every))
-    while True:
+def _loop(store: Store, settings: Mapping[str, Any], every: float, stop: threading.Event) -> None:
+    wait = random.uniform(0, every)
+    while not stop.wait(wait):
         try:
             removed = prune(store, settings)
             if any(removed.values()):
                 log.info("pruned %s", ", ".join(f"{n} {t}" for t, n in removed.items() if n))
         except Exception:  # a failed pass is logged and tried again next time
             log.exception("pruning failed")
-        time.sleep(every)
+        wait = every
