@@ -207,6 +207,12 @@ def print_token_path(sizes: dict[int, dict], out: Callable[[str], None]) -> None
         out("(server CPU = the gunicorn processes' CPU time over the phase ÷ its requests; the targets are in the "
             "table at the end)")
         out("")
+        grown = s.get("growth")
+        if grown:
+            out(f"Database growth: {grown['bytes_per_request']:,.0f} bytes per FHIR request under a token "
+                f"({grown['requests']:,} reads and searches, {grown['audit_events']:,} audit events written): "
+                f"{grown['mb_per_million_requests']:,.0f} MB per million requests, until RETENTION prunes them")
+            out("")
 
 
 def print_pages(sizes: dict[int, dict], opts: dict, out: Callable[[str], None]) -> None:

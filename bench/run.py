@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make the `bench` package importable
     sys.path.insert(0, str(ROOT))
 
-from bench import access, load, pages, report, sample, seeding, token_phases, tokens  # noqa: E402
+from bench import access, growth, load, pages, report, sample, seeding, token_phases, tokens  # noqa: E402
 from bench.server import BenchError, SandboxServer  # noqa: E402
 
 DEFAULT_OUTPUT = ROOT / "bench" / "results" / "latest.json"
@@ -44,9 +44,9 @@ PAGE_SHARE = 10  # pages take ~10× a FHIR search: a tenth as many requests each
 # Full run: 7 throughput endpoints × 5 rounds and 4 token endpoints × 3 rounds per size; about 4½ minutes
 # on 2 quiet cores, of which seeding 1,000 patients takes one.
 FULL = {"patients": "100,1000", "rounds": 5, "token_rounds": 3, "duration": 1.2, "token_duration": 2.0,
-        "warmup": 0.3, "latency_requests": 500, "latency_warmup": 50}
+        "warmup": 0.3, "latency_requests": 500, "latency_warmup": 50, "growth_requests": 5000}
 QUICK = {"patients": "20", "rounds": 1, "token_rounds": 1, "duration": 0.6, "token_duration": 1.0, "warmup": 0.2,
-         "latency_requests": 50, "latency_warmup": 10}
+         "latency_requests": 50, "latency_warmup": 10, "growth_requests": 500}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -83,6 +83,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         if getattr(args, name) is None:  # 0 is refused below rather than silently replaced
             setattr(args, name, preset[name])
     args.latency_warmup = preset["latency_warmup"]
+    args.growth_requests = preset["growth_requests"]
     try:
         args.sizes = sorted({int(n) for n in args.patients.split(",") if n.strip()})
         args.anchor = dt.date.fromisoformat(args.anchor_date)
@@ -121,12 +122,13 @@ def bench_size(n: int, tmp: Path, args: argparse.Namespace, token_path: bool) ->
     # OPEN_READ: FHIR reads without a token take the open path, the reference of the access-check ratios.
     with SandboxServer(db, tmp / f"server-{n}.log", args.workers, args.anchor_date, open_read=True) as server:
         setup = tokens.prepare(db, server.base_url)
+        system_token = access.mint_system(db, setup)
         if args.only == "tokens":
             setup = dataclasses.replace(setup, patient_id=seeding.first_patient(db))
             _say(f"[{n} patients] server on {server.base_url}; token path …")
             return {"seeding": seed.as_dict(), "token_path": token_phases.measure(
-                server, setup, args.token_rounds, args.warmup, args.token_duration)}
-        system_token = access.mint_system(db, setup)
+                server, setup, args.token_rounds, args.warmup, args.token_duration),
+                "growth": measure_growth(server, db, system_token, [setup.patient_id], args)}
         _say(f"[{n} patients] server on {server.base_url}; collecting ids through search (system/*.rs token) …")
         client = load.Client(server.address, load.bearer(system_token))
         try:
@@ -142,11 +144,12 @@ def bench_size(n: int, tmp: Path, args: argparse.Namespace, token_path: bool) ->
         _say(f"[{n} patients] {found.counts}; {len(keys.patient) + len(keys.granular)} patient tokens minted in "
              f"{time.perf_counter() - minted:.1f} s; throughput …")
         throughput = measure_throughput(server, found, keys, args)
-        token_path_result = None
+        token_path_result = growth_result = None
         if token_path:
             _say(f"[{n} patients] token path …")
             token_path_result = token_phases.measure(server, setup, args.token_rounds, args.warmup,
                                                      args.token_duration)
+            growth_result = measure_growth(server, db, system_token, found.patient_ids, args)
         _say(f"[{n} patients] latency …")
         latency = measure_latency(server.address, found, keys, args)
         _say(f"[{n} patients] pages …")
@@ -155,8 +158,17 @@ def bench_size(n: int, tmp: Path, args: argparse.Namespace, token_path: bool) ->
     result = {"seeding": seed.as_dict(), "sample": found.counts, "throughput": throughput, "latency": latency,
               "pages": page_latency}
     if token_path_result:
-        result["token_path"] = token_path_result
+        result["token_path"], result["growth"] = token_path_result, growth_result
     return result
+
+
+def measure_growth(server: SandboxServer, db: Path, token: str, patient_ids: list[str],
+                   args: argparse.Namespace) -> dict:
+    """The database's growth per FHIR request under a token: reads and a search of each patient in turn."""
+    _say(f"database growth over {args.growth_requests:,} FHIR requests …")
+    paths = [path for p in patient_ids[:50] for path in (f"/fhir/Patient/{quote(p)}",
+                                                         f"/fhir/Condition?patient={quote(p)}")]
+    return growth.measure(server.address, db, token, paths, args.growth_requests)
 
 
 def measure_throughput(server: SandboxServer, found: sample.Sample, keys: access.AccessTokens,
