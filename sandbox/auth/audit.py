@@ -61,8 +61,20 @@ def record(store: Store, event: str, outcome: str = SUCCESS, *, client_id: str |
            user_id: str | None = None, launch_id: str | None = None, rule: str | None = None,
            **detail: Any) -> None:
     """Add one event now. Safe inside or outside a transaction (it joins the caller's)."""
+    row = _row(event, outcome, client_id, user_id, launch_id, rule, detail)  # built before any turn to write
     with store.transaction() as conn:
-        conn.execute(INSERT, _row(event, outcome, client_id, user_id, launch_id, rule, detail))
+        conn.execute(INSERT, row)
+
+
+def event_row(event: str, outcome: str = SUCCESS, *, client_id: str | None = None, user_id: str | None = None,
+              launch_id: str | None = None, rule: str | None = None, **detail: Any) -> tuple:
+    """One event made ready to write (``write``), so that a transaction holds no JSON work."""
+    return _row(event, outcome, client_id, user_id, launch_id, rule, detail)
+
+
+def write(conn, *rows: tuple) -> None:
+    """Write events made by ``event_row``, inside the caller's transaction."""
+    conn.executemany(INSERT, rows)
 
 
 def record_soon(store: Store, event: str, outcome: str = SUCCESS, *, client_id: str | None = None,

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from ..store import Store
 from . import audit, browser_binding, launch_context, pending, pkce, signin, smart_config
+from . import authorize_writes as writes
 from .clients import Client, ClientRegistry
 from .codes import CodeGrant, save_code
 from .errors import (
@@ -83,13 +85,19 @@ def authorize():
     except OAuthError as error:
         refused(trail, client.client_id, params, error.description, error.error, mismatch_of(client, params, error))
         return redirect(error.redirect_url(redirect_uri, state))
-    asked = asked_for(params)
-    # One transaction from here: the launch taken, the pending request or the code, and their audit events.
-    with store().transaction():
-        audit.record(store(), "authorize.requested", client_id=client.client_id, launch_id=trail,
-                     rule="Authorization request accepted: client, redirect_uri, aud, state and PKCE challenge are "
-                          "good", request=asked, scope_allowed=decided["scope"], scope_dropped=decided["dropped"])
-        return start(client, decided, params, trail)
+    requested = {"client_id": client.client_id, "launch_id": trail, "request": asked_for(params),
+                 "rule": "Authorization request accepted: client, redirect_uri, aud, state and PKCE challenge are good",
+                 "scope_allowed": decided["scope"], "scope_dropped": decided["dropped"]}
+    # From here on, one transaction at the end: the launch taken, the pending request or the code, and the events.
+    try:
+        with writes.one_transaction(store()):
+            writes.event(store(), "authorize.requested", **requested)
+            return start(client, decided, params, trail)
+    except writes.LaunchTaken:
+        with writes.one_transaction(store()):
+            writes.event(store(), "authorize.requested", **requested)
+            return launch_refused(client, decided, trail, "The launch was already used; start a new launch "
+                                  "from the EHR")
 
 
 def trail_of(params: Mapping[str, str]) -> str:
@@ -206,11 +214,10 @@ def start(client: Client, decided: dict[str, Any], params: Mapping[str, str], tr
     base_context = {"need_patient_banner": True, "smart_style_url": style_url()}
     launch_id = params.get("launch")
     if launch_id:
-        launch, reason = launch_context.take(store(), launch_id, client.client_id)
+        launch, reason = launch_context.peek(store(), launch_id, client.client_id)
         if launch is None:
-            audit.record(store(), "launch.refused", audit.FAILURE, client_id=client.client_id, launch_id=trail,
-                         rule=reason, error=InvalidRequest.error)
-            return redirect(InvalidRequest(reason).redirect_url(decided["redirect_uri"], decided["state"]))
+            return launch_refused(client, decided, trail, reason)
+        writes.take_launch(launch.id)
         # A launch made with skip_login stands for "no one at the keyboard": nothing is asked of anyone, so
         # missing context stays missing instead of opening a picker (DESIGN: headless launches).
         decided = {**decided, "pickers": not launch.skip_login}
@@ -222,6 +229,12 @@ def start(client: Client, decided: dict[str, Any], params: Mapping[str, str], tr
         item = pending.new(decided, user_id=user.id if user else None, session_id=session_id, launch_id=trail,
                            context=base_context, skip_consent=client.pre_approved)
     return advance(item, client)
+
+
+def launch_refused(client: Client, decided: dict[str, Any], trail: str, reason: str):
+    writes.event(store(), "launch.refused", audit.FAILURE, client_id=client.client_id, launch_id=trail, rule=reason,
+                 error=InvalidRequest.error)
+    return redirect(InvalidRequest(reason).redirect_url(decided["redirect_uri"], decided["state"]))
 
 
 def style_url() -> str:
@@ -270,7 +283,7 @@ def advance(item: pending.Pending, client: Client | None = None):
                                                "(launch/patient was asked for)"))
             item = item.with_context(patient=visible[0])
             pending.save(store(), item)
-            audit.record(store(), "authorize.context", client_id=item.request["client_id"], user_id=item.user_id,
+            writes.event(store(), "authorize.context", client_id=item.request["client_id"], user_id=item.user_id,
                          launch_id=item.launch_id, rule=f"{user.display_name} is not a clinician: the patient in "
                          "context is their own record (or their linked patient's), with no picker",
                          context={"patient": visible[0]}, picked="patient")
@@ -280,7 +293,7 @@ def advance(item: pending.Pending, client: Client | None = None):
         return redirect(url_for(page[step], request=kept(item).id))
     how = "pre-approved" if _pre_approved(item, client) else "skip_consent"
     why = "the app is registered as pre-approved" if how == "pre-approved" else "the launch was made with skip_consent"
-    audit.record(store(), "authorize.approved", client_id=item.request["client_id"], user_id=item.user_id,
+    writes.event(store(), "authorize.approved", client_id=item.request["client_id"], user_id=item.user_id,
                  launch_id=item.launch_id, rule=f"Approved without a consent page: {why}", how=how,
                  scope=item.request["scope"])
     return issue(item, item.request["scope"], user)
@@ -288,7 +301,11 @@ def advance(item: pending.Pending, client: Client | None = None):
 
 def kept(item: pending.Pending) -> pending.Pending:
     """The pending request stored, bound to this browser, before a page that continues it is shown."""
-    return item if item.stored else pending.keep(store(), item, browser_binding.mark())
+    if item.stored:
+        return item
+    browser = browser_binding.mark()
+    writes.later(store(), lambda conn: pending.insert(conn, item, browser))
+    return replace(item, browser=browser, stored=True)
 
 
 def _pre_approved(item: pending.Pending, client: Client | None = None) -> bool:
@@ -316,10 +333,14 @@ def issue(item: pending.Pending, scope: str, user: User | None = None):
     reach = user_scopes_reach(grant.user_id, scope, user)
     code = secrets.token_urlsafe(32)
     lifetime = current_app.config["CODE_LIFETIME"]
-    with store().transaction() as conn:
+
+    def write(conn) -> None:
         save_code(conn, code, grant, lifetime)
-        pending.finish(store(), item)
-        audit.record(store(), "code.issued", client_id=grant.client_id, user_id=grant.user_id,
+        pending.remove(conn, item)
+
+    with writes.one_transaction(store()):
+        writes.later(store(), write)
+        writes.event(store(), "code.issued", client_id=grant.client_id, user_id=grant.user_id,
                      launch_id=grant.launch_id, rule="Authorization approved: a single-use code bound to client, "
                      "redirect_uri, PKCE challenge, scope and context", scope=scope, context=context,
                      code=audit.short(code), redirect_uri=grant.redirect_uri,
@@ -333,8 +354,8 @@ def issue(item: pending.Pending, scope: str, user: User | None = None):
 
 
 def deny(item: pending.Pending, error: OAuthError):
-    with store().transaction():
-        pending.finish(store(), item)
-        audit.record(store(), "authorize.denied", audit.FAILURE, client_id=item.request["client_id"],
+    with writes.one_transaction(store()):
+        writes.later(store(), lambda conn: pending.remove(conn, item))
+        writes.event(store(), "authorize.denied", audit.FAILURE, client_id=item.request["client_id"],
                      user_id=item.user_id, launch_id=item.launch_id, rule=error.description, error=error.error)
     return redirect(error.redirect_url(item.request["redirect_uri"], item.request.get("state")))

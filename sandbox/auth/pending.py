@@ -49,14 +49,19 @@ def keep(store: Store, pending: Pending, browser: str) -> Pending:
     """Store a new pending request, bound to the browser that started it (``browser``, its binding's digest)."""
     if pending.stored:
         return pending
-    now = int(time.time())
     with store.transaction() as conn:
-        conn.execute(
-            "INSERT INTO pending_authorizations (id, request, user_id, session_id, launch_id, context, skip_consent, "
-            "csrf, browser, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (pending.id, json.dumps(pending.request), pending.user_id, pending.session_id, pending.launch_id,
-             json.dumps(pending.context), int(pending.skip_consent), pending.csrf, browser, now, now + LIFETIME))
+        insert(conn, pending, browser)
     return replace(pending, browser=browser, stored=True)
+
+
+def insert(conn, pending: Pending, browser: str, now: int | None = None) -> None:
+    """Store a new pending request inside the caller's transaction."""
+    now = int(time.time()) if now is None else now
+    conn.execute(
+        "INSERT INTO pending_authorizations (id, request, user_id, session_id, launch_id, context, skip_consent, "
+        "csrf, browser, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (pending.id, json.dumps(pending.request), pending.user_id, pending.session_id, pending.launch_id,
+         json.dumps(pending.context), int(pending.skip_consent), pending.csrf, browser, now, now + LIFETIME))
 
 
 def create(store: Store, request: dict[str, Any], *, user_id: str | None, session_id: str | None,
@@ -91,4 +96,10 @@ def finish(store: Store, pending: Pending) -> None:
     if not pending.stored:
         return
     with store.transaction() as conn:
+        remove(conn, pending)
+
+
+def remove(conn, pending: Pending) -> None:
+    """Forget a finished pending request, inside the caller's transaction (a request never stored has nothing)."""
+    if pending.stored:
         conn.execute("DELETE FROM pending_authorizations WHERE id = ?", (pending.id,))

@@ -106,7 +106,13 @@ def exchange_code(store: Store, settings: Mapping[str, Any], client: Client, for
         context=grant.context, refresh_expires_at=_refresh_expiry(store, settings, client, grant.scope,
                                                                   grant.session_id, now), now=now)
     body = _body(store, settings, client, issued, grant.scope, grant.user_id, grant.context, grant.nonce)
-    detail = _trail_detail(store, settings, client, form, body, issued, grant.user_id)
+    event = audit.event_row(
+        "token.issued", **who, rule="Authorization code exchanged for tokens", grant_type="authorization_code",
+        scope=grant.scope, family_id=family_id, refresh_token=issued.refresh_token is not None,
+        pkce={"method": "S256", "code_challenge": audit.short(grant.code_challenge, 10),
+              "result": "S256 verifier matched the challenge: BASE64URL(SHA256(code_verifier)) equals the "
+                        "code_challenge of the authorize request"},
+        **_trail_detail(store, settings, client, form, body, issued, grant.user_id))
     with store.transaction() as conn:  # the code spent, the tokens and their audit event in one commit
         if not spend(conn, code, family_id, now):
             refusal = _refused_code(store, client, look_up(store, code, now))
@@ -114,12 +120,7 @@ def exchange_code(store: Store, settings: Mapping[str, Any], client: Client, for
             refusal = None
             _record(conn, seen_jti)
             tokens.save(conn, rows)
-            audit.record(store, "token.issued", **who, rule="Authorization code exchanged for tokens",
-                         grant_type="authorization_code", scope=grant.scope, family_id=family_id,
-                         refresh_token=issued.refresh_token is not None,
-                         pkce={"method": "S256", "code_challenge": audit.short(grant.code_challenge, 10),
-                               "result": "S256 verifier matched the challenge: BASE64URL(SHA256(code_verifier)) "
-                                         "equals the code_challenge of the authorize request"}, **detail)
+            audit.write(conn, event)
     if refusal is not None:
         raise refusal
     return body
@@ -200,16 +201,18 @@ def refresh(store: Store, settings: Mapping[str, Any], client: Client, form: Map
         context=info.context, refresh_scope=info.scope, now=now,
         refresh_expires_at=tokens.refresh_expiry(store, settings, info.scope, info.session_id, now, info.expires_at))
     body = _body(store, settings, client, issued, scope, info.user_id, info.context)
-    detail = _trail_detail(store, settings, client, form, body, issued, info.user_id)
+    event = audit.event_row(
+        "token.refreshed", **who, rule="Refresh token exchanged and rotated", grant_type="refresh_token",
+        scope=scope, family_id=info.family_id,
+        rotation={"presented": audit.short(presented), "issued": audit.short(issued.refresh_token),
+                  "family_scope": info.scope}, **_trail_detail(store, settings, client, form, body, issued,
+                                                               info.user_id))
     with store.transaction() as conn:
         rotated = tokens.take_for_rotation(conn, presented, now)
         if rotated:
             _record(conn, seen_jti)
             tokens.save(conn, rows)
-            audit.record(store, "token.refreshed", **who, rule="Refresh token exchanged and rotated",
-                         grant_type="refresh_token", scope=scope, family_id=info.family_id,
-                         rotation={"presented": audit.short(presented), "issued": audit.short(issued.refresh_token),
-                                   "family_scope": info.scope}, **detail)
+            audit.write(conn, event)
         else:  # another request rotated it first
             _reused(store, info)
     if not rotated:
@@ -265,12 +268,13 @@ def client_credentials(store: Store, settings: Mapping[str, Any], client: Client
     issued, rows = tokens.mint(family_id=tokens.new_family_id(), client_id=client.client_id, scope=scope,
                                access_lifetime=lifetime)
     body = _body(store, settings, client, issued, scope, None, {})
-    detail = _trail_detail(store, settings, client, form, body, issued, None)
+    event = audit.event_row("token.issued", **who, rule="Backend service token issued (client_credentials)",
+                            grant_type="client_credentials", scope=scope, family_id=issued.family_id,
+                            **_trail_detail(store, settings, client, form, body, issued, None))
     with store.transaction() as conn:
         _record(conn, seen_jti)
         tokens.save(conn, rows)
-        audit.record(store, "token.issued", **who, rule="Backend service token issued (client_credentials)",
-                     grant_type="client_credentials", scope=scope, family_id=issued.family_id, **detail)
+        audit.write(conn, event)
     return body
 
 
