@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
-from joserfc import jws, jwt
+from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import JWKRegistry
 
@@ -39,8 +39,10 @@ LONGEST_JWKS_MAX_AGE = 24 * 3600
 JWKS_FETCH_TIMEOUT = 5
 
 
+@functools.lru_cache(maxsize=64)
 def _peek(assertion: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The header and claims of a compact JWS, unverified. Raises InvalidClient when it is not one."""
+    """The header and claims of a compact JWS, unverified. Raises InvalidClient when it is not one. Read once per
+    assertion (rate limiting and verification both need it); callers never change what it returns."""
     try:
         compact = jws.extract_compact(assertion.encode())
         claims = bounded_json.loads(compact.payload)
@@ -71,7 +73,7 @@ def verify_assertion(store: Store, settings: Mapping[str, Any], client: Client, 
     """The verified claims of ``client``'s assertion; raises InvalidClient naming the rule it breaks. Its jti is
     recorded at once, or, given ``defer``, checked now and added to it for the caller to record (``SeenJti``)."""
     now = int(time.time()) if now is None else now
-    header, _ = _peek(assertion)
+    header, claims = _peek(assertion)
     alg = header.get("alg")
     if alg not in SIGNING_ALGORITHMS:
         raise InvalidClient(f"client_assertion alg {alg!r} is not accepted; sign with RS384 or ES384 (or RS256, "
@@ -85,8 +87,8 @@ def verify_assertion(store: Store, settings: Mapping[str, Any], client: Client, 
         raise InvalidClient(f"client_assertion header jku {jku!r} is not the client's registered jwks_uri "
                             "(SMART App Launch 2.2: the jku header, when present, SHALL match it)")
     key = _key_for(store, client, kid, alg, now)
-    try:
-        claims = jwt.decode(assertion, key, algorithms=[alg]).claims
+    try:  # the signature over the compact JWS; its claims are the ones read above
+        jws.deserialize_compact(assertion, key, algorithms=[alg])
     except (JoseError, ValueError):
         raise InvalidClient(f"client_assertion signature does not verify with the client's key {kid!r}") from None
     _check_claims(claims, client.client_id, audiences, settings, now)
