@@ -88,11 +88,10 @@ def exchange_code(store: Store, settings: Mapping[str, Any], client: Client, for
     except InvalidGrant as error:  # the code is not spent, but the refusal belongs to its trail
         raise error.about(client_id=client.client_id, **holder_of(store, code)) from None
     family_id = tokens.new_family_id()
-    grant = look_up(store, code).grant
+    redemption = look_up(store, code)
+    grant = redemption.grant
     if grant is None:
-        with store.transaction():
-            refusal = _refused_code(store, client, look_up(store, code))
-        raise refusal
+        raise _refused_code(store, client, redemption)
     who = {"client_id": client.client_id, "user_id": grant.user_id, "launch_id": grant.launch_id}
     mismatch = _binding_mismatch(client, grant, redirect_uri, verifier, who)
     if mismatch is not None:  # a code presented with the wrong client, redirect_uri or verifier is spent all the same
@@ -128,14 +127,15 @@ def exchange_code(store: Store, settings: Mapping[str, Any], client: Client, for
 
 def _refused_code(store: Store, client: Client, redemption: Redemption) -> InvalidGrant:
     """Why a code cannot be redeemed; a reused code revokes the tokens its first use issued (RFC 6749 §4.1.2),
-    in the caller's transaction, with its audit event."""
+    with its audit event, in one transaction (the caller's when it has one open)."""
     who = {"client_id": client.client_id, **redemption.who}
     if redemption.reused_family:
-        revoked = tokens.revoke_family(store, redemption.reused_family)
-        audit.record(store, "code.reused", audit.FAILURE, **who,
-                     rule="An authorization code was presented twice: the tokens its first use issued are "
-                          "revoked (RFC 6749 §4.1.2)", family_id=redemption.reused_family, revoked=revoked,
-                     error=InvalidGrant.error)
+        with store.transaction():
+            revoked = tokens.revoke_family(store, redemption.reused_family)
+            audit.record(store, "code.reused", audit.FAILURE, **who,
+                         rule="An authorization code was presented twice: the tokens its first use issued are "
+                              "revoked (RFC 6749 §4.1.2)", family_id=redemption.reused_family, revoked=revoked,
+                         error=InvalidGrant.error)
         return InvalidGrant(f"{redemption.problem}; the tokens issued with it are now revoked "
                             "(RFC 6749 §4.1.2)").about(**who)
     return InvalidGrant(redemption.problem).about(**who)
@@ -237,11 +237,13 @@ def _narrowed(form: Mapping[str, str], info: tokens.TokenInfo, who: dict) -> str
 
 
 def _reused(store: Store, info: tokens.TokenInfo) -> None:
-    revoked = tokens.revoke_family(store, info.family_id)
-    audit.record(store, "refresh.reused", audit.FAILURE, client_id=info.client_id, user_id=info.user_id,
-                 launch_id=info.context.get("launch_id"), error=InvalidGrant.error,
-                 rule="A rotated-out or revoked refresh token was presented: the whole token family is revoked "
-                      "(RFC 9700 §4.14.2)", family_id=info.family_id, revoked=revoked)
+    """The family of a reused refresh token revoked, with its audit event, in one transaction."""
+    with store.transaction():
+        revoked = tokens.revoke_family(store, info.family_id)
+        audit.record(store, "refresh.reused", audit.FAILURE, client_id=info.client_id, user_id=info.user_id,
+                     launch_id=info.context.get("launch_id"), error=InvalidGrant.error,
+                     rule="A rotated-out or revoked refresh token was presented: the whole token family is revoked "
+                          "(RFC 9700 §4.14.2)", family_id=info.family_id, revoked=revoked)
 
 
 # -- client_credentials --------------------------------------------------------------------------------------
