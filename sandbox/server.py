@@ -67,10 +67,13 @@ class _Gunicorn(BaseApplication):
 
     def load(self):
         # Each worker builds its own app after the fork: no connection or state crosses processes. Each prunes
-        # in the background what the authorization server is done with (auth/pruning.py).
+        # in the background what the authorization server is done with (auth/pruning.py) and checkpoints the
+        # write-ahead log outside the requests (store/db.py).
         from .app import create_app
         from .auth import pruning
+        from .store import db
 
+        db.checkpoint_in_background(self.values["DB"])  # before the request threads open their connections
         app = create_app(self.values)
         pruning.start(app.extensions["store"], app.config)
         return app

@@ -4,7 +4,9 @@ a row, as a full disk or a constraint would."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import time
 
 import pytest
 from authorize_support import DEMO, DEMO_REDIRECT, authorize_params, query_of
@@ -107,3 +109,26 @@ def test_an_authorize_request_that_asks_nothing_of_anyone_stores_no_pending_requ
         scope="launch openid fhirUser patient/*.rs", launch=launch.secret))
     assert response.status_code == 302 and "code=" in response.headers["Location"]
     assert store.conn.execute("SELECT count(*) FROM pending_authorizations").fetchone()[0] == pending_before
+
+
+def test_the_write_ahead_log_is_folded_back_in_the_background_not_in_a_commit(tmp_path):
+    from sandbox.store import db
+
+    path = str(tmp_path / "checkpoint.sqlite")
+    db.connect(path).execute("CREATE TABLE rows (value TEXT)")
+    stop = db.checkpoint_in_background(path, every=0.05)
+    try:
+        conn = db.connect(path)
+        assert conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)  # no commit stalls to checkpoint
+        for _ in range(30):
+            with db.write_transaction(conn, path):
+                conn.executemany("INSERT INTO rows VALUES (?)", [("x" * 1000,)] * 20)
+        file_size = os.path.getsize(path)
+        deadline = time.monotonic() + 10
+        while os.path.getsize(path) == file_size and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert os.path.getsize(path) > file_size  # the logged pages reached the database file
+    finally:
+        stop.set()
+    time.sleep(0.2)
+    assert db.connect(path).execute("PRAGMA wal_autocheckpoint").fetchone() == (1000,)  # commits do it again
