@@ -3,12 +3,15 @@
     .venv/bin/python bench/run.py                     # 100 and 1,000 patients (several minutes)
     .venv/bin/python bench/run.py --quick             # smoke run: 20 patients, short loops
     .venv/bin/python bench/run.py --patients 100,1000 --clients 4 --rounds 3
+    .venv/bin/python bench/run.py --only tokens       # the token path and the database growth (two minutes)
 
 Figures are ratios against a baseline (``/healthz``) measured in the same run, because the machines are
 noisy. The server runs with OPEN_READ, so the cost of access checks can be shown as well: the same FHIR
 reads and lab search without a token (the open path) and under tokens minted in the bench database
 (bench/access.py); every other FHIR request presents a ``system/*.rs`` token. The EHR's and the portal's pages are timed
-signed in as a clinician and as a patient (bench/pages.py). Targets are printed PASS/FAIL
+signed in as a clinician and as a patient (bench/pages.py). On the smallest database, the token path is measured
+phase by phase at 1 and 8 clients with the server's CPU per request (bench/token_phases.py), and the database's
+growth per FHIR request (bench/growth.py). Targets are printed PASS/FAIL
 for information; the exit status is 0 unless something broke (a non-200 answer, a server that does not
 start). The figures also go to ``bench/results/latest.json``.
 """
@@ -41,7 +44,8 @@ DEFAULT_OUTPUT = ROOT / "bench" / "results" / "latest.json"
 ENTRY_CHECKS = 20
 PAGE_SHARE = 10  # pages take ~10× a FHIR search: a tenth as many requests each keeps the run short
 
-# Full run: 7 throughput endpoints × 5 rounds and 4 token endpoints × 3 rounds per size; about 4½ minutes
+# Full run: 7 throughput endpoints × 5 rounds per size, and 6 token path phases × 2 concurrencies × 3 rounds on the
+# smallest size; about 6 minutes
 # on 2 quiet cores, of which seeding 1,000 patients takes one.
 FULL = {"patients": "100,1000", "rounds": 5, "token_rounds": 3, "duration": 1.2, "token_duration": 2.0,
         "warmup": 0.3, "latency_requests": 500, "latency_warmup": 50, "growth_requests": 5000}
@@ -62,7 +66,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int,
                         help=f"Throughput rounds, median reported (default {FULL['rounds']}).")
     parser.add_argument("--token-rounds", type=int,
-                        help=f"Token issuance rounds, median reported (default {FULL['token_rounds']}).")
+                        help=f"Token path rounds, median reported (default {FULL['token_rounds']}).")
     parser.add_argument("--only", choices=("all", "tokens"), default="all",
                         help="tokens: only the token path's phases (on the smallest database); default all.")
     parser.add_argument("--token-duration", type=float,
