@@ -45,8 +45,7 @@ ENTRY_CHECKS = 20
 PAGE_SHARE = 10  # pages take ~10× a FHIR search: a tenth as many requests each keeps the run short
 
 # Full run: 7 throughput endpoints × 5 rounds per size, and 6 token path phases × 2 concurrencies × 3 rounds on the
-# smallest size; about 6 minutes
-# on 2 quiet cores, of which seeding 1,000 patients takes one.
+# smallest size; about 6 minutes on 2 quiet cores, of which seeding 1,000 patients takes one.
 FULL = {"patients": "100,1000", "rounds": 5, "token_rounds": 3, "duration": 1.2, "token_duration": 2.0,
         "warmup": 0.3, "latency_requests": 500, "latency_warmup": 50, "growth_requests": 5000}
 QUICK = {"patients": "20", "rounds": 1, "token_rounds": 1, "duration": 0.6, "token_duration": 1.0, "warmup": 0.2,
