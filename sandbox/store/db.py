@@ -110,9 +110,10 @@ def connect(path: str | os.PathLike) -> sqlite3.Connection:
 _checkpointed: set[str] = set()
 
 
-def checkpoint_in_background(path: str, every: float = 0.5) -> threading.Event:
+def checkpoint_in_background(path: str, every: float = 0.1) -> threading.Event:
     """Checkpoint ``path`` every ``every`` seconds in a daemon thread of this process, outside any writer's turn
     (a passive checkpoint waits for no one), and stop this process's new connections from doing it in a commit.
+    Often enough that the log stays short: readers look pages up in it, and a long log makes every read dearer.
     Setting the returned event stops the thread and gives checkpoints back to the commits."""
     path = str(path)
     stop = threading.Event()
