@@ -33,6 +33,7 @@ class Request:
     path: str
     body: bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    status: int = 200  # the answer expected (302 for an authorize request that redirects back with a code)
 
 
 class Workload(Protocol):
@@ -103,7 +104,7 @@ class Client:
         self.conn.request(request.method, request.path, body=request.body, headers={**self.headers, **request.headers})
         response = self.conn.getresponse()
         body = response.read()
-        if response.status != 200:
+        if response.status != request.status:
             raise BenchError(f"{request.method} {request.path} answered {response.status}: "
                              f"{body[:400].decode(errors='replace')}")
         return body
@@ -126,6 +127,10 @@ class Throughput:
     idle_cpu_share: float | None  # idle CPU of the whole machine meanwhile (None without /proc)
     server_cpu_us_per_request: float | None  # the server's own cost of one request, load generator excluded
     reconnects: int
+    p50_ms: float = 0.0  # latency of the measured requests, every client's together
+    p95_ms: float = 0.0
+    p99_ms: float = 0.0
+    max_ms: float = 0.0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -164,6 +169,7 @@ def throughput(address: tuple[str, int], paths: Sequence[str], clients: int, war
     if errors:
         raise BenchError("load client failed: " + "; ".join(errors))
     wall = max(r["seconds"] for r in reports)
+    samples = sorted(s for r in reports for s in r["samples"])
     cores = os.cpu_count() or 1
     requests = sum(r["requests"] for r in reports)
     idle = server_share = server_us = None
@@ -182,6 +188,10 @@ def throughput(address: tuple[str, int], paths: Sequence[str], clients: int, war
         idle_cpu_share=idle,
         server_cpu_us_per_request=server_us,
         reconnects=sum(r["reconnects"] for r in reports),
+        p50_ms=percentile(samples, 50) * 1000,
+        p95_ms=percentile(samples, 95) * 1000,
+        p99_ms=percentile(samples, 99) * 1000,
+        max_ms=samples[-1] * 1000,
     )
 
 
@@ -205,15 +215,21 @@ def _client_loop(index, clients, address, workload_factory, warmup_s, duration_s
         deadline = start + duration_s
         count = 0
         now = start
+        samples = []
         while now < deadline:
-            workload.answered(client.send(workload.next_request()))
+            request = workload.next_request()
+            sent_at = time.perf_counter()
+            body = client.send(request)
+            samples.append(time.perf_counter() - sent_at)  # the answer's wait only, not the workload's own work
+            workload.answered(body)
             count += 1
             if reconnect_every and count % reconnect_every == 0:
                 client.close()  # the next request connects anew, to whichever worker accepts first
             now = time.perf_counter()
         cpu_end = os.times()
         cpu = (cpu_end.user - cpu_start.user) + (cpu_end.system - cpu_start.system)
-        results.put({"requests": count, "seconds": now - start, "cpu_seconds": cpu, "reconnects": client.reconnects})
+        results.put({"requests": count, "seconds": now - start, "cpu_seconds": cpu, "reconnects": client.reconnects,
+                     "samples": samples})
     except BaseException as exc:  # reported to the parent, which raises
         barrier.abort()
         results.put({"error": f"client {index}: {type(exc).__name__}: {exc}"})

@@ -27,8 +27,10 @@ TARGET_ACCESS = "system"
 THROUGHPUT_LABELS = {"healthz": "GET /healthz (baseline)"} | {
     f"{read}_{access}": f"{label} — {ACCESS_LABELS[access]}"
     for read, label in READS.items() for access in ("open", "system", "patient")}
-TOKEN_LABELS = {
+TOKEN_PHASE_LABELS = {
     "healthz": "GET /healthz (baseline)",
+    "smart_config": "GET /fhir/.well-known/smart-configuration",
+    "authorize": "GET /auth/authorize with an EHR launch (302 with a code)",
     "code_exchange": "POST /auth/token authorization_code (+ id_token)",
     "refresh": "POST /auth/token refresh_token (rotating, + id_token)",
     "client_credentials": "POST /auth/token client_credentials (RS384 assertion)",
@@ -65,12 +67,22 @@ def evaluate(sizes: dict[int, dict]) -> list[dict]:
         f"seed {TARGET_SIZE:,} patients (s)", big and big["seeding"]["seconds"], None,
         "<=", SEED_SECONDS_MAX, f"needs --patients {TARGET_SIZE}"))
     for n, size in sizes.items():
+        if "throughput" not in size:
+            continue
         ratios = size["throughput"]["ratio"]
         baseline = size["throughput"]["median"]["healthz"]
         for read, label in READS.items():
             key = f"{read}_{TARGET_ACCESS}"
             rows.append(_target(f"{n} patients: {label} ({ACCESS_LABELS[TARGET_ACCESS]}) req/s ÷ /healthz",
                                 ratios[key], baseline, ">=", READ_RATIO_MIN))
+    for n, size in sizes.items():
+        if "token_path" in size:
+            from bench import token_phases
+
+            rows.extend(_target(f"{n} patients: {name}", value, None, required.split()[0], float(required.split()[1]))
+                        for name, value, required, _ in token_phases.evaluate(size["token_path"]))
+    if not any("latency" in size for size in sizes.values()):
+        return rows
     big_lab = big and big["latency"][LAB_SEARCH]["p50_ms"]
     rows.append(_target(
         f"{TARGET_SIZE:,} patients: lab search ({ACCESS_LABELS[TARGET_ACCESS]}) p50 (ms)", big_lab,
@@ -115,6 +127,10 @@ def print_report(results: dict, out: Callable[[str], None] = print) -> None:
         [n, f"{s['seeding']['seconds']:.2f}", s["seeding"]["resources"], f"{s['seeding']['resources_per_s']:,.0f}",
          f"{s['seeding']['patients_per_s']:,.1f}", f"{s['seeding']['db_mb']:.1f}"] for n, s in sizes.items()]))
     out("")
+    if not any("throughput" in s for s in sizes.values()):  # --only tokens
+        print_token_path(sizes, out)
+        print_targets(results, out)
+        return
     out(f"Throughput ({opts['clients']} client processes, keep-alive, reconnecting every "
         f"{opts['reconnect_every']} requests; {opts['rounds']} round(s) of {opts['duration_s']:g} s after "
         f"{opts['warmup_s']:g} s warm-up; median; ratio = median of per-round ratios to /healthz; server: "
@@ -146,23 +162,7 @@ def print_report(results: dict, out: Callable[[str], None] = print) -> None:
         f"the {ACCESS_LABELS[TARGET_ACCESS]} rows)")
     out("")
     print_access(sizes, opts, out)
-    if any("tokens" in s for s in sizes.values()):
-        out(f"Token issuance (same load clients, {opts.get('token_rounds', opts['rounds'])} round(s); fresh codes, "
-            "refresh token families and client assertions each round; no targets)")
-        rows = []
-        for n, s in sizes.items():
-            tp = s.get("tokens")
-            for key, label in TOKEN_LABELS.items() if tp else ():
-                last = tp["rounds"][-1][key]
-                ratio, cpu_us = tp["ratio"].get(key), tp.get("server_cpu_us_per_request", {}).get(key)
-                cpu_ratio = tp.get("cpu_ratio", {}).get(key)
-                rows.append([n, label, f"{tp['median'][key]:,.0f}", f"{tp['median']['healthz']:,.0f}",
-                             "" if ratio is None else f"{ratio:.2f}", "" if cpu_us is None else f"{cpu_us:,.0f}",
-                             "" if cpu_ratio is None else f"{cpu_ratio:.2f}", _share(last["client_cpu_share"]),
-                             _share(last["server_cpu_share"]), _share(last["idle_cpu_share"])])
-        out(table(["patients", "endpoint", "req/s", "baseline req/s", "ratio", "server µs/req", "µs ratio",
-                   "client CPU", "server CPU", "idle CPU"], rows))
-        out("")
+    print_token_path(sizes, out)
     out(f"Latency (one sequential keep-alive client, {opts['latency_requests']} requests per query after "
         f"{opts['latency_warmup']} untimed, over many patients / names; the searches under a "
         f"{ACCESS_LABELS[TARGET_ACCESS]}, /healthz without)")
@@ -182,6 +182,10 @@ def print_report(results: dict, out: Callable[[str], None] = print) -> None:
     out("")
     print_pages(sizes, opts, out)
     print_export(sizes, out)
+    print_targets(results, out)
+
+
+def print_targets(results: dict, out: Callable[[str], None]) -> None:
     out("Targets (informational; the exit status does not depend on them)")
     out(table(["target", "measured", "baseline", "required", "status"], [
         [t["target"], _num(t["value"]), _num(t["baseline"]), t["required"],
@@ -208,6 +212,36 @@ def print_export(sizes: dict[int, dict], out: Callable[[str], None]) -> None:
     out(table(["patients", "resources", "export s", "export res/s", "paging s", "paging res/s", "× paging",
                "runner peak RSS MB"], rows))
     out("")
+
+
+def print_token_path(sizes: dict[int, dict], out: Callable[[str], None]) -> None:
+    """The token path's phases at 1 and 8 clients, with the issue's targets."""
+    from bench import token_phases
+
+    for n, s in sizes.items():
+        result = s.get("token_path")
+        if not result:
+            continue
+        out(f"Token path ({n} patients; load client processes, keep-alive; fresh launches, codes, refresh token "
+            f"families and assertions each phase; {len(result['rounds'])} round(s), medians, worst max)")
+        rows = []
+        for clients in token_phases.CONCURRENCY:
+            for phase, label in TOKEN_PHASE_LABELS.items():
+                m = result["phases"][f"{phase}@{clients}"]
+                cpu = m["server_cpu_ms_per_request"]
+                rows.append([clients, label, f"{m['requests_per_s']:,.0f}", f"{m['p50_ms']:.2f}",
+                             f"{m['p95_ms']:.2f}", f"{m['p99_ms']:.2f}", f"{m['max_ms']:.1f}",
+                             "" if cpu is None else f"{cpu:.2f}"])
+        out(table(["clients", "phase", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "server CPU ms/req"], rows))
+        out("(server CPU = the gunicorn processes' CPU time over the phase ÷ its requests; the targets are in the "
+            "table at the end)")
+        out("")
+        grown = s.get("growth")
+        if grown:
+            out(f"Database growth: {grown['bytes_per_request']:,.0f} bytes per FHIR request under a token "
+                f"({grown['requests']:,} reads and searches, {grown['audit_events']:,} audit events written): "
+                f"{grown['mb_per_million_requests']:,.0f} MB per million requests, until RETENTION prunes them")
+            out("")
 
 
 def print_pages(sizes: dict[int, dict], opts: dict, out: Callable[[str], None]) -> None:

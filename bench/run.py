@@ -3,12 +3,15 @@
     .venv/bin/python bench/run.py                     # 100 and 1,000 patients (several minutes)
     .venv/bin/python bench/run.py --quick             # smoke run: 20 patients, short loops
     .venv/bin/python bench/run.py --patients 100,1000 --clients 4 --rounds 3
+    .venv/bin/python bench/run.py --only tokens       # the token path and the database growth (two minutes)
 
 Figures are ratios against a baseline (``/healthz``) measured in the same run, because the machines are
 noisy. The server runs with OPEN_READ, so the cost of access checks can be shown as well: the same FHIR
 reads and lab search without a token (the open path) and under tokens minted in the bench database
 (bench/access.py); every other FHIR request presents a ``system/*.rs`` token. The EHR's and the portal's pages are timed
-signed in as a clinician and as a patient (bench/pages.py). Targets are printed PASS/FAIL
+signed in as a clinician and as a patient (bench/pages.py). On the smallest database, the token path is measured
+phase by phase at 1 and 8 clients with the server's CPU per request (bench/token_phases.py), and the database's
+growth per FHIR request (bench/growth.py). Targets are printed PASS/FAIL
 for information; the exit status is 0 unless something broke (a non-200 answer, a server that does not
 start). A system Bulk Data export is timed against paging through the same data (bench/export.py). The figures
 also go to ``bench/results/latest.json``.
@@ -19,7 +22,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
-import functools
 import os
 import platform
 import random
@@ -36,19 +38,19 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make the `bench` package importable
     sys.path.insert(0, str(ROOT))
 
-from bench import access, export, load, pages, report, sample, seeding, tokens  # noqa: E402
+from bench import access, export, growth, load, pages, report, sample, seeding, token_phases, tokens  # noqa: E402
 from bench.server import BenchError, SandboxServer  # noqa: E402
 
 DEFAULT_OUTPUT = ROOT / "bench" / "results" / "latest.json"
 ENTRY_CHECKS = 20
 PAGE_SHARE = 10  # pages take ~10× a FHIR search: a tenth as many requests each keeps the run short
 
-# Full run: 7 throughput endpoints × 5 rounds and 4 token endpoints × 3 rounds per size; about 4½ minutes
-# on 2 quiet cores, of which seeding 1,000 patients takes one.
-FULL = {"patients": "100,1000", "rounds": 5, "token_rounds": 3, "duration": 1.2, "warmup": 0.3,
-        "latency_requests": 500, "latency_warmup": 50}
-QUICK = {"patients": "20", "rounds": 1, "token_rounds": 1, "duration": 0.6, "warmup": 0.2, "latency_requests": 50,
-         "latency_warmup": 10}
+# Full run: 7 throughput endpoints × 5 rounds per size, and 6 token path phases × 2 concurrencies × 3 rounds on the
+# smallest size; about 6 minutes on 2 quiet cores, of which seeding 1,000 patients takes one.
+FULL = {"patients": "100,1000", "rounds": 5, "token_rounds": 3, "duration": 1.2, "token_duration": 2.0,
+        "warmup": 0.3, "latency_requests": 500, "latency_warmup": 50, "growth_requests": 5000}
+QUICK = {"patients": "20", "rounds": 1, "token_rounds": 1, "duration": 0.6, "token_duration": 1.0, "warmup": 0.2,
+         "latency_requests": 50, "latency_warmup": 10, "growth_requests": 500}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -64,7 +66,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int,
                         help=f"Throughput rounds, median reported (default {FULL['rounds']}).")
     parser.add_argument("--token-rounds", type=int,
-                        help=f"Token issuance rounds, median reported (default {FULL['token_rounds']}).")
+                        help=f"Token path rounds, median reported (default {FULL['token_rounds']}).")
+    parser.add_argument("--only", choices=("all", "tokens"), default="all",
+                        help="tokens: only the token path's phases (on the smallest database); default all.")
+    parser.add_argument("--token-duration", type=float,
+                        help=f"Seconds measured per token phase (default {FULL['token_duration']:g}).")
     parser.add_argument("--duration", type=float,
                         help=f"Seconds measured per throughput round (default {FULL['duration']:g}).")
     parser.add_argument("--warmup", type=float,
@@ -77,17 +83,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     preset = QUICK if args.quick else FULL
     args.patients = args.patients or preset["patients"]
-    for name in ("rounds", "token_rounds", "duration", "warmup", "latency_requests"):
+    for name in ("rounds", "token_rounds", "duration", "token_duration", "warmup", "latency_requests"):
         if getattr(args, name) is None:  # 0 is refused below rather than silently replaced
             setattr(args, name, preset[name])
     args.latency_warmup = preset["latency_warmup"]
+    args.growth_requests = preset["growth_requests"]
     try:
         args.sizes = sorted({int(n) for n in args.patients.split(",") if n.strip()})
         args.anchor = dt.date.fromisoformat(args.anchor_date)
     except ValueError as exc:
         parser.error(str(exc))
     if not args.sizes or min(args.sizes) < 1 or args.clients < 1 or args.rounds < 1 or args.token_rounds < 1 \
-            or args.duration <= 0 or args.latency_requests < 1 or args.reconnect_every < 0 or args.warmup < 0:
+            or args.duration <= 0 or args.token_duration <= 0 \
+            or args.latency_requests < 1 or args.reconnect_every < 0 or args.warmup < 0:
         parser.error("--patients, --clients, --rounds, --token-rounds, --duration and --latency-requests must be "
                      "positive, --reconnect-every and --warmup not negative")
     return args
@@ -98,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {"meta": _meta(args), "sizes": {}, "targets": []}
     with tempfile.TemporaryDirectory(prefix="sandbox-bench-") as tmp:
         for n in args.sizes:
-            results["sizes"][str(n)] = bench_size(n, Path(tmp), args)
+            results["sizes"][str(n)] = bench_size(n, Path(tmp), args, token_path=n == args.sizes[0])
     results["meta"]["finished_at"] = _now()
     results["meta"]["load_average_at_end"] = _load_average()
     results["targets"] = report.evaluate({int(n): s for n, s in results["sizes"].items()})
@@ -108,8 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def bench_size(n: int, tmp: Path, args: argparse.Namespace) -> dict:
-    """Seed a fresh database of ``n`` patients, serve it, and take every measurement on it."""
+def bench_size(n: int, tmp: Path, args: argparse.Namespace, token_path: bool) -> dict:
+    """Seed a fresh database of ``n`` patients, serve it, and take every measurement on it (the token path's
+    phases when ``token_path``: they read no clinical data, so one database size tells all)."""
     db = tmp / f"bench-{n}.sqlite"
     _say(f"[{n} patients] seeding …")
     seed = seeding.seed_fresh(db, n, args.seed, args.anchor)
@@ -118,6 +127,12 @@ def bench_size(n: int, tmp: Path, args: argparse.Namespace) -> dict:
     with SandboxServer(db, tmp / f"server-{n}.log", args.workers, args.anchor_date, open_read=True) as server:
         setup = tokens.prepare(db, server.base_url)
         system_token = access.mint_system(db, setup)
+        if args.only == "tokens":
+            setup = dataclasses.replace(setup, patient_id=seeding.first_patient(db))
+            _say(f"[{n} patients] server on {server.base_url}; token path …")
+            return {"seeding": seed.as_dict(), "token_path": token_phases.measure(
+                server, setup, args.token_rounds, args.warmup, args.token_duration),
+                "growth": measure_growth(server, db, system_token, [setup.patient_id], args)}
         _say(f"[{n} patients] server on {server.base_url}; collecting ids through search (system/*.rs token) …")
         client = load.Client(server.address, load.bearer(system_token))
         try:
@@ -133,8 +148,12 @@ def bench_size(n: int, tmp: Path, args: argparse.Namespace) -> dict:
         _say(f"[{n} patients] {found.counts}; {len(keys.patient) + len(keys.granular)} patient tokens minted in "
              f"{time.perf_counter() - minted:.1f} s; throughput …")
         throughput = measure_throughput(server, found, keys, args)
-        _say(f"[{n} patients] token issuance …")
-        issuance = measure_tokens(server, setup, args)
+        token_path_result = growth_result = None
+        if token_path:
+            _say(f"[{n} patients] token path …")
+            token_path_result = token_phases.measure(server, setup, args.token_rounds, args.warmup,
+                                                     args.token_duration)
+            growth_result = measure_growth(server, db, system_token, found.patient_ids, args)
         _say(f"[{n} patients] latency …")
         latency = measure_latency(server.address, found, keys, args)
         _say(f"[{n} patients] pages …")
@@ -144,8 +163,20 @@ def bench_size(n: int, tmp: Path, args: argparse.Namespace) -> dict:
         bulk = export.measure(server.address, db, system_token, server.worker_pids())
         _say(f"[{n} patients] {bulk['resources']:,} resources: export {bulk['export_seconds']:.1f} s, paging "
              f"{bulk['paging_seconds']:.1f} s")
-    return {"seeding": seed.as_dict(), "sample": found.counts, "throughput": throughput, "tokens": issuance,
-            "latency": latency, "pages": page_latency, "export": bulk}
+    result = {"seeding": seed.as_dict(), "sample": found.counts, "throughput": throughput, "latency": latency,
+              "pages": page_latency, "export": bulk}
+    if token_path_result:
+        result["token_path"], result["growth"] = token_path_result, growth_result
+    return result
+
+
+def measure_growth(server: SandboxServer, db: Path, token: str, patient_ids: list[str],
+                   args: argparse.Namespace) -> dict:
+    """The database's growth per FHIR request under a token: reads and a search of each patient in turn."""
+    _say(f"database growth over {args.growth_requests:,} FHIR requests …")
+    paths = [path for p in patient_ids[:50] for path in (f"/fhir/Patient/{quote(p)}",
+                                                         f"/fhir/Condition?patient={quote(p)}")]
+    return growth.measure(server.address, db, token, paths, args.growth_requests)
 
 
 def measure_throughput(server: SandboxServer, found: sample.Sample, keys: access.AccessTokens,
@@ -173,27 +204,6 @@ def measure_throughput(server: SandboxServer, found: sample.Sample, keys: access
             result["access_cpu_ratio"][key] = statistics.median(
                 r[base]["server_cpu_us_per_request"] / r[key]["server_cpu_us_per_request"] for r in rounds)
     return result
-
-
-def measure_tokens(server: SandboxServer, setup: tokens.Setup, args: argparse.Namespace) -> dict:
-    """Token issuance throughput — code exchange with id_token, refresh (rotating), client_credentials
-    (RS384 assertion) — against /healthz in the same rounds. Each round gets fresh single-use credentials."""
-    budget = tokens.round_budget(args.warmup + args.duration, args.clients)
-    assertions = tokens.assertion_budget(args.warmup + args.duration, args.clients)
-    rounds = []
-    for _ in range(args.token_rounds):
-        codes = tokens.issue_codes(setup, budget * args.clients)
-        refresh_tokens = tokens.issue_refresh_tokens(setup, args.clients)
-        workloads = {
-            "healthz": None,
-            "code_exchange": functools.partial(tokens.CodeExchange, setup, codes),
-            "refresh": functools.partial(tokens.Refresh, setup, refresh_tokens),
-            "client_credentials": functools.partial(tokens.ClientCredentials, setup, assertions),
-        }
-        rounds.append({key: load.throughput(server.address, ["/healthz"], args.clients, args.warmup, args.duration,
-                                            server.cpu_seconds, args.reconnect_every, workload).as_dict()
-                       for key, workload in workloads.items()})
-    return summarise(rounds, list(workloads))
 
 
 def summarise(rounds: list[dict], keys: list[str]) -> dict:
@@ -272,7 +282,8 @@ def _meta(args: argparse.Namespace) -> dict:
         "cpu_count": os.cpu_count(),
         "options": {"patients": args.sizes, "quick": args.quick, "clients": args.clients, "workers": args.workers,
                     "reconnect_every": args.reconnect_every, "rounds": args.rounds, "token_rounds": args.token_rounds,
-                    "duration_s": args.duration, "warmup_s": args.warmup, "open_read": True,
+                    "duration_s": args.duration, "token_duration_s": args.token_duration, "only": args.only,
+                    "warmup_s": args.warmup, "open_read": True,
                     "latency_requests": args.latency_requests, "latency_warmup": args.latency_warmup,
                     "seed": args.seed, "anchor_date": args.anchor_date},
     }

@@ -48,3 +48,12 @@ def seed_fresh(db: Path, patients: int, seed: int, anchor_date: dt.date) -> Seed
         db_mb=db.stat().st_size / 1e6,
         by_type=by_type,
     )
+
+
+def first_patient(db: Path) -> str:
+    """The id of one seeded patient, for benchmarks that need a patient in context but no search."""
+    from sandbox.store import Store
+
+    row = Store(str(db)).conn.execute("SELECT id FROM resources WHERE type = 'Patient' AND deleted = 0 "
+                                      "ORDER BY rid LIMIT 1").fetchone()
+    return row[0]

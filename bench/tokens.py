@@ -68,7 +68,7 @@ def prepare(db: Path, base_url: str, patient_id: str | None = None) -> Setup:
     registry = ClientRegistry(store, base_url)
     app = registry.register({"client_name": "Bench app", "token_endpoint_auth_method": "none",
                              "grant_types": ["authorization_code", "refresh_token"], "redirect_uris": [REDIRECT_URI],
-                             "scope": SCOPE}, origin="cli")
+                             "scope": f"launch {SCOPE}"}, origin="cli")
     backend = registry.register({"client_name": "Bench backend", "token_endpoint_auth_method": "private_key_jwt",
                                  "grant_types": ["client_credentials"], "scope": "system/*.rs",
                                  "jwks": {"keys": [key.as_dict(private=False)]}}, origin="cli")

@@ -86,11 +86,17 @@ class _Gunicorn(BaseApplication):
             self.cfg.set("ssl_context", server_context)
 
     def load(self):
-        # Each worker builds its own app after the fork: no connection or state crosses processes.
+        # Each worker builds its own app after the fork: no connection or state crosses processes. Each prunes
+        # in the background what the authorization server is done with (auth/pruning.py) and checkpoints the
+        # write-ahead log outside the requests (store/db.py).
         from .app import create_app
+        from .auth import pruning
         from .bulk.runner import ensure_running
+        from .store import db
 
+        db.checkpoint_in_background(self.values["DB"])  # before the request threads open their connections
         app = create_app(self.values)
+        pruning.start(app.extensions["store"], app.config)
         ensure_running(app.extensions["store"], app.config)  # exports a dead worker left are resumed here
         return app
 

@@ -112,6 +112,11 @@ SETTINGS: tuple[Setting, ...] = (
             "interactive requests on a busy sandbox.", int),
     Setting("BULK_LEASE", 30, "Seconds a worker holds a running bulk export without renewing its claim; when a "
             "worker dies, another one resumes the export after this long.", int),
+    Setting("RETENTION", 7 * 24 * 3600, "Seconds the authorization server keeps what is done with: audit events "
+            "(the activity trail) older than this, and tokens, codes, launches, pending authorizations and sign-ins "
+            "expired longer than this, are deleted in the background. Default: a week.", int),
+    Setting("PRUNE_EVERY", 300, "Seconds between two background prunings in each server worker (0: never prune).",
+            int),
     Setting("MAX_BODY_BYTES", 50 * 1024 * 1024, "Largest request body accepted, in bytes; larger ones get 413. The "
             "default takes a large Synthea patient bundle in one transaction.", int),
 )

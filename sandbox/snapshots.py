@@ -92,12 +92,29 @@ def listed(db: str | Path) -> list[Snapshot]:
 def restore(db: str | Path, name: str) -> Snapshot:
     """Make the live database what snapshot ``name`` holds, then bring its schema up to date."""
     snapshot = get(db, name)
+    seen = _change_counters(Path(db))
     _copy(snapshot.path, Path(db))
     from .auth import ensure_schema
     from .store import Store
 
-    ensure_schema(Store(str(db)))
+    store = Store(str(db))
+    ensure_schema(store)
+    # Workers cache rows while a table's change counter stays put (auth/changes.py); the snapshot's counters may
+    # equal ones a worker saw before, so move each past both.
+    with store.transaction() as conn:
+        for table, counter in seen.items():
+            conn.execute("UPDATE changes SET counter = max(counter, ?) + 1 WHERE name = ?", (counter, table))
     return snapshot
+
+
+def _change_counters(db: Path) -> dict[str, int]:
+    with sqlite3.connect(db, timeout=30) as conn:
+        try:
+            found = dict(conn.execute("SELECT name, counter FROM changes").fetchall())
+        except sqlite3.OperationalError:  # a database from before the caches
+            found = {}
+    conn.close()
+    return found
 
 
 def describe(snapshot: Snapshot) -> str:

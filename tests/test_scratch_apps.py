@@ -111,3 +111,16 @@ def test_the_client_id_the_app_already_uses_is_kept_and_a_taken_one_refused(clin
     assert taken.status_code == 400 and dom(taken.text).one("#client_id").attrs.get("aria-invalid") == "true"
     bad = clinician.post("/apps/try", data={"csrf": csrf(clinician), "launch_uri": LAUNCH, "client_id": "a b"})
     assert bad.status_code == 400 and "1 to 64 letters" in bad.text
+
+
+def test_background_pruning_removes_a_scratch_app_whose_day_is_over(clinician, seeded_app):
+    from sandbox.auth import pruning
+
+    store = seeded_app.extensions["store"]
+    made = clinician.post("/apps/try", data={"csrf": csrf(clinician), "launch_uri": LAUNCH})
+    client_id = made.headers["Location"].rsplit("/", 1)[1]
+    settings = seeded_app.config
+    assert pruning.prune(store, settings)["scratch apps"] == 0
+    later = time.time() + SCRATCH_LIFETIME + 1
+    assert pruning.prune(store, settings, now=later)["scratch apps"] == 1
+    assert registry(seeded_app).get(client_id) is None

@@ -140,3 +140,14 @@ def test_the_administrator_resets_saves_and_restores_from_the_page(admin_site, p
     csrf = hidden(admin.get("/admin/").text, "csrf")
     missing = admin.post("/admin/snapshots/restore", data={"csrf": csrf, "name": "nope"})
     assert missing.status_code == 404 and "no snapshot named" in missing.text
+
+
+def test_a_restore_moves_the_cache_counters_past_what_workers_saw(prepared):
+    db = prepared["DB"]
+    before = dict(Store(db).conn.execute("SELECT name, counter FROM changes").fetchall())
+    ClientRegistry(Store(db), "http://localhost").register(APP, origin="test")
+    seen = dict(Store(db).conn.execute("SELECT name, counter FROM changes").fetchall())
+    snapshots.restore(db, snapshots.FIRST_SEED)
+    after = dict(Store(db).conn.execute("SELECT name, counter FROM changes").fetchall())
+    assert after["clients"] > seen["clients"] > before["clients"]
+    assert all(after[name] > seen[name] for name in seen)

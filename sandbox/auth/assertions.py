@@ -19,10 +19,11 @@ import functools
 import json
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import requests
-from joserfc import jws, jwt
+from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import JWKRegistry
 
@@ -38,8 +39,10 @@ LONGEST_JWKS_MAX_AGE = 24 * 3600
 JWKS_FETCH_TIMEOUT = 5
 
 
+@functools.lru_cache(maxsize=64)
 def _peek(assertion: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The header and claims of a compact JWS, unverified. Raises InvalidClient when it is not one."""
+    """The header and claims of a compact JWS, unverified. Raises InvalidClient when it is not one. Read once per
+    assertion (rate limiting and verification both need it); callers never change what it returns."""
     try:
         compact = jws.extract_compact(assertion.encode())
         claims = bounded_json.loads(compact.payload)
@@ -65,10 +68,12 @@ def unverified_client_id(assertion: str | None) -> str | None:
 
 
 def verify_assertion(store: Store, settings: Mapping[str, Any], client: Client, assertion: str,
-                     audiences: Sequence[str], now: int | None = None) -> dict[str, Any]:
-    """The verified claims of ``client``'s assertion; raises InvalidClient naming the rule it breaks."""
+                     audiences: Sequence[str], now: int | None = None,
+                     defer: list[SeenJti] | None = None) -> dict[str, Any]:
+    """The verified claims of ``client``'s assertion; raises InvalidClient naming the rule it breaks. Its jti is
+    recorded at once, or, given ``defer``, checked now and added to it for the caller to record (``SeenJti``)."""
     now = int(time.time()) if now is None else now
-    header, _ = _peek(assertion)
+    header, claims = _peek(assertion)
     alg = header.get("alg")
     if alg not in SIGNING_ALGORITHMS:
         raise InvalidClient(f"client_assertion alg {alg!r} is not accepted; sign with RS384 or ES384 (or RS256, "
@@ -82,12 +87,18 @@ def verify_assertion(store: Store, settings: Mapping[str, Any], client: Client, 
         raise InvalidClient(f"client_assertion header jku {jku!r} is not the client's registered jwks_uri "
                             "(SMART App Launch 2.2: the jku header, when present, SHALL match it)")
     key = _key_for(store, client, kid, alg, now)
-    try:
-        claims = jwt.decode(assertion, key, algorithms=[alg]).claims
+    try:  # the signature over the compact JWS; its claims are the ones read above
+        jws.deserialize_compact(assertion, key, algorithms=[alg])
     except (JoseError, ValueError):
         raise InvalidClient(f"client_assertion signature does not verify with the client's key {kid!r}") from None
     _check_claims(claims, client.client_id, audiences, settings, now)
-    _remember_jti(store, client.client_id, claims["jti"], claims["exp"] + settings["CLOCK_LEEWAY"], now)
+    seen = SeenJti(client.client_id, claims["jti"], int(claims["exp"] + settings["CLOCK_LEEWAY"]), now)
+    if defer is None:
+        with store.transaction() as conn:
+            seen.record(conn)
+    else:  # the caller records it in its own transaction, with what the request writes
+        seen.check(store)
+        defer.append(seen)
     return claims
 
 
@@ -119,15 +130,36 @@ def _is_time(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _remember_jti(store: Store, client_id: str, jti: str, expires_at: float, now: int) -> None:
-    """RFC 7523 §3 item 7 — the server MAY ensure a JWT is not replayed: each jti once per client."""
-    with store.transaction() as conn:
-        conn.execute("DELETE FROM assertion_ids WHERE expires_at < ?", (now,))
-        inserted = conn.execute("INSERT OR IGNORE INTO assertion_ids (client_id, jti, expires_at) VALUES (?, ?, ?)",
-                                (client_id, jti, int(expires_at))).rowcount
-    if not inserted:
-        raise InvalidClient(f"client_assertion jti {jti!r} was already used: make a new assertion, with a new jti, "
-                            "for every request (RFC 7523 §3)")
+@dataclass(frozen=True)
+class SeenJti:
+    """RFC 7523 §3 item 7 — the server MAY ensure a JWT is not replayed: each jti once per client, for as long as
+    an assertion carrying it could still be accepted."""
+
+    client_id: str
+    jti: str
+    expires_at: int
+    now: int
+
+    def check(self, store: Store) -> None:
+        """Refuse a jti already recorded (a read; ``record`` settles a race between two requests)."""
+        row = store.conn.execute("SELECT 1 FROM assertion_ids WHERE client_id = ? AND jti = ? AND expires_at >= ?",
+                                 (self.client_id, self.jti, self.now)).fetchone()
+        if row is not None:
+            raise self.replayed()
+
+    def record(self, conn) -> None:
+        """Record the jti inside the caller's transaction, or refuse it when it is recorded already. A row whose
+        assertion can no longer be accepted is taken over (expired rows are pruned in the background)."""
+        taken = conn.execute(
+            "INSERT INTO assertion_ids (client_id, jti, expires_at) VALUES (?, ?, ?) ON CONFLICT (client_id, jti) "
+            "DO UPDATE SET expires_at = excluded.expires_at WHERE assertion_ids.expires_at < ?",
+            (self.client_id, self.jti, self.expires_at, self.now)).rowcount
+        if not taken:
+            raise self.replayed()
+
+    def replayed(self) -> InvalidClient:
+        return InvalidClient(f"client_assertion jti {self.jti!r} was already used: make a new assertion, with a new "
+                             "jti, for every request (RFC 7523 §3)")
 
 
 # -- the client's keys ---------------------------------------------------------------------------------------
@@ -137,18 +169,27 @@ def _key_for(store: Store, client: Client, kid: str, alg: str, now: int):
     """The client's public key with this kid that can verify ``alg``; a cached JWK Set is fetched anew once
     when it does not hold the kid (the client may have rotated its keys)."""
     if client.jwks is not None:
-        jwks, fresh, source = client.jwks, True, "registered jwks"
-    elif client.jwks_uri:
-        jwks, fresh = cached_jwks(store, client.jwks_uri, now)
-        source = client.jwks_uri
-    else:
+        # The registration's own keys, imported once for each registration (a new one replaces the cached Client).
+        key = client.imported_keys.get((kid, alg))
+        if key is None:
+            jwk = _select(client.jwks, kid, alg)
+            if jwk is None:
+                raise InvalidClient(f"No key with kid {kid!r} for {alg} in the client's registered jwks")
+            key = client.imported_keys[(kid, alg)] = _import_or_refuse(jwk, kid)
+        return key
+    if not client.jwks_uri:
         raise InvalidClient(f"Client {client.client_id} has no public keys registered: register a jwks_uri or jwks")
+    jwks, fresh = cached_jwks(store, client.jwks_uri, now)
     jwk = _select(jwks, kid, alg)
     if jwk is None and not fresh:
         jwks = fetch_jwks(store, client.jwks_uri, now)
         jwk = _select(jwks, kid, alg)
     if jwk is None:
-        raise InvalidClient(f"No key with kid {kid!r} for {alg} in the client's {source}")
+        raise InvalidClient(f"No key with kid {kid!r} for {alg} in the client's {client.jwks_uri}")
+    return _import_or_refuse(jwk, kid)
+
+
+def _import_or_refuse(jwk: dict[str, Any], kid: str):
     try:
         return _import(json.dumps(jwk, sort_keys=True))
     except (JoseError, ValueError):

@@ -9,8 +9,9 @@ standalone launch gets one minted at its authorize request (`new_trail_id`). Det
 secret: codes, access and refresh tokens and verifiers are kept cut short (`short`), client secrets not at all.
 
 FHIR requests under a token are the most frequent events by far (one per request), so they are written in
-batches (`record_soon`): each process holds them for at most FLUSH_AFTER seconds, then writes them in one
-transaction, instead of a write transaction per request that the worker processes queue for. Readers of the
+batches (`record_soon`): each process holds them for at most FLUSH_AFTER seconds, then one background thread of
+the process writes them in one transaction, instead of a write transaction per request that the worker processes
+queue for; the request only appends its event. Readers of the
 trail flush their own process's events first; another process's appear within FLUSH_AFTER. The events keep the
 time they happened, and trails are read in that order.
 """
@@ -20,9 +21,11 @@ from __future__ import annotations
 import atexit
 import datetime as dt
 import json
+import logging
 import os
 import secrets
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +39,7 @@ STANDALONE_PREFIX = "standalone-"
 SHORTENED = ("code", "code_verifier", "refresh_token", "access_token", "token", "client_assertion", "launch")
 WITHHELD = ("client_secret", "password")
 FLUSH_AFTER = 0.2  # seconds a batched event may wait to be written
+log = logging.getLogger(__name__)
 INSERT = ("INSERT INTO audit_events (at, event, outcome, client_id, user_id, launch_id, rule, detail) "
           "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
 
@@ -57,8 +61,20 @@ def record(store: Store, event: str, outcome: str = SUCCESS, *, client_id: str |
            user_id: str | None = None, launch_id: str | None = None, rule: str | None = None,
            **detail: Any) -> None:
     """Add one event now. Safe inside or outside a transaction (it joins the caller's)."""
+    row = _row(event, outcome, client_id, user_id, launch_id, rule, detail)  # built before any turn to write
     with store.transaction() as conn:
-        conn.execute(INSERT, _row(event, outcome, client_id, user_id, launch_id, rule, detail))
+        conn.execute(INSERT, row)
+
+
+def event_row(event: str, outcome: str = SUCCESS, *, client_id: str | None = None, user_id: str | None = None,
+              launch_id: str | None = None, rule: str | None = None, **detail: Any) -> tuple:
+    """One event made ready to write (``write``), so that a transaction holds no JSON work."""
+    return _row(event, outcome, client_id, user_id, launch_id, rule, detail)
+
+
+def write(conn, *rows: tuple) -> None:
+    """Write events made by ``event_row``, inside the caller's transaction."""
+    conn.executemany(INSERT, rows)
 
 
 def record_soon(store: Store, event: str, outcome: str = SUCCESS, *, client_id: str | None = None,
@@ -68,11 +84,10 @@ def record_soon(store: Store, event: str, outcome: str = SUCCESS, *, client_id: 
     batch = _batch_of(store)
     with batch.lock:
         batch.rows.append(_row(event, outcome, client_id, user_id, launch_id, rule, detail))
-        if batch.timer is not None:
-            return
-        batch.timer = threading.Timer(FLUSH_AFTER, flush, (store,))
-    batch.timer.daemon = True
-    batch.timer.start()
+        if batch.flusher is None:
+            batch.flusher = threading.Thread(target=_flush_loop, args=(batch,), name="sandbox-audit", daemon=True)
+            batch.flusher.start()
+    batch.waiting.set()
 
 
 def flush(store: Store) -> None:
@@ -81,10 +96,23 @@ def flush(store: Store) -> None:
     if batch is None or batch.pid != os.getpid():
         return
     with batch.lock:
-        rows, batch.rows, batch.timer = batch.rows, [], None
+        rows, batch.rows = batch.rows, []
     if rows:
         with store.transaction() as conn:
             conn.executemany(INSERT, rows)
+
+
+def _flush_loop(batch: _Batch) -> None:
+    """The background writer of one batch: waits for a first event, lets others join it for FLUSH_AFTER
+    seconds, writes them all."""
+    while True:
+        batch.waiting.wait()
+        batch.waiting.clear()
+        time.sleep(FLUSH_AFTER)
+        try:
+            flush(batch.store)
+        except Exception:  # the events stay lost for this batch only; the next one is tried anew
+            log.exception("writing %s audit events failed", batch.store.path)
 
 
 @dataclass
@@ -93,7 +121,8 @@ class _Batch:
     pid: int
     rows: list[tuple] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
-    timer: threading.Timer | None = None
+    waiting: threading.Event = field(default_factory=threading.Event)
+    flusher: threading.Thread | None = None
 
 
 _batches: dict[str, _Batch] = {}  # by database path, in this process

@@ -10,15 +10,18 @@ then moves through sign-in, patient and encounter pickers and consent (auth/page
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from ..store import Store
 from . import audit, browser_binding, launch_context, pending, pkce, signin, smart_config
+from . import authorize_writes as writes
 from .clients import Client, ClientRegistry
-from .codes import CodeGrant, issue_code
+from .codes import CodeGrant, save_code
 from .errors import (
     AccessDenied,
     InvalidRequest,
@@ -29,7 +32,7 @@ from .errors import (
     append_query,
 )
 from .scopes import ScopeSet, TooManyScopes, is_known
-from .users import UserDirectory, patients_of
+from .users import User, UserDirectory, patients_of
 
 blueprint = Blueprint("authorize", __name__)
 
@@ -82,10 +85,19 @@ def authorize():
     except OAuthError as error:
         refused(trail, client.client_id, params, error.description, error.error, mismatch_of(client, params, error))
         return redirect(error.redirect_url(redirect_uri, state))
-    audit.record(store(), "authorize.requested", client_id=client.client_id, launch_id=trail,
-                 rule="Authorization request accepted: client, redirect_uri, aud, state and PKCE challenge are good",
-                 request=asked_for(params), scope_allowed=decided["scope"], scope_dropped=decided["dropped"])
-    return start(client, decided, params, trail)
+    requested = {"client_id": client.client_id, "launch_id": trail, "request": asked_for(params),
+                 "rule": "Authorization request accepted: client, redirect_uri, aud, state and PKCE challenge are good",
+                 "scope_allowed": decided["scope"], "scope_dropped": decided["dropped"]}
+    # From here on, one transaction at the end: the launch taken, the pending request or the code, and the events.
+    try:
+        with writes.one_transaction(store()):
+            writes.event(store(), "authorize.requested", **requested)
+            return start(client, decided, params, trail)
+    except writes.LaunchTaken:
+        with writes.one_transaction(store()):
+            writes.event(store(), "authorize.requested", **requested)
+            return launch_refused(client, decided, trail, "The launch was already used; start a new launch "
+                                  "from the EHR")
 
 
 def trail_of(params: Mapping[str, str]) -> str:
@@ -202,23 +214,27 @@ def start(client: Client, decided: dict[str, Any], params: Mapping[str, str], tr
     base_context = {"need_patient_banner": True, "smart_style_url": style_url()}
     launch_id = params.get("launch")
     if launch_id:
-        launch, reason = launch_context.take(store(), launch_id, client.client_id)
+        launch, reason = launch_context.peek(store(), launch_id, client.client_id)
         if launch is None:
-            audit.record(store(), "launch.refused", audit.FAILURE, client_id=client.client_id, launch_id=trail,
-                         rule=reason, error=InvalidRequest.error)
-            return redirect(InvalidRequest(reason).redirect_url(decided["redirect_uri"], decided["state"]))
+            return launch_refused(client, decided, trail, reason)
+        writes.take_launch(launch.id)
         # A launch made with skip_login stands for "no one at the keyboard": nothing is asked of anyone, so
         # missing context stays missing instead of opening a picker (DESIGN: headless launches).
         decided = {**decided, "pickers": not launch.skip_login}
-        item = pending.create(store(), decided, user_id=launch.user_id, session_id=launch.session_id,
-                              launch_id=launch.id, context={**base_context, **launch.context},
-                              skip_consent=launch.skip_consent or client.pre_approved, browser=browser_binding.mark())
+        item = pending.new(decided, user_id=launch.user_id, session_id=launch.session_id, launch_id=launch.id,
+                           context={**base_context, **launch.context},
+                           skip_consent=launch.skip_consent or client.pre_approved)
     else:
         user, session_id = signin.current()
-        item = pending.create(store(), decided, user_id=user.id if user else None, session_id=session_id,
-                              launch_id=trail, context=base_context, skip_consent=client.pre_approved,
-                              browser=browser_binding.mark())
-    return advance(item)
+        item = pending.new(decided, user_id=user.id if user else None, session_id=session_id, launch_id=trail,
+                           context=base_context, skip_consent=client.pre_approved)
+    return advance(item, client)
+
+
+def launch_refused(client: Client, decided: dict[str, Any], trail: str, reason: str):
+    writes.event(store(), "launch.refused", audit.FAILURE, client_id=client.client_id, launch_id=trail, rule=reason,
+                 error=InvalidRequest.error)
+    return redirect(InvalidRequest(reason).redirect_url(decided["redirect_uri"], decided["state"]))
 
 
 def style_url() -> str:
@@ -248,10 +264,13 @@ def patient_facing(item: pending.Pending) -> bool:
     return "launch" not in scopes and "launch/patient" in scopes and "patient" in contexts and "user" not in contexts
 
 
-def advance(item: pending.Pending):
-    """The next step of a pending request: sign-in, patient, encounter, consent, then the code."""
+def advance(item: pending.Pending, client: Client | None = None):
+    """The next step of a pending request: sign-in, patient, encounter, consent, then the code. A request is
+    stored (bound to this browser) only when a page has to be shown; one that asks nothing of anyone goes
+    straight to its code. ``client`` is the request's app when the caller has it at hand."""
     if item.user_id is None:  # only a standalone launch has no user yet; an EHR launch brings its own
         sign_in_page = "portal.login" if patient_facing(item) else "pages.login"
+        item = kept(item)
         return redirect(url_for(sign_in_page, next=url_for("pages.resume", request=item.id)))
     user = UserDirectory(store()).get(item.user_id)
     if user is None:
@@ -264,55 +283,70 @@ def advance(item: pending.Pending):
                                                "(launch/patient was asked for)"))
             item = item.with_context(patient=visible[0])
             pending.save(store(), item)
-            audit.record(store(), "authorize.context", client_id=item.request["client_id"], user_id=item.user_id,
+            writes.event(store(), "authorize.context", client_id=item.request["client_id"], user_id=item.user_id,
                          launch_id=item.launch_id, rule=f"{user.display_name} is not a clinician: the patient in "
                          "context is their own record (or their linked patient's), with no picker",
                          context={"patient": visible[0]}, picked="patient")
     step = step_of(item)
-    if step == "patient":
-        return redirect(url_for("pages.pick_patient", request=item.id))
-    if step == "encounter":
-        return redirect(url_for("pages.pick_encounter", request=item.id))
-    if step == "consent":
-        return redirect(url_for("pages.consent", request=item.id))
-    how = "pre-approved" if _pre_approved(item) else "skip_consent"
+    if step in ("patient", "encounter", "consent"):
+        page = {"patient": "pages.pick_patient", "encounter": "pages.pick_encounter", "consent": "pages.consent"}
+        return redirect(url_for(page[step], request=kept(item).id))
+    how = "pre-approved" if _pre_approved(item, client) else "skip_consent"
     why = "the app is registered as pre-approved" if how == "pre-approved" else "the launch was made with skip_consent"
-    audit.record(store(), "authorize.approved", client_id=item.request["client_id"], user_id=item.user_id,
+    writes.event(store(), "authorize.approved", client_id=item.request["client_id"], user_id=item.user_id,
                  launch_id=item.launch_id, rule=f"Approved without a consent page: {why}", how=how,
                  scope=item.request["scope"])
-    return issue(item, item.request["scope"])
+    return issue(item, item.request["scope"], user)
 
 
-def _pre_approved(item: pending.Pending) -> bool:
-    client = ClientRegistry(store(), current_app.config["BASE_URL"]).get(item.request["client_id"])
+def kept(item: pending.Pending) -> pending.Pending:
+    """The pending request stored, bound to this browser, before a page that continues it is shown."""
+    if item.stored:
+        return item
+    browser = browser_binding.mark()
+    writes.later(store(), lambda conn: pending.insert(conn, item, browser))
+    return replace(item, browser=browser, stored=True)
+
+
+def _pre_approved(item: pending.Pending, client: Client | None = None) -> bool:
+    client = client or ClientRegistry(store(), current_app.config["BASE_URL"]).get(item.request["client_id"])
     return bool(client and client.pre_approved)
 
 
-def user_scopes_reach(user_id: str | None, scope: str) -> tuple[str, ...] | None:
+def user_scopes_reach(user_id: str | None, scope: str, user: User | None = None) -> tuple[str, ...] | None:
     """SMART App Launch 2.2 §Scopes: `user/` scopes reach what the user may see. For a patient or family member
     that is their own (or the linked) record, whatever the scope says: the patients it is confined to, or None
-    when no user/ scope is granted or the user is a clinician (every patient)."""
+    when no user/ scope is granted or the user is a clinician (every patient). ``user`` when already looked up."""
     if "user" not in ScopeSet.parse(scope).contexts():
         return None
-    return patients_of(store(), UserDirectory(store()).get(user_id))
+    return patients_of(store(), user or UserDirectory(store()).get(user_id))
 
 
-def issue(item: pending.Pending, scope: str):
-    """Issue the code and send the browser back to the app (RFC 6749 §4.1.2)."""
+def issue(item: pending.Pending, scope: str, user: User | None = None):
+    """Issue the code and send the browser back to the app (RFC 6749 §4.1.2): the code, the end of the pending
+    request and the event in one transaction (joining the authorize request's, when there is one)."""
     context = {k: v for k, v in item.context.items() if k != "encounter_chosen" and v is not None}
     if item.launch_id:
         context["launch_id"] = item.launch_id  # the tokens' requests join this activity trail
     grant = CodeGrant(item.request["client_id"], item.request["redirect_uri"], item.request["code_challenge"],
                       scope, item.user_id, item.session_id, item.launch_id, context, item.request.get("nonce"))
-    code = issue_code(store(), grant, current_app.config["CODE_LIFETIME"])
-    pending.finish(store(), item)
-    audit.record(store(), "code.issued", client_id=grant.client_id, user_id=grant.user_id, launch_id=grant.launch_id,
-                 rule="Authorization approved: a single-use code bound to client, redirect_uri, PKCE challenge, "
-                      "scope and context", scope=scope, context=context, code=audit.short(code),
-                 redirect_uri=grant.redirect_uri, state=item.request.get("state") is not None,
-                 expires_in=current_app.config["CODE_LIFETIME"], scope_dropped=item.request.get("dropped") or None,
-                 user_scopes_reach=[f"Patient/{p}" for p in reach] if (reach := user_scopes_reach(
-                     grant.user_id, scope)) is not None else None)
+    reach = user_scopes_reach(grant.user_id, scope, user)
+    code = secrets.token_urlsafe(32)
+    lifetime = current_app.config["CODE_LIFETIME"]
+
+    def write(conn) -> None:
+        save_code(conn, code, grant, lifetime)
+        pending.remove(conn, item)
+
+    with writes.one_transaction(store()):
+        writes.later(store(), write)
+        writes.event(store(), "code.issued", client_id=grant.client_id, user_id=grant.user_id,
+                     launch_id=grant.launch_id, rule="Authorization approved: a single-use code bound to client, "
+                     "redirect_uri, PKCE challenge, scope and context", scope=scope, context=context,
+                     code=audit.short(code), redirect_uri=grant.redirect_uri,
+                     state=item.request.get("state") is not None, expires_in=lifetime,
+                     scope_dropped=item.request.get("dropped") or None,
+                     user_scopes_reach=[f"Patient/{p}" for p in reach] if reach is not None else None)
     params = {"code": code}
     if item.request.get("state") is not None:
         params["state"] = item.request["state"]
@@ -320,7 +354,8 @@ def issue(item: pending.Pending, scope: str):
 
 
 def deny(item: pending.Pending, error: OAuthError):
-    pending.finish(store(), item)
-    audit.record(store(), "authorize.denied", audit.FAILURE, client_id=item.request["client_id"],
-                 user_id=item.user_id, launch_id=item.launch_id, rule=error.description, error=error.error)
+    with writes.one_transaction(store()):
+        writes.later(store(), lambda conn: pending.remove(conn, item))
+        writes.event(store(), "authorize.denied", audit.FAILURE, client_id=item.request["client_id"],
+                     user_id=item.user_id, launch_id=item.launch_id, rule=error.description, error=error.error)
     return redirect(error.redirect_url(item.request["redirect_uri"], item.request.get("state")))

@@ -24,7 +24,7 @@ from urllib.parse import unquote_plus
 
 from ..store import Store
 from . import ratelimit
-from .assertions import ASSERTION_TYPE, unverified_client_id, verify_assertion
+from .assertions import ASSERTION_TYPE, SeenJti, unverified_client_id, verify_assertion
 from .clients import Client, ClientRegistry
 from .errors import InvalidClient, InvalidRequest, OAuthError
 
@@ -98,8 +98,9 @@ def _decode_basic(value: str) -> tuple[str, str]:
 
 
 def authenticate(store: Store, settings: Mapping[str, Any], form: Mapping[str, str], authorization: str | None,
-                 peer: str | None, audiences: Sequence[str]) -> Client:
+                 peer: str | None, audiences: Sequence[str], defer: list[SeenJti] | None = None) -> Client:
     """The registered client that made this request, or an OAuthError (401 invalid_client, 400, or 429).
+    Given ``defer``, a client assertion's jti is checked but left for the caller to record in its transaction.
 
     ``audiences`` are the URLs a client assertion's `aud` may name (the token endpoint first).
     """
@@ -117,7 +118,7 @@ def authenticate(store: Store, settings: Mapping[str, Any], form: Mapping[str, s
     except OAuthError as error:
         raise error.about(client_id=claimed) from None
     try:
-        return _verify(store, settings, credentials, claimed, audiences)
+        return _verify(store, settings, credentials, claimed, audiences, defer)
     except OAuthError as error:
         error.about(client_id=claimed)
         if isinstance(error, InvalidClient) and credentials.tried_basic:
@@ -127,7 +128,7 @@ def authenticate(store: Store, settings: Mapping[str, Any], form: Mapping[str, s
 
 
 def _verify(store: Store, settings: Mapping[str, Any], credentials: Credentials, client_id: str | None,
-            audiences: Sequence[str]) -> Client:
+            audiences: Sequence[str], defer: list[SeenJti] | None) -> Client:
     if not client_id:
         raise InvalidClient("The client assertion names no client: its iss and sub must be the client_id")
     client = ClientRegistry(store).get(client_id)
@@ -146,5 +147,5 @@ def _verify(store: Store, settings: Mapping[str, Any], credentials: Credentials,
     elif credentials.method == "private_key_jwt":
         if credentials.client_id is not None and credentials.client_id != client_id:
             raise InvalidClient("The client_id in the body differs from the client assertion's sub (RFC 7523 §3)")
-        verify_assertion(store, settings, client, credentials.assertion, audiences)
+        verify_assertion(store, settings, client, credentials.assertion, audiences, defer=defer)
     return client

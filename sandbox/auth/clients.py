@@ -19,6 +19,7 @@ from typing import Any
 
 from ..store import Store
 from . import audit
+from .changes import TableCache
 from .registration import SECRET_METHODS, InvalidClientMetadata, client_type, validate_metadata
 from .scopes import ScopeSet
 from .users import ADMIN_ID
@@ -29,6 +30,7 @@ CLIENT_ID_LENGTH = 22  # ~131 bits
 SECRET_BYTES = 32
 ORIGINS = ("seed", "cli", "dynamic", "ui")
 _COLUMNS = "client_id, client_secret, client_type, metadata, origin, owner, created_at, updated_at"
+_cache = TableCache("clients")  # a registration edited anywhere is seen by the next request of every process
 
 
 def new_client_id() -> str:
@@ -67,6 +69,8 @@ class Client:
     owner: str | None = None  # the user who registered it through /apps; the administrator for every other app
     created_at: int = 0
     updated_at: int = 0
+    # Public keys of `jwks` imported for verifying (by kid and alg): this registration's, made once.
+    imported_keys: dict[tuple[str, str], Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def display_name(self) -> str:
@@ -150,6 +154,9 @@ class ClientRegistry:
         return self.get(client_id)
 
     def get(self, client_id: str) -> Client | None:
+        return _cache.get(self.store, client_id, lambda: self._load(client_id))
+
+    def _load(self, client_id: str) -> Client | None:
         row = self.store.conn.execute(f"SELECT {_COLUMNS} FROM clients WHERE client_id = ?", (client_id,)).fetchone()
         return _client(row) if row else None
 

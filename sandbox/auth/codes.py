@@ -51,38 +51,58 @@ class Redemption:
 
 def issue_code(store: Store, grant: CodeGrant, lifetime: int) -> str:
     code = secrets.token_urlsafe(32)
-    now = int(time.time())
     with store.transaction() as conn:
-        conn.execute(
-            "INSERT INTO codes (code_hash, client_id, redirect_uri, code_challenge, scope, user_id, session_id, "
-            "launch_id, context, nonce, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (digest(code), grant.client_id, grant.redirect_uri, grant.code_challenge, grant.scope, grant.user_id,
-             grant.session_id, grant.launch_id, json.dumps(grant.context), grant.nonce, now, now + lifetime),
-        )
-        # Codes an hour past their expiry are forgotten, used or not (reuse is detected until then).
-        conn.execute("DELETE FROM codes WHERE expires_at < ?", (now - 3600,))
+        save_code(conn, code, grant, lifetime)
     return code
+
+
+def save_code(conn, code: str, grant: CodeGrant, lifetime: int, now: int | None = None) -> None:
+    """Store a new code, inside the caller's transaction. Codes stay stored, used or not, until pruned (a
+    retention after their expiry, auth/pruning.py): their reuse is detected until then."""
+    now = int(time.time()) if now is None else now
+    conn.execute(
+        "INSERT INTO codes (code_hash, client_id, redirect_uri, code_challenge, scope, user_id, session_id, "
+        "launch_id, context, nonce, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (digest(code), grant.client_id, grant.redirect_uri, grant.code_challenge, grant.scope, grant.user_id,
+         grant.session_id, grant.launch_id, json.dumps(grant.context), grant.nonce, now, now + lifetime))
 
 
 def redeem_code(store: Store, code: str, family_id: str) -> Redemption:
     """Mark the code used by the token family ``family_id`` (the tokens about to be issued) and return
     its grant. Checking that the client, redirect_uri and PKCE verifier fit the grant is the caller's job."""
-    now = int(time.time())
-    with store.transaction() as conn:
-        row = conn.execute(
-            "SELECT client_id, redirect_uri, code_challenge, scope, user_id, session_id, launch_id, context, nonce, "
-            "expires_at, used_at, family_id FROM codes WHERE code_hash = ?", (digest(code),)).fetchone()
-        if row is None:
-            return Redemption(None, "The authorization code is not known")
-        *fields, expires_at, used_at, used_by = row
-        who = {"user_id": fields[4], "launch_id": fields[6]}
-        if used_at is not None:
-            return Redemption(None, "The authorization code was already used", reused_family=used_by, who=who)
-        if expires_at <= now:
-            return Redemption(None, "The authorization code has expired", who=who)
-        conn.execute("UPDATE codes SET used_at = ?, family_id = ? WHERE code_hash = ?", (now, family_id, digest(code)))
+    redemption = look_up(store, code)
+    if redemption.grant is not None:
+        with store.transaction() as conn:
+            if not spend(conn, code, family_id):
+                return look_up(store, code)  # another request redeemed it meanwhile
+    return redemption
+
+
+def look_up(store: Store, code: str, now: int | None = None) -> Redemption:
+    """What presenting the code now would give, without spending it: its grant while it is unused and
+    unexpired, else why not (and the tokens its first use issued)."""
+    now = int(time.time()) if now is None else now
+    row = store.conn.execute(
+        "SELECT client_id, redirect_uri, code_challenge, scope, user_id, session_id, launch_id, context, nonce, "
+        "expires_at, used_at, family_id FROM codes WHERE code_hash = ?", (digest(code),)).fetchone()
+    if row is None:
+        return Redemption(None, "The authorization code is not known")
+    *fields, expires_at, used_at, used_by = row
+    who = {"user_id": fields[4], "launch_id": fields[6]}
+    if used_at is not None:
+        return Redemption(None, "The authorization code was already used", reused_family=used_by, who=who)
+    if expires_at <= now:
+        return Redemption(None, "The authorization code has expired", who=who)
     fields[7] = json.loads(fields[7])
-    return Redemption(CodeGrant(*fields))
+    return Redemption(CodeGrant(*fields), who=who)
+
+
+def spend(conn, code: str, family_id: str, now: int | None = None) -> bool:
+    """Mark the code used by ``family_id``, inside the caller's transaction; False when it was used meanwhile or
+    has expired (it can be spent once)."""
+    now = int(time.time()) if now is None else now
+    return conn.execute("UPDATE codes SET used_at = ?, family_id = ? WHERE code_hash = ? AND used_at IS NULL "
+                        "AND expires_at > ?", (now, family_id, digest(code), now)).rowcount > 0
 
 
 def holder_of(store: Store, code: str) -> dict[str, str | None]:

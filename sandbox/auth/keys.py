@@ -18,6 +18,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
 
 from ..store import Store
+from .changes import TableCache
 
 ALGORITHM = "RS256"
 KEY_SIZE = 2048
@@ -25,8 +26,9 @@ KEEP_PREVIOUS = 2
 # RFC 7517 §4 / RFC 7518 §6.3.1 — the members a public RSA JWK may carry; everything else stays private.
 PUBLIC_MEMBERS = ("kty", "kid", "use", "alg", "n", "e")
 
-# Imported private keys by (database, kid): importing an RSA key costs far more than signing with it.
-_private_keys: dict[tuple[str, str], RSAKey] = {}
+# The current key, imported (which costs far more than signing with it), and the published JWK Set, in this
+# process until the signing_keys table changes (auth/changes.py): a rotation by any process is seen at once.
+_cache = TableCache("signing_keys")
 
 
 class InvalidToken(Exception):
@@ -43,20 +45,17 @@ class SigningKeys:
 
     def current_kid(self) -> str:
         """The `kid` of the current key, generating the first key when there is none yet."""
+        return self.current_key().kid
+
+    def current_key(self) -> RSAKey:
+        return _cache.get(self.store, "current", self._load_current)
+
+    def _load_current(self) -> RSAKey:
         row = self._current_row()
         if row is None:
             self._install(_generate())
             row = self._current_row()
-        return row[0]
-
-    def current_key(self) -> RSAKey:
-        kid = self.current_kid()
-        cache_key = (self.store.path, kid)
-        key = _private_keys.get(cache_key)
-        if key is None:
-            row = self.store.conn.execute("SELECT private_jwk FROM signing_keys WHERE kid = ?", (kid,)).fetchone()
-            key = _private_keys[cache_key] = RSAKey.import_key(json.loads(row[0]))
-        return key
+        return RSAKey.import_key(json.loads(row[1]))
 
     def rotate(self) -> str:
         """Make a new current key; the previous public key stays published. Returns the new `kid`."""
@@ -77,7 +76,10 @@ class SigningKeys:
 
     def jwks(self) -> dict[str, list[dict[str, Any]]]:
         """RFC 7517 §5 — the JWK Set of public keys: the current key first, then the retired ones, newest first."""
-        self.current_kid()
+        self.current_key()
+        return _cache.get(self.store, "jwks", self._load_jwks)
+
+    def _load_jwks(self) -> dict[str, list[dict[str, Any]]]:
         rows = self.store.conn.execute(
             "SELECT public_jwk FROM signing_keys ORDER BY retired_at IS NOT NULL, retired_at DESC, rowid DESC"
         ).fetchall()
@@ -105,8 +107,9 @@ class SigningKeys:
 
     # -- storage -------------------------------------------------------------------------------------
 
-    def _current_row(self) -> tuple[str] | None:
-        return self.store.conn.execute("SELECT kid FROM signing_keys WHERE retired_at IS NULL").fetchone()
+    def _current_row(self) -> tuple[str, str] | None:
+        return self.store.conn.execute(
+            "SELECT kid, private_jwk FROM signing_keys WHERE retired_at IS NULL").fetchone()
 
     def _install(self, key: RSAKey) -> None:
         """Store ``key`` as the first current key unless another worker got there first."""

@@ -45,10 +45,9 @@ def create(store: Store, client_id: str, user_id: str, session_id: str | None, c
             "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (launch.id, launch.secret, client_id, user_id, session_id, json.dumps(launch.context), int(skip_login),
              int(skip_consent), now, now + lifetime))
-        conn.execute("DELETE FROM launches WHERE expires_at < ?", (now - 86400,))
-    audit.record(store, "launch.created", client_id=client_id, user_id=user_id, launch_id=launch.id,
-                 rule="A launch context was saved for this app and user", context=launch.context,
-                 skip_login=skip_login, skip_consent=skip_consent, expires_in=lifetime)
+        audit.record(store, "launch.created", client_id=client_id, user_id=user_id, launch_id=launch.id,
+                     rule="A launch context was saved for this app and user", context=launch.context,
+                     skip_login=skip_login, skip_consent=skip_consent, expires_in=lifetime)
     return launch
 
 
@@ -73,20 +72,36 @@ def secret_of(store: Store, launch_id: str) -> str | None:
 def take(store: Store, secret: str, client_id: str) -> tuple[Launch | None, str | None]:
     """Use a launch once, by its `launch` parameter: (the launch, None), or (None, why it was refused). A trail
     id is not a `launch` parameter and finds nothing."""
-    now = int(time.time())
+    launch, reason = peek(store, secret, client_id)
+    if launch is None:
+        return None, reason
     with store.transaction() as conn:
-        row = conn.execute(
-            "SELECT id, client_id, user_id, session_id, context, skip_login, skip_consent, expires_at, used_at "
-            "FROM launches WHERE secret = ?", (secret,)).fetchone()
-        if row is None:
-            return None, "The launch parameter is not known to this EHR"
-        launch_id, owner, user_id, session_id, context, skip_login, skip_consent, expires_at, used_at = row
-        if owner != client_id:
-            return None, "The launch was created for another app"
-        if used_at is not None:
-            return None, "The launch was already used; start a new launch from the EHR"
-        if expires_at <= now:
-            return None, "The launch has expired; start a new launch from the EHR"
-        conn.execute("UPDATE launches SET used_at = ? WHERE id = ?", (now, launch_id))
+        if not spend(conn, launch.id):
+            return peek(store, secret, client_id)  # taken by another request meanwhile: say why
+    return launch, None
+
+
+def peek(store: Store, secret: str, client_id: str, now: int | None = None) -> tuple[Launch | None, str | None]:
+    """The launch that `take` would give now, without using it, or (None, why it would be refused)."""
+    now = int(time.time()) if now is None else now
+    row = store.conn.execute(
+        "SELECT id, client_id, user_id, session_id, context, skip_login, skip_consent, expires_at, used_at "
+        "FROM launches WHERE secret = ?", (secret,)).fetchone()
+    if row is None:
+        return None, "The launch parameter is not known to this EHR"
+    launch_id, owner, user_id, session_id, context, skip_login, skip_consent, expires_at, used_at = row
+    if owner != client_id:
+        return None, "The launch was created for another app"
+    if used_at is not None:
+        return None, "The launch was already used; start a new launch from the EHR"
+    if expires_at <= now:
+        return None, "The launch has expired; start a new launch from the EHR"
     return Launch(launch_id, secret, client_id, user_id, session_id, json.loads(context), bool(skip_login),
                   bool(skip_consent)), None
+
+
+def spend(conn, launch_id: str, now: int | None = None) -> bool:
+    """Mark a launch used, inside the caller's transaction; False when it was used meanwhile or has expired."""
+    now = int(time.time()) if now is None else now
+    return conn.execute("UPDATE launches SET used_at = ? WHERE id = ? AND used_at IS NULL AND expires_at > ?",
+                        (now, launch_id, now)).rowcount > 0

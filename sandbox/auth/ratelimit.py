@@ -28,17 +28,18 @@ def check(store: Store, settings: Mapping[str, Any], *keys: str) -> None:
     now = int(time.time())
     window, limit = settings["RATE_LIMIT_WINDOW"], settings["RATE_LIMIT_FAILURES"]
     for key in keys:
-        rows = store.conn.execute(
-            "SELECT at FROM auth_failures WHERE key = ? AND at > ? ORDER BY at DESC LIMIT ?",
-            (key, now - window, limit)).fetchall()
-        if len(rows) >= limit:
-            retry_after = max(1, rows[-1][0] + window - now)
+        # One read on the (key, at) index: how many of the newest `limit` failures fall in the window, and the
+        # oldest of them (when it leaves the window, an attempt is allowed again).
+        count, oldest = store.conn.execute(
+            "SELECT count(*), min(at) FROM (SELECT at FROM auth_failures WHERE key = ? AND at > ? "
+            "ORDER BY at DESC LIMIT ?)", (key, now - window, limit)).fetchone()
+        if count >= limit:
+            retry_after = max(1, oldest + window - now)
             raise TooManyRequests(f"Too many failed attempts; try again in {retry_after} seconds", retry_after)
 
 
 def note_failure(store: Store, settings: Mapping[str, Any], *keys: str) -> None:
-    """Count one failure against each key, and forget failures older than the window."""
+    """Count one failure against each key (failures older than the window are pruned in the background)."""
     now = int(time.time())
     with store.transaction() as conn:
         conn.executemany("INSERT INTO auth_failures (key, at) VALUES (?, ?)", [(key, now) for key in keys])
-        conn.execute("DELETE FROM auth_failures WHERE at <= ?", (now - settings["RATE_LIMIT_WINDOW"],))

@@ -213,8 +213,26 @@ CREATE TABLE IF NOT EXISTS simulation_calls (
 );
 """
 
+# A counter per table whose rows each worker process caches (auth/changes.py): triggers move it on every insert,
+# update and delete, whoever writes (a worker, the CLI), so one cheap read tells a process its copies are stale.
+CACHED_TABLES = ("clients", "users", "signing_keys")
+CHANGES = """
+CREATE TABLE IF NOT EXISTS changes (
+    name TEXT PRIMARY KEY,
+    counter INTEGER NOT NULL
+);
+""" + "".join(f"""
+INSERT OR IGNORE INTO changes (name, counter) VALUES ('{table}', 0);
+CREATE TRIGGER IF NOT EXISTS {table}_inserted AFTER INSERT ON {table}
+    BEGIN UPDATE changes SET counter = counter + 1 WHERE name = '{table}'; END;
+CREATE TRIGGER IF NOT EXISTS {table}_updated AFTER UPDATE ON {table}
+    BEGIN UPDATE changes SET counter = counter + 1 WHERE name = '{table}'; END;
+CREATE TRIGGER IF NOT EXISTS {table}_deleted AFTER DELETE ON {table}
+    BEGIN UPDATE changes SET counter = counter + 1 WHERE name = '{table}'; END;
+""" for table in CACHED_TABLES)
+
 TABLES: tuple[str, ...] = (CLIENTS, USERS, SIGNING_KEYS, SESSIONS, LAUNCHES, PENDING, CODES, TOKENS, ASSERTION_IDS,
-                           JWKS_CACHE, AUDIT, FAILURES, SIMULATIONS)
+                           JWKS_CACHE, AUDIT, FAILURES, SIMULATIONS, CHANGES)
 
 
 # Columns added after a table first shipped: (table, column, declaration), added to older databases in place.
@@ -224,9 +242,16 @@ ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("clients", "owner", "TEXT"),
     ("users", "admin", "INTEGER NOT NULL DEFAULT 0"),
 )
-# Indexes on added columns: created once the columns exist.
+# Indexes on added columns: created once the columns exist; and the indexes background pruning reads by
+# (auth/pruning.py), so that finding what to prune never scans a table.
 ADDED_INDEXES = """
 CREATE UNIQUE INDEX IF NOT EXISTS launches_secret ON launches (secret);
+CREATE INDEX IF NOT EXISTS audit_events_at ON audit_events (at);
+CREATE INDEX IF NOT EXISTS launches_expires ON launches (expires_at);
+CREATE INDEX IF NOT EXISTS pending_expires ON pending_authorizations (expires_at);
+CREATE INDEX IF NOT EXISTS sessions_expires ON sessions (expires_at);
+CREATE INDEX IF NOT EXISTS assertion_ids_expires ON assertion_ids (expires_at);
+CREATE INDEX IF NOT EXISTS auth_failures_at ON auth_failures (at);
 """
 
 

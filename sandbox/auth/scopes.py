@@ -131,6 +131,7 @@ def _in_cruds_order(perms: str) -> bool:
     return all(p >= 0 for p in positions) and positions == sorted(set(positions))
 
 
+@functools.lru_cache(maxsize=1024)  # the same few scopes come with every request; unknown ones cannot grow it
 def is_known(text: str) -> bool:
     """Whether the server understands a scope (any other is dropped from a grant)."""
     if text in IDENTITY_SCOPES or text in ACCESS_SCOPES or text in LAUNCH_SCOPES:

@@ -14,6 +14,9 @@ over the FHIR catch-all, and the FHIR blueprint's hooks (token check, content ne
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from flask import Blueprint, current_app, jsonify, request
 
 from .id_tokens import issuer
@@ -178,12 +181,18 @@ def _document(body: dict):
 
 @blueprint.route(SMART_CONFIGURATION_PATH, methods=ALL_METHODS)
 def smart_configuration_document():
-    return _document(smart_configuration(current_app.config["BASE_URL"]))
+    return _document(_built(smart_configuration, current_app.config["BASE_URL"]))
 
 
 @blueprint.route(OPENID_CONFIGURATION_PATH, methods=ALL_METHODS)
 def openid_configuration_document():
-    return _document(openid_configuration(current_app.config["BASE_URL"]))
+    return _document(_built(openid_configuration, current_app.config["BASE_URL"]))
+
+
+@functools.lru_cache(maxsize=16)
+def _built(document: Callable[[str], dict], base_url: str) -> dict:
+    """A discovery document depends on the base URL alone: built once per process (callers never change it)."""
+    return document(base_url)
 
 
 @blueprint.route(STYLE_PATH, methods=ALL_METHODS)

@@ -9,13 +9,14 @@ cannot honour raises an OAuthError naming the rule (RFC 6749 §5.2).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..store import Store
 from . import audit, pkce, tokens
+from .assertions import SeenJti
 from .clients import Client
-from .codes import holder_of, redeem_code
+from .codes import CodeGrant, Redemption, holder_of, look_up, spend
 from .errors import InvalidGrant, InvalidRequest, InvalidScope, UnauthorizedClient, UnsupportedGrantType
 from .id_tokens import fhir_user_url, make_id_token, wants_id_token
 from .scopes import ScopeSet, TooManyScopes, parse_resource_scope
@@ -46,8 +47,10 @@ def context_params(context: Mapping[str, Any]) -> dict[str, Any]:
     return params
 
 
-def token_response(store: Store, settings: Mapping[str, Any], client: Client, form: Mapping[str, str]) -> dict:
-    """RFC 6749 §5.1 — the successful answer to a token request by an authenticated ``client``."""
+def token_response(store: Store, settings: Mapping[str, Any], client: Client, form: Mapping[str, str],
+                   seen_jti: Sequence[SeenJti] = ()) -> dict:
+    """RFC 6749 §5.1 — the successful answer to a token request by an authenticated ``client``. ``seen_jti`` is
+    the client assertion's jti, recorded in the transaction that issues the tokens (RFC 7523 §3)."""
     grant_type = check_grant_type(form)
     if not client.allows_grant(grant_type):
         raise UnauthorizedClient(f"Client {client.client_id} is not registered for the {grant_type} grant "
@@ -56,7 +59,7 @@ def token_response(store: Store, settings: Mapping[str, Any], client: Client, fo
         ScopeSet.requested(form.get("scope"))  # refresh and client_credentials take a scope; bounded for all
     except TooManyScopes as error:
         raise InvalidScope(str(error)).about(client_id=client.client_id) from None
-    return GRANTS[grant_type](store, settings, client, form)
+    return GRANTS[grant_type](store, settings, client, form, seen_jti)
 
 
 def check_grant_type(form: Mapping[str, str]) -> str:
@@ -71,55 +74,92 @@ def check_grant_type(form: Mapping[str, str]) -> str:
 # -- authorization_code ------------------------------------------------------------------------------------
 
 
-def exchange_code(store: Store, settings: Mapping[str, Any], client: Client, form: Mapping[str, str]) -> dict:
+def exchange_code(store: Store, settings: Mapping[str, Any], client: Client, form: Mapping[str, str],
+                  seen_jti: Sequence[SeenJti] = ()) -> dict:
     """RFC 6749 §4.1.3 — the code must be known, unexpired, unused, issued to this client and bound to this
-    redirect_uri; RFC 7636 §4.6 and SMART App Launch 2.2 — the code_verifier must hash (S256) to its challenge."""
+    redirect_uri; RFC 7636 §4.6 and SMART App Launch 2.2 — the code_verifier must hash (S256) to its challenge.
+
+    The code is read and checked, the tokens minted and the id_token signed first; then one transaction spends
+    the code, stores the tokens and records the event, so all of them are written or none. A code another
+    request spent meanwhile is refused as a reuse."""
     code, redirect_uri = require(form, "code"), require(form, "redirect_uri")
     try:
         verifier = pkce.check_verifier_syntax(form.get("code_verifier"))
     except InvalidGrant as error:  # the code is not spent, but the refusal belongs to its trail
         raise error.about(client_id=client.client_id, **holder_of(store, code)) from None
     family_id = tokens.new_family_id()
-    redemption = redeem_code(store, code, family_id)
+    redemption = look_up(store, code)
     grant = redemption.grant
     if grant is None:
-        who = {"client_id": client.client_id, **redemption.who}
-        if redemption.reused_family:
+        raise _refused_code(store, client, redemption)
+    who = {"client_id": client.client_id, "user_id": grant.user_id, "launch_id": grant.launch_id}
+    mismatch = _binding_mismatch(client, grant, redirect_uri, verifier, who)
+    if mismatch is not None:  # a code presented with the wrong client, redirect_uri or verifier is spent all the same
+        with store.transaction() as conn:
+            spend(conn, code, family_id)
+        raise mismatch
+    now = int(time.time())
+    issued, rows = tokens.mint(
+        family_id=family_id, client_id=client.client_id, scope=grant.scope,
+        access_lifetime=settings["ACCESS_TOKEN_LIFETIME"], user_id=grant.user_id, session_id=grant.session_id,
+        context=grant.context, refresh_expires_at=_refresh_expiry(store, settings, client, grant.scope,
+                                                                  grant.session_id, now), now=now)
+    body = _body(store, settings, client, issued, grant.scope, grant.user_id, grant.context, grant.nonce)
+    event = audit.event_row(
+        "token.issued", **who, rule="Authorization code exchanged for tokens", grant_type="authorization_code",
+        scope=grant.scope, family_id=family_id, refresh_token=issued.refresh_token is not None,
+        pkce={"method": "S256", "code_challenge": audit.short(grant.code_challenge, 10),
+              "result": "S256 verifier matched the challenge: BASE64URL(SHA256(code_verifier)) equals the "
+                        "code_challenge of the authorize request"},
+        **_trail_detail(store, settings, client, form, body, issued, grant.user_id))
+    with store.transaction() as conn:  # the code spent, the tokens and their audit event in one commit
+        if not spend(conn, code, family_id, now):
+            refusal = _refused_code(store, client, look_up(store, code, now))
+        else:
+            refusal = None
+            _record(conn, seen_jti)
+            tokens.save(conn, rows)
+            audit.write(conn, event)
+    if refusal is not None:
+        raise refusal
+    return body
+
+
+def _refused_code(store: Store, client: Client, redemption: Redemption) -> InvalidGrant:
+    """Why a code cannot be redeemed; a reused code revokes the tokens its first use issued (RFC 6749 §4.1.2),
+    with its audit event, in one transaction (the caller's when it has one open)."""
+    who = {"client_id": client.client_id, **redemption.who}
+    if redemption.reused_family:
+        with store.transaction():
             revoked = tokens.revoke_family(store, redemption.reused_family)
             audit.record(store, "code.reused", audit.FAILURE, **who,
                          rule="An authorization code was presented twice: the tokens its first use issued are "
                               "revoked (RFC 6749 §4.1.2)", family_id=redemption.reused_family, revoked=revoked,
                          error=InvalidGrant.error)
-            raise InvalidGrant(f"{redemption.problem}; the tokens issued with it are now revoked "
-                               "(RFC 6749 §4.1.2)").about(**who)
-        raise InvalidGrant(redemption.problem).about(**who)
-    who = {"client_id": client.client_id, "user_id": grant.user_id, "launch_id": grant.launch_id}
+        return InvalidGrant(f"{redemption.problem}; the tokens issued with it are now revoked "
+                            "(RFC 6749 §4.1.2)").about(**who)
+    return InvalidGrant(redemption.problem).about(**who)
+
+
+def _binding_mismatch(client: Client, grant: CodeGrant, redirect_uri: str, verifier: str,
+                      who: dict) -> InvalidGrant | None:
     if grant.client_id != client.client_id:
-        raise InvalidGrant("The authorization code was issued to another client (RFC 6749 §4.1.3)").about(
+        return InvalidGrant("The authorization code was issued to another client (RFC 6749 §4.1.3)").about(
             **who).differs("client_id", grant.client_id, client.client_id)
     if grant.redirect_uri != redirect_uri:
-        raise InvalidGrant("redirect_uri differs from the one of the authorization request; it must be identical "
-                           "(RFC 6749 §4.1.3)").about(**who).differs("redirect_uri", grant.redirect_uri, redirect_uri)
+        return InvalidGrant("redirect_uri differs from the one of the authorization request; it must be identical "
+                            "(RFC 6749 §4.1.3)").about(**who).differs("redirect_uri", grant.redirect_uri,
+                                                                      redirect_uri)
     try:
         pkce.check_verifier(verifier, grant.code_challenge)
     except InvalidGrant as error:
-        raise error.about(**who) from None
-    now = int(time.time())
-    with store.transaction():  # the tokens and their audit event in one commit
-        issued = tokens.issue(
-            store, family_id=family_id, client_id=client.client_id, scope=grant.scope,
-            access_lifetime=settings["ACCESS_TOKEN_LIFETIME"], user_id=grant.user_id, session_id=grant.session_id,
-            context=grant.context, refresh_expires_at=_refresh_expiry(store, settings, client, grant.scope,
-                                                                      grant.session_id, now), now=now)
-        body = _body(store, settings, client, issued, grant.scope, grant.user_id, grant.context, grant.nonce)
-        audit.record(store, "token.issued", **who, rule="Authorization code exchanged for tokens",
-                     grant_type="authorization_code", scope=grant.scope, family_id=family_id,
-                     refresh_token=issued.refresh_token is not None,
-                     pkce={"method": "S256", "code_challenge": audit.short(grant.code_challenge, 10),
-                           "result": "S256 verifier matched the challenge: BASE64URL(SHA256(code_verifier)) equals "
-                                     "the code_challenge of the authorize request"},
-                     **_trail_detail(store, settings, client, form, body, issued, grant.user_id))
-    return body
+        return error.about(**who)
+    return None
+
+
+def _record(conn, seen_jti: Sequence[SeenJti]) -> None:
+    for seen in seen_jti:
+        seen.record(conn)
 
 
 def _refresh_expiry(store: Store, settings: Mapping[str, Any], client: Client, scope: str, session_id: str | None,
@@ -134,9 +174,11 @@ def _refresh_expiry(store: Store, settings: Mapping[str, Any], client: Client, s
 # -- refresh_token -------------------------------------------------------------------------------------------
 
 
-def refresh(store: Store, settings: Mapping[str, Any], client: Client, form: Mapping[str, str]) -> dict:
+def refresh(store: Store, settings: Mapping[str, Any], client: Client, form: Mapping[str, str],
+            seen_jti: Sequence[SeenJti] = ()) -> dict:
     """RFC 6749 §6 — a new access token for a refresh token of this client, optionally with narrower scope;
-    the refresh token rotates, and a rotated-out one presented again revokes its family (RFC 9700 §4.14.2)."""
+    the refresh token rotates, and a rotated-out one presented again revokes its family (RFC 9700 §4.14.2).
+    The new tokens are minted and signed first; one transaction then rotates, stores and records."""
     presented = require(form, "refresh_token")
     info = tokens.find(store, presented)
     if info is None or info.kind != tokens.REFRESH:
@@ -153,20 +195,27 @@ def refresh(store: Store, settings: Mapping[str, Any], client: Client, form: Map
         raise InvalidGrant(problem).about(**who)
     scope = _narrowed(form, info, who)
     now = int(time.time())
-    with store.transaction():
-        issued = tokens.rotate(
-            store, presented, access_scope=scope, access_lifetime=settings["ACCESS_TOKEN_LIFETIME"],
-            refresh_expires_at=tokens.refresh_expiry(store, settings, info.scope, info.session_id, now,
-                                                     info.expires_at), now=now)
-        if issued is not None:
-            body = _body(store, settings, client, issued, scope, info.user_id, info.context)
-            audit.record(store, "token.refreshed", **who, rule="Refresh token exchanged and rotated",
-                         grant_type="refresh_token", scope=scope, family_id=info.family_id,
-                         rotation={"presented": audit.short(presented), "issued": audit.short(issued.refresh_token),
-                                   "family_scope": info.scope},
-                         **_trail_detail(store, settings, client, form, body, issued, info.user_id))
-    if issued is None:  # another request rotated it first
-        _reused(store, info)
+    issued, rows = tokens.mint(
+        family_id=info.family_id, client_id=info.client_id, scope=scope,
+        access_lifetime=settings["ACCESS_TOKEN_LIFETIME"], user_id=info.user_id, session_id=info.session_id,
+        context=info.context, refresh_scope=info.scope, now=now,
+        refresh_expires_at=tokens.refresh_expiry(store, settings, info.scope, info.session_id, now, info.expires_at))
+    body = _body(store, settings, client, issued, scope, info.user_id, info.context)
+    event = audit.event_row(
+        "token.refreshed", **who, rule="Refresh token exchanged and rotated", grant_type="refresh_token",
+        scope=scope, family_id=info.family_id,
+        rotation={"presented": audit.short(presented), "issued": audit.short(issued.refresh_token),
+                  "family_scope": info.scope}, **_trail_detail(store, settings, client, form, body, issued,
+                                                               info.user_id))
+    with store.transaction() as conn:
+        rotated = tokens.take_for_rotation(conn, presented, now)
+        if rotated:
+            _record(conn, seen_jti)
+            tokens.save(conn, rows)
+            audit.write(conn, event)
+        else:  # another request rotated it first
+            _reused(store, info)
+    if not rotated:
         raise InvalidGrant("The refresh token was already used; every token issued with it is now revoked "
                            "(refresh token rotation, RFC 9700 §4.14.2)").about(**who)
     return body
@@ -188,19 +237,23 @@ def _narrowed(form: Mapping[str, str], info: tokens.TokenInfo, who: dict) -> str
 
 
 def _reused(store: Store, info: tokens.TokenInfo) -> None:
-    revoked = tokens.revoke_family(store, info.family_id)
-    audit.record(store, "refresh.reused", audit.FAILURE, client_id=info.client_id, user_id=info.user_id,
-                 launch_id=info.context.get("launch_id"), error=InvalidGrant.error,
-                 rule="A rotated-out or revoked refresh token was presented: the whole token family is revoked "
-                      "(RFC 9700 §4.14.2)", family_id=info.family_id, revoked=revoked)
+    """The family of a reused refresh token revoked, with its audit event, in one transaction."""
+    with store.transaction():
+        revoked = tokens.revoke_family(store, info.family_id)
+        audit.record(store, "refresh.reused", audit.FAILURE, client_id=info.client_id, user_id=info.user_id,
+                     launch_id=info.context.get("launch_id"), error=InvalidGrant.error,
+                     rule="A rotated-out or revoked refresh token was presented: the whole token family is revoked "
+                          "(RFC 9700 §4.14.2)", family_id=info.family_id, revoked=revoked)
 
 
 # -- client_credentials --------------------------------------------------------------------------------------
 
 
-def client_credentials(store: Store, settings: Mapping[str, Any], client: Client, form: Mapping[str, str]) -> dict:
+def client_credentials(store: Store, settings: Mapping[str, Any], client: Client, form: Mapping[str, str],
+                       seen_jti: Sequence[SeenJti] = ()) -> dict:
     """SMART Backend Services — client_credentials with private_key_jwt, system/ scopes only, a short-lived
-    access token and no refresh token (RFC 6749 §4.4.3: a refresh token SHOULD NOT be included)."""
+    access token and no refresh token (RFC 6749 §4.4.3: a refresh token SHOULD NOT be included). The
+    assertion's jti, the token and the event are written in one transaction."""
     who = {"client_id": client.client_id}
     if client.token_endpoint_auth_method != "private_key_jwt":
         raise UnauthorizedClient("SMART Backend Services: the client_credentials grant needs a client registered "
@@ -214,13 +267,16 @@ def client_credentials(store: Store, settings: Mapping[str, Any], client: Client
                            f"within its registered {client.scope!r}").about(**who)
     scope = str(granted)
     lifetime = min(settings["BACKEND_TOKEN_LIFETIME"], BACKEND_MAX_LIFETIME)
-    with store.transaction():
-        issued = tokens.issue(store, family_id=tokens.new_family_id(), client_id=client.client_id, scope=scope,
-                              access_lifetime=lifetime)
-        body = _body(store, settings, client, issued, scope, None, {})
-        audit.record(store, "token.issued", **who, rule="Backend service token issued (client_credentials)",
-                     grant_type="client_credentials", scope=scope, family_id=issued.family_id,
-                     **_trail_detail(store, settings, client, form, body, issued, None))
+    issued, rows = tokens.mint(family_id=tokens.new_family_id(), client_id=client.client_id, scope=scope,
+                               access_lifetime=lifetime)
+    body = _body(store, settings, client, issued, scope, None, {})
+    event = audit.event_row("token.issued", **who, rule="Backend service token issued (client_credentials)",
+                            grant_type="client_credentials", scope=scope, family_id=issued.family_id,
+                            **_trail_detail(store, settings, client, form, body, issued, None))
+    with store.transaction() as conn:
+        _record(conn, seen_jti)
+        tokens.save(conn, rows)
+        audit.write(conn, event)
     return body
 
 
@@ -252,7 +308,7 @@ def _trail_detail(store: Store, settings: Mapping[str, Any], client: Client, for
                       "fhirUser": fhir_user_url(store, settings["BASE_URL"], user_id)}}
 
 
-GRANTS: dict[str, Callable[[Store, Mapping[str, Any], Client, Mapping[str, str]], dict]] = {
+GRANTS: dict[str, Callable[[Store, Mapping[str, Any], Client, Mapping[str, str], Sequence[SeenJti]], dict]] = {
     "authorization_code": exchange_code,
     "refresh_token": refresh,
     "client_credentials": client_credentials,

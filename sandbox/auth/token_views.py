@@ -8,12 +8,13 @@ are involved, so any origin may). Every refusal is an RFC 6749 §5.2 JSON error 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 
-from . import audit, introspection, revocation, tokens
+from . import audit, introspection, ratelimit, revocation, tokens
 from .client_auth import authenticate
 from .errors import NO_STORE, InvalidClient, InvalidRequest, InvalidToken, OAuthError
 from .token_endpoint import check_grant_type, require, token_response
@@ -39,10 +40,14 @@ def refusal(error: OAuthError):
     event = {"oauth.token": "token.refused", "oauth.introspect": "introspection",
              "oauth.revoke": "revocation"}.get(request.endpoint, "token.refused")
     form = request.form if request.mimetype == FORM else {}
-    audit.record(_store(), event, audit.FAILURE, rule=error.description, error=error.error,
-                 grant_type=form.get("grant_type"), request=audit.safe_params(form),
-                 client_auth=_auth_method_tried(form), mismatch=error.mismatch,
-                 **{k: error.who.get(k) for k in ("client_id", "user_id", "launch_id")})
+    with _store().transaction() as conn:
+        for seen in g.pop("unrecorded_jti", ()):  # a refused request used up its client assertion all the same
+            with contextlib.suppress(InvalidClient):
+                seen.record(conn)
+        audit.record(_store(), event, audit.FAILURE, rule=error.description, error=error.error,
+                     grant_type=form.get("grant_type"), request=audit.safe_params(form),
+                     client_auth=_auth_method_tried(form), mismatch=error.mismatch,
+                     **{k: error.who.get(k) for k in ("client_id", "user_id", "launch_id")})
     return error.response()
 
 
@@ -60,12 +65,20 @@ def token():
     """RFC 6749 §3.2 — the token endpoint: authorization_code, refresh_token and client_credentials grants."""
     form = _form()
     check_grant_type(form)
-    client = _authenticate(form)
+    # A client assertion's jti is recorded in the transaction that issues the tokens (or records the refusal).
+    seen_jti = g.unrecorded_jti = []
+    client = _authenticate(form, seen_jti)
     try:
-        return jsonify(token_response(_store(), current_app.config, client, form))
+        body = token_response(_store(), current_app.config, client, form, seen_jti)
+    except InvalidClient as error:  # the assertion's jti was recorded by a concurrent request: a replay
+        ratelimit.note_failure(_store(), current_app.config, *ratelimit.keys("client", request.remote_addr))
+        error.who.setdefault("client_id", client.client_id)
+        raise
     except OAuthError as error:
         error.who.setdefault("client_id", client.client_id)
         raise
+    g.unrecorded_jti = []
+    return jsonify(body)
 
 
 @blueprint.post("/introspect")
@@ -135,8 +148,8 @@ def _has_client_credentials(form: Mapping[str, Any]) -> bool:
     return any(name in form for name in ("client_id", "client_secret", "client_assertion", "client_assertion_type"))
 
 
-def _authenticate(form: Mapping[str, str]):
+def _authenticate(form: Mapping[str, str], defer: list | None = None):
     base_url = current_app.config["BASE_URL"]
     audiences = [f"{base_url}/auth/token", base_url + request.path]
     return authenticate(_store(), current_app.config, form, request.headers.get("Authorization"),
-                        request.remote_addr, audiences)
+                        request.remote_addr, audiences, defer)

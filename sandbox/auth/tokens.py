@@ -23,7 +23,6 @@ from ..store import Store
 from .codes import digest
 
 ACCESS, REFRESH = "access", "refresh"
-PRUNE_AFTER = 24 * 3600  # tokens expired longer than this are deleted when new ones are issued
 _COLUMNS = ("kind, family_id, client_id, user_id, session_id, scope, context, issued_at, expires_at, rotated_at, "
             "revoked_at")
 
@@ -78,7 +77,20 @@ def new_family_id() -> str:
 def issue(store: Store, *, family_id: str, client_id: str, scope: str, access_lifetime: int,
           user_id: str | None = None, session_id: str | None = None, context: dict[str, Any] | None = None,
           refresh_expires_at: int | None = None, refresh_scope: str | None = None, now: int | None = None) -> Issued:
-    """An access token, and a refresh token when ``refresh_expires_at`` is given, in ``family_id``.
+    """An access token, and a refresh token when ``refresh_expires_at`` is given, in ``family_id``, stored now
+    (``mint`` and ``save`` apart let a caller store them in a transaction of its own)."""
+    issued, rows = mint(family_id=family_id, client_id=client_id, scope=scope, access_lifetime=access_lifetime,
+                        user_id=user_id, session_id=session_id, context=context,
+                        refresh_expires_at=refresh_expires_at, refresh_scope=refresh_scope, now=now)
+    with store.transaction() as conn:
+        save(conn, rows)
+    return issued
+
+
+def mint(*, family_id: str, client_id: str, scope: str, access_lifetime: int, user_id: str | None = None,
+         session_id: str | None = None, context: dict[str, Any] | None = None, refresh_expires_at: int | None = None,
+         refresh_scope: str | None = None, now: int | None = None) -> tuple[Issued, list[tuple]]:
+    """New tokens in the clear and the rows that store them (by hash), not yet stored.
 
     RFC 6749 §6 — a refresh token keeps the scope of its family (``refresh_scope``, default ``scope``) even
     when the access token issued beside it was narrowed.
@@ -86,18 +98,20 @@ def issue(store: Store, *, family_id: str, client_id: str, scope: str, access_li
     now = int(time.time()) if now is None else now
     access, refresh = new_token(), None
     context_json = json.dumps(context or {})
-    rows = [(digest(access), ACCESS, scope, now + access_lifetime)]
+    common = (family_id, client_id, user_id, session_id)
+    rows = [(digest(access), ACCESS, *common, scope, context_json, now, now + access_lifetime)]
     if refresh_expires_at is not None:
         refresh = new_token()
-        rows.append((digest(refresh), REFRESH, refresh_scope or scope, refresh_expires_at))
-    with store.transaction() as conn:
-        conn.executemany(
-            "INSERT INTO tokens (token_hash, kind, family_id, client_id, user_id, session_id, scope, context, "
-            "issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(token_hash, kind, family_id, client_id, user_id, session_id, token_scope, context_json, now, exp)
-             for token_hash, kind, token_scope, exp in rows])
-        conn.execute("DELETE FROM tokens WHERE expires_at < ?", (now - PRUNE_AFTER,))
-    return Issued(access, now, now + access_lifetime, family_id, refresh)
+        rows.append((digest(refresh), REFRESH, *common, refresh_scope or scope, context_json, now,
+                     refresh_expires_at))
+    return Issued(access, now, now + access_lifetime, family_id, refresh), rows
+
+
+def save(conn, rows: list[tuple]) -> None:
+    """Store minted tokens, inside the caller's transaction."""
+    conn.executemany(
+        "INSERT INTO tokens (token_hash, kind, family_id, client_id, user_id, session_id, scope, context, "
+        "issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
 def refresh_expiry(store: Store, settings: Mapping[str, Any], scope: str, session_id: str | None,
@@ -172,16 +186,25 @@ def rotate(store: Store, presented: str, *, access_scope: str, access_lifetime: 
     refresh token in its family, atomically. None when the token was rotated or revoked meanwhile (a
     concurrent refresh with the same token): the caller treats that as reuse."""
     now = int(time.time()) if now is None else now
+    info = find(store, presented)
+    if info is None:
+        return None
+    issued, rows = mint(family_id=info.family_id, client_id=info.client_id, scope=access_scope,
+                        access_lifetime=access_lifetime, user_id=info.user_id, session_id=info.session_id,
+                        context=info.context, refresh_expires_at=refresh_expires_at, refresh_scope=info.scope, now=now)
     with store.transaction() as conn:
-        taken = conn.execute(
-            "UPDATE tokens SET rotated_at = ? WHERE token_hash = ? AND kind = 'refresh' AND rotated_at IS NULL "
-            "AND revoked_at IS NULL", (now, digest(presented))).rowcount
-        if not taken:
+        if not take_for_rotation(conn, presented, now):
             return None
-        info = find(store, presented)
-        return issue(store, family_id=info.family_id, client_id=info.client_id, scope=access_scope,
-                     access_lifetime=access_lifetime, user_id=info.user_id, session_id=info.session_id,
-                     context=info.context, refresh_expires_at=refresh_expires_at, refresh_scope=info.scope, now=now)
+        save(conn, rows)
+    return issued
+
+
+def take_for_rotation(conn, presented: str, now: int) -> bool:
+    """Mark a refresh token rotated, inside the caller's transaction; False when it was rotated or revoked
+    already (by a concurrent request with the same token, or a revocation)."""
+    return conn.execute(
+        "UPDATE tokens SET rotated_at = ? WHERE token_hash = ? AND kind = 'refresh' AND rotated_at IS NULL "
+        "AND revoked_at IS NULL", (now, digest(presented))).rowcount > 0
 
 
 def revoke_family(store: Store, family_id: str, now: int | None = None) -> int:

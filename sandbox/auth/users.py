@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..store import Store
+from .changes import TableCache
 
 KINDS = ("clinician", "patient", "related-person")
 RESOURCE_TYPE_OF_KIND = {"clinician": "Practitioner", "patient": "Patient", "related-person": "RelatedPerson"}
@@ -74,6 +75,9 @@ class User:
         return hmac.compare_digest(given.encode(), shared.encode()) if shared else True
 
 
+_cache = TableCache("users")  # users by id, in this process (auth/changes.py)
+
+
 class UserDirectory:
     """The users kept in one store."""
 
@@ -81,7 +85,7 @@ class UserDirectory:
         self.store = store
 
     def get(self, user_id: str) -> User | None:
-        return self._one("id = ?", user_id)
+        return _cache.get(self.store, user_id, lambda: self._one("id = ?", user_id))
 
     def by_username(self, username: str) -> User | None:
         return self._one("username = ?", username)

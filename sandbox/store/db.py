@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import sqlite3
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import sqlite_utils
@@ -96,7 +99,39 @@ def connect(path: str | os.PathLike) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA cache_size = -65536")
+    if path in _checkpointed:
+        conn.execute("PRAGMA wal_autocheckpoint = 0")  # a background thread of this process checkpoints instead
     return conn
+
+
+# Databases whose write-ahead log a background thread of this process folds back into the file. SQLite would
+# otherwise do it in whichever commit crosses 1,000 pages of log, while that writer holds everyone's turn to
+# write: copying megabytes and syncing the file then stalls every waiting request (the p99 of a token request).
+_checkpointed: set[str] = set()
+
+
+def checkpoint_in_background(path: str, every: float = 0.1) -> threading.Event:
+    """Checkpoint ``path`` every ``every`` seconds in a daemon thread of this process, outside any writer's turn
+    (a passive checkpoint waits for no one), and stop this process's new connections from doing it in a commit.
+    Often enough that the log stays short: readers look pages up in it, and a long log makes every read dearer.
+    Setting the returned event stops the thread and gives checkpoints back to the commits."""
+    path = str(path)
+    stop = threading.Event()
+    _checkpointed.add(path)
+    threading.Thread(target=_checkpoint_loop, args=(path, every, stop), name="sandbox-checkpoint",
+                     daemon=True).start()
+    return stop
+
+
+def _checkpoint_loop(path: str, every: float, stop: threading.Event) -> None:
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+    try:
+        while not stop.wait(every):
+            with contextlib.suppress(sqlite3.Error):  # tried again at the next tick
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    finally:
+        _checkpointed.discard(path)
+        conn.close()
 
 
 def shared_connection(path: str | os.PathLike) -> sqlite3.Connection:
@@ -116,6 +151,67 @@ def forget_connection(path: str | os.PathLike) -> None:
     conn = getattr(_local, "connections", {}).pop((os.getpid(), str(path)), None)
     if conn is not None:
         conn.close()
+
+
+class WriterQueue:
+    """Writers of one database file take turns: a lock among the threads of this process, then an exclusive
+    ``flock`` on a file beside the database among processes. A waiting writer sleeps in the kernel and wakes as
+    soon as the writer before it is done, where SQLite's busy handler would sleep and retry with growing pauses
+    (the long tails of a contended database). ``BEGIN IMMEDIATE`` then finds the database free; the busy timeout
+    still covers writers that do not queue (another program on the file)."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.pid = os.getpid()
+        self.lock = threading.Lock()
+        self.fd: int | None = None
+        if path != ":memory:":
+            # Opened in this process: an flock belongs to its open file, which a forked child would share.
+            self.fd = os.open(path + "-writer", os.O_RDWR | os.O_CREAT, 0o644)
+
+    @contextlib.contextmanager
+    def turn(self) -> Iterator[None]:
+        with self.lock:
+            if self.fd is None:
+                yield
+                return
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+
+_queues: dict[str, WriterQueue] = {}
+_queues_lock = threading.Lock()
+
+
+def writer_queue(path: str) -> WriterQueue:
+    """This process's queue of writers of the database at ``path``."""
+    queue = _queues.get(path)
+    if queue is None or queue.pid != os.getpid():
+        with _queues_lock:
+            queue = _queues.get(path)
+            if queue is None or queue.pid != os.getpid():
+                queue = _queues[path] = WriterQueue(path)
+    return queue
+
+
+@contextlib.contextmanager
+def write_transaction(conn: sqlite3.Connection, path: str) -> Iterator[sqlite3.Connection]:
+    """A write transaction on ``conn`` in turn with every other writer of ``path``; a nested one joins the
+    transaction already open on the connection."""
+    if conn.in_transaction:
+        yield conn
+        return
+    with writer_queue(path).turn():
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
 
 def ensure_schema(conn: sqlite3.Connection) -> None:

@@ -96,18 +96,9 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction (BEGIN IMMEDIATE, so writers queue instead of failing); nests as one."""
-        conn = self.conn
-        if conn.in_transaction:
+        """A write transaction, in turn with the other writers of the file (db.write_transaction); nests as one."""
+        with db.write_transaction(self.conn, self.path) as conn:
             yield conn
-            return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
 
     # -- reads ---------------------------------------------------------------------------------
 
