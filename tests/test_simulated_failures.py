@@ -114,3 +114,52 @@ def test_against_a_real_server_the_app_sees_the_refusal(live_server):
     first = requests.get(f"{live_server}/fhir/Patient/story-diabetes", headers=bearer, timeout=10)
     second = requests.get(f"{live_server}/fhir/Patient/story-diabetes", headers=bearer, timeout=10)
     assert (first.status_code, second.status_code) == (200, 401)
+
+
+# -- the authorization, the code and the tokens -------------------------------------------------------------------
+
+
+def launch_only(client, simulation):
+    made = client.post("/api/launches", json={"client_id": "demo-app", "patient": "story-diabetes",
+                                              "skip_login": True, "skip_consent": True, "simulate": simulation})
+    assert made.status_code == 201, made.json
+    return made.json["launch"]
+
+
+def authorize(client, launch, scope="launch openid fhirUser patient/*.rs"):
+    return client.get("/auth/authorize", query_string=authorize_params(launch=launch, scope=scope))
+
+
+@pytest.mark.parametrize(("kind", "title"), [("invalid-client", "Unknown app"),
+                                             ("unregistered-redirect", "Redirect URI not registered")])
+def test_an_authorization_refused_before_any_redirect_shows_an_error_page(client, kind, title):
+    page = authorize(client, launch_only(client, kind))
+    assert page.status_code == 400 and title in page.text and "Location" not in page.headers
+
+
+@pytest.mark.parametrize(("kind", "error"), [("invalid-scope", "invalid_scope"), ("denied-consent", "access_denied")])
+def test_an_authorization_refused_at_the_app_comes_back_with_the_error_and_state(client, kind, error):
+    back = query_of(authorize(client, launch_only(client, kind)).headers["Location"])
+    assert back["error"] == error and back["state"] == "st-1" and "code" not in back
+
+
+@pytest.mark.parametrize("kind", ["code-expired", "code-used", "pkce-mismatch"])
+def test_a_code_the_token_endpoint_refuses_with_invalid_grant(client, store, kind):
+    back = authorize(client, launch_only(client, kind))
+    refused = exchange(client, query_of(back.headers["Location"])["code"])
+    assert refused.status_code == 400 and refused.json["error"] == "invalid_grant"
+    assert store.conn.execute("SELECT count(*) FROM audit_events WHERE event = 'simulated'").fetchone()[0] >= 1
+
+
+def test_a_refresh_token_refused_when_used(client):
+    _, body, _ = launched(client, "refresh-refused", scope="launch openid fhirUser offline_access patient/*.rs")
+    assert body["refresh_token"]
+    refused = client.post("/auth/token", data={"grant_type": "refresh_token", "refresh_token": body["refresh_token"],
+                                               "client_id": "demo-app"})
+    assert refused.status_code == 400 and refused.json["error"] == "invalid_grant"
+
+
+def test_a_patient_who_no_longer_exists_is_not_found(client):
+    bearer, body, _ = launched(client, "patient-gone")
+    assert body["patient"].startswith("story-diabetes-gone-")
+    assert client.get(f"/fhir/Patient/{body['patient']}", headers=bearer).status_code == 404

@@ -11,6 +11,7 @@ then moves through sign-in, patient and encounter pickers and consent (auth/page
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -18,10 +19,10 @@ from typing import Any
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from ..store import Store
-from . import audit, browser_binding, launch_context, pending, pkce, signin, smart_config
+from . import audit, browser_binding, launch_context, pending, pkce, signin, simulate, smart_config
 from . import authorize_writes as writes
 from .clients import Client, ClientRegistry
-from .codes import CodeGrant, save_code
+from .codes import CodeGrant, digest, save_code
 from .errors import (
     AccessDenied,
     InvalidRequest,
@@ -63,6 +64,13 @@ def authorize():
     client_id = params.get("client_id", "")
     client = ClientRegistry(store(), current_app.config["BASE_URL"]).get(client_id)
     trail = trail_of(params)
+    # a launch made to fail here (auth/simulate.py) takes the path a real failure of that kind takes
+    simulated = (simulate.of_launch(store(), params.get("launch")) or {}).get("kind")
+    if simulated in simulate.AUTHORIZE_KINDS:
+        audit.record(store(), "simulated", audit.FAILURE, client_id=client_id, launch_id=trail,
+                     rule=f"Simulated on purpose: {simulate.KINDS[simulated]}", kind=simulated)
+    if simulated == "invalid-client":
+        client = None
     if client is None:
         if client_id:  # a bare visit to the endpoint starts no trail
             refused(trail, client_id, params, "The client_id is not registered in the sandbox",
@@ -70,7 +78,7 @@ def authorize():
         return error_page("Unknown app", "The client_id of this request is not registered in the sandbox. "
                           "Register the app first (sandbox apps add, or POST /auth/register), then try again.")
     redirect_uri = params.get("redirect_uri", "")
-    if not client.has_redirect_uri(redirect_uri):
+    if not client.has_redirect_uri(redirect_uri) or simulated == "unregistered-redirect":
         registered = ", ".join(client.redirect_uris) or "none"
         refused(trail, client.client_id, params, "The redirect_uri is not one the app registered: the server shows "
                 "an error page instead of redirecting (RFC 6749 §4.1.2.1)",
@@ -82,6 +90,10 @@ def authorize():
     state = params.get("state")
     try:
         decided = check_request(client, params)
+        if simulated == "invalid-scope":
+            raise InvalidScope("The requested scope is invalid, unknown or malformed (simulated)")
+        if simulated == "denied-consent":
+            raise AccessDenied("The user denied the request (simulated)")
     except OAuthError as error:
         refused(trail, client.client_id, params, error.description, error.error, mismatch_of(client, params, error))
         return redirect(error.redirect_url(redirect_uri, state))
@@ -328,18 +340,25 @@ def issue(item: pending.Pending, scope: str, user: User | None = None):
     context = {k: v for k, v in item.context.items() if k != "encounter_chosen" and v is not None}
     if item.launch_id:
         context["launch_id"] = item.launch_id  # the tokens' requests join this activity trail
-    grant = CodeGrant(item.request["client_id"], item.request["redirect_uri"], item.request["code_challenge"],
+    # a launch made to fail at the token endpoint gets a code its own checks will refuse (auth/simulate.py)
+    challenge, lifetime, spent = simulate.shape_code(context, item.request["code_challenge"],
+                                                     current_app.config["CODE_LIFETIME"])
+    grant = CodeGrant(item.request["client_id"], item.request["redirect_uri"], challenge,
                       scope, item.user_id, item.session_id, item.launch_id, context, item.request.get("nonce"))
     reach = user_scopes_reach(grant.user_id, scope, user)
     code = secrets.token_urlsafe(32)
-    lifetime = current_app.config["CODE_LIFETIME"]
 
     def write(conn) -> None:
         save_code(conn, code, grant, lifetime)
+        if spent:
+            conn.execute("UPDATE codes SET used_at = ? WHERE code_hash = ?", (int(time.time()), digest(code)))
         pending.remove(conn, item)
 
     with writes.one_transaction(store()):
         writes.later(store(), write)
+        if challenge != item.request["code_challenge"] or lifetime < 0 or spent:
+            writes.event(store(), "simulated", audit.FAILURE, client_id=grant.client_id, user_id=grant.user_id,
+                         launch_id=grant.launch_id, rule=f"Simulated on purpose: {simulate.words_of(context)}")
         writes.event(store(), "code.issued", client_id=grant.client_id, user_id=grant.user_id,
                      launch_id=grant.launch_id, rule="Authorization approved: a single-use code bound to client, "
                      "redirect_uri, PKCE challenge, scope and context", scope=scope, context=context,

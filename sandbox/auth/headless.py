@@ -103,6 +103,7 @@ def make_launch(store: Store, base_url: str, body: dict[str, Any],
     context = {"patient": patient, "encounter": encounter, "fhirContext": _fhir_context(body.get("fhirContext")),
                "intent": body.get("intent"), "need_patient_banner": body.get("need_patient_banner", True) is not False,
                "smart_style_url": style_url(base_url), "tenant": body.get("tenant"), "simulate": simulation}
+    context = simulate.shape_context(context)
     session_id = signin.start(store, user.id, settings["SESSION_LIFETIME"])
     launch = launch_context.create(store, client.client_id, user.id, session_id, context, settings["LAUNCH_LIFETIME"],
                                    skip_login=bool(body.get("skip_login")), skip_consent=bool(body.get("skip_consent")))

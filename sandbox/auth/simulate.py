@@ -10,6 +10,9 @@ simulated, so what the app sees is exactly what a real server would send.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import secrets
 import time
 from typing import Any
 
@@ -18,14 +21,28 @@ from ..store.errors import FhirError
 from . import audit
 from .tokens import TokenInfo, active_token, revoke_family
 
-# kind → what happens, in words for the menus and the trail
-KINDS = {
+# kind → what happens, in words for the menus and the trail; first those of the authorization itself
+AUTHORIZE_KINDS = {
+    "invalid-client": "The authorization server does not know the app's client_id (an error page, no redirect)",
+    "unregistered-redirect": "The app's redirect_uri is not registered (an error page, no redirect)",
+    "invalid-scope": "The authorization request is refused with invalid_scope",
+    "denied-consent": "The user denies access (access_denied)",
+}
+CODE_KINDS = {
+    "code-expired": "The authorization code has expired when the app exchanges it",
+    "code-used": "The authorization code was already used when the app exchanges it",
+    "pkce-mismatch": "The app's code_verifier does not match the challenge (invalid_grant)",
+    "refresh-refused": "The refresh token is refused when the app uses it",
+    "patient-gone": "The patient in context no longer exists",
+}
+FHIR_KINDS = {
     "token-expired": "The access token expires after the app's first N FHIR requests",
     "token-revoked": "The access token is revoked after the app's first N FHIR requests",
     "fhir-500": "The FHIR server fails (500) from the app's Nth FHIR request on",
     "fhir-429": "The FHIR server answers 429 Too Many Requests from the Nth FHIR request on",
     "fhir-slow": "The FHIR server takes S seconds to answer from the Nth FHIR request on",
 }
+KINDS = {**AUTHORIZE_KINDS, **CODE_KINDS, **FHIR_KINDS}
 MAX_AFTER = 1000
 MAX_SECONDS = 10
 RETRY_AFTER = 5
@@ -77,7 +94,7 @@ def on_fhir_request(store: Store, info: TokenInfo, presented: str, method: str, 
     """Apply the token's simulation, if any, to this FHIR request: the token as it now stands (None once the
     simulation expired or revoked it), or an exception the FHIR API answers as it answers real ones."""
     simulation = info.context.get("simulate")
-    if not isinstance(simulation, dict) or simulation.get("kind") not in KINDS:
+    if not isinstance(simulation, dict) or simulation.get("kind") not in FHIR_KINDS:
         return info
     launch_id = info.context.get("launch_id") or info.family_id
     number = _count(store, launch_id)
@@ -111,3 +128,46 @@ def _record(store: Store, info: TokenInfo, launch_id: str, simulation: dict, num
     audit.record(store, "simulated", audit.FAILURE, client_id=info.client_id, user_id=info.user_id, launch_id=launch_id,
                  rule=f"Simulated on purpose: {describe(simulation)}", kind=simulation["kind"], request=number,
                  method=method, path=path)
+
+
+# -- the authorization, the code and the tokens -------------------------------------------------------------------
+
+
+def of_launch(store: Store, secret: str | None) -> dict[str, Any] | None:
+    """The simulation of the unused launch an authorize request names, if it has one."""
+    if not secret:
+        return None
+    row = store.conn.execute("SELECT context FROM launches WHERE secret = ? AND used_at IS NULL",
+                             (secret,)).fetchone()
+    simulation = json.loads(row[0]).get("simulate") if row else None
+    return simulation if isinstance(simulation, dict) and simulation.get("kind") in KINDS else None
+
+
+def shape_code(context: dict[str, Any], code_challenge: str, lifetime: int) -> tuple[str, int, bool]:
+    """The code as a simulation wants it stored — (challenge, lifetime, spent already) — so that the token endpoint's
+    own checks refuse it: expired, already used, or bound to a challenge no verifier of the app's matches."""
+    kind = (context.get("simulate") or {}).get("kind")
+    if kind == "code-expired":
+        return code_challenge, -1, False
+    if kind == "code-used":
+        return code_challenge, lifetime, True
+    if kind == "pkce-mismatch":
+        return hashlib.sha256(secrets.token_bytes(32)).hexdigest(), lifetime, False
+    return code_challenge, lifetime, False
+
+
+def refresh_expiry(context: dict[str, Any], expires_at: int | None, now: int) -> int | None:
+    """A refresh token already expired when the launch simulates refresh-refused (the real expiry check refuses it)."""
+    return now - 1 if (context.get("simulate") or {}).get("kind") == "refresh-refused" and expires_at else expires_at
+
+
+def shape_context(context: dict[str, Any]) -> dict[str, Any]:
+    """A launch context whose patient no longer exists, for patient-gone: the app's reads of it answer 404."""
+    if (context.get("simulate") or {}).get("kind") == "patient-gone" and context.get("patient"):
+        return {**context, "patient": f"{context['patient']}-gone-{secrets.token_hex(3)}"}
+    return context
+
+
+def words_of(context: dict[str, Any]) -> str | None:
+    simulation = context.get("simulate")
+    return describe(simulation) if isinstance(simulation, dict) and simulation.get("kind") in KINDS else None

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..store import Store
-from . import audit, pkce, tokens
+from . import audit, pkce, simulate, tokens
 from .assertions import SeenJti
 from .clients import Client
 from .codes import CodeGrant, Redemption, holder_of, look_up, spend
@@ -102,8 +102,8 @@ def exchange_code(store: Store, settings: Mapping[str, Any], client: Client, for
     issued, rows = tokens.mint(
         family_id=family_id, client_id=client.client_id, scope=grant.scope,
         access_lifetime=settings["ACCESS_TOKEN_LIFETIME"], user_id=grant.user_id, session_id=grant.session_id,
-        context=grant.context, refresh_expires_at=_refresh_expiry(store, settings, client, grant.scope,
-                                                                  grant.session_id, now), now=now)
+        context=grant.context, now=now, refresh_expires_at=simulate.refresh_expiry(
+            grant.context, _refresh_expiry(store, settings, client, grant.scope, grant.session_id, now), now))
     body = _body(store, settings, client, issued, grant.scope, grant.user_id, grant.context, grant.nonce)
     event = audit.event_row(
         "token.issued", **who, rule="Authorization code exchanged for tokens", grant_type="authorization_code",

@@ -87,7 +87,7 @@ def wants_encounter(client: Client) -> bool:
 
 def new_launch(client: Client, context: dict[str, Any]) -> str:
     """Save a launch context for the signed-in clinician; returns the launch id."""
-    context = {**context, "smart_style_url": style_url(current_app.config["BASE_URL"])}
+    context = simulate.shape_context({**context, "smart_style_url": style_url(current_app.config["BASE_URL"])})
     made = launch_context.create(store(), client.client_id, g.ehr_user.id, g.ehr_session, context,
                                  current_app.config["LAUNCH_LIFETIME"])
     session[LAST_LAUNCH_KEY] = made.id
