@@ -28,6 +28,8 @@ STEPS = {
     "introspection": ("Token introspected", "App → EHR", "POST /auth/introspect"),
     "revocation": ("Tokens revoked", "App → EHR", "POST /auth/revoke"),
     "simulated": ("Simulated failure", "Sandbox", "simulate"),
+    "paused": ("Paused: step mode", "Presenter", "pause"),
+    "continued": ("Continue pressed", "Presenter", "continue"),
 }
 
 # event → (short explanation, longer one for "Explain more")
@@ -92,6 +94,12 @@ EXPLAIN = {
         "A refresh token that had already been used was presented again, so every token of its family was "
         "revoked.",
         "Rotation catches stolen refresh tokens: only one party can keep using the family."),
+    "paused": (
+        "Step mode: the launch waits here until the presenter presses Continue in the EHR, so the class can look at "
+        "what happened so far.",
+        "Before the code, the browser waits on a page of the authorization server; before the token exchange, the "
+        "app's token request waits, as if the server were slow."),
+    "continued": ("The presenter let the launch go on.", ""),
     "simulated": (
         "The launch was made to fail on purpose (Simulate): the sandbox made this failure through its real code "
         "path, so the app saw exactly what a real server sends.",

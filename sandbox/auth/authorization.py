@@ -19,7 +19,7 @@ from typing import Any
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from ..store import Store
-from . import audit, browser_binding, launch_context, pending, pkce, signin, simulate, smart_config
+from . import audit, browser_binding, launch_context, pending, pkce, signin, simulate, smart_config, step_mode
 from . import authorize_writes as writes
 from .clients import Client, ClientRegistry
 from .codes import CodeGrant, digest, save_code
@@ -343,6 +343,10 @@ def issue(item: pending.Pending, scope: str, user: User | None = None):
     # a launch made to fail at the token endpoint gets a code its own checks will refuse (auth/simulate.py)
     challenge, lifetime, spent = simulate.shape_code(context, item.request["code_challenge"],
                                                      current_app.config["CODE_LIFETIME"])
+    paused = step_mode.wanted(context) and bool(item.launch_id) and step_mode.hold(
+        store(), item.launch_id, step_mode.CODE, item.request["client_id"])
+    if paused:  # the class may take a while to look at this step
+        lifetime = max(lifetime, step_mode.PAUSED_CODE_LIFETIME)
     grant = CodeGrant(item.request["client_id"], item.request["redirect_uri"], challenge,
                       scope, item.user_id, item.session_id, item.launch_id, context, item.request.get("nonce"))
     reach = user_scopes_reach(grant.user_id, scope, user)
@@ -369,7 +373,11 @@ def issue(item: pending.Pending, scope: str, user: User | None = None):
     params = {"code": code}
     if item.request.get("state") is not None:
         params["state"] = item.request["state"]
-    return redirect(append_query(item.request["redirect_uri"], params))
+    back = append_query(item.request["redirect_uri"], params)
+    if paused:
+        return render_template("oauth/paused.html", back=back, launch_id=item.launch_id,
+                               app=ClientRegistry(store()).get(grant.client_id)), 200, PAGE_HEADERS
+    return redirect(back)
 
 
 def deny(item: pending.Pending, error: OAuthError):

@@ -50,7 +50,8 @@ def create_launch():
 
 
 LAUNCH_KEYS = frozenset({"client_id", "patient", "encounter", "user", "fhirContext", "intent", "tenant",
-                         "need_patient_banner", "skip_login", "skip_consent", "simulate"})
+                         "need_patient_banner", "skip_login", "skip_consent", "simulate",
+                         "pause"})
 
 
 def make_launch(store: Store, base_url: str, body: dict[str, Any],
@@ -70,7 +71,7 @@ def make_launch(store: Store, base_url: str, body: dict[str, Any],
         if body.get(name) is not None and not isinstance(body[name], str):
             raise LaunchRequestError(f"{name} must be a string" + (" (a resource id)" if name in ("patient",
                                                                                                 "encounter") else ""))
-    for name in ("skip_login", "skip_consent", "need_patient_banner"):
+    for name in ("skip_login", "skip_consent", "need_patient_banner", "pause"):
         if body.get(name) is not None and not isinstance(body[name], bool):
             raise LaunchRequestError(f"{name} must be true or false (a JSON boolean), not {body[name]!r}")
     try:
@@ -102,7 +103,8 @@ def make_launch(store: Store, base_url: str, body: dict[str, Any],
         patient = patient or (visible[0] if visible else None)
     context = {"patient": patient, "encounter": encounter, "fhirContext": _fhir_context(body.get("fhirContext")),
                "intent": body.get("intent"), "need_patient_banner": body.get("need_patient_banner", True) is not False,
-               "smart_style_url": style_url(base_url), "tenant": body.get("tenant"), "simulate": simulation}
+               "smart_style_url": style_url(base_url), "tenant": body.get("tenant"), "simulate": simulation,
+               "pause": body.get("pause") is True or None}
     context = simulate.shape_context(context)
     session_id = signin.start(store, user.id, settings["SESSION_LIFETIME"])
     launch = launch_context.create(store, client.client_id, user.id, session_id, context, settings["LAUNCH_LIFETIME"],

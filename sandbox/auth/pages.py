@@ -18,7 +18,7 @@ from ..patients import encounter_of, search_criteria
 from ..store import FhirError
 from ..store.query import parse_search
 from ..store.search import search
-from . import audit, browser_binding, pending, ratelimit, signin
+from . import audit, browser_binding, pending, ratelimit, signin, step_mode
 from .authorization import PAGE_HEADERS, advance, deny, error_page, issue, step_of, store, user_scopes_reach
 from .clients import ClientRegistry
 from .consent_categories import CATEGORIES, narrow, offers_categories
@@ -183,6 +183,14 @@ def out_of_step(item: pending.Pending, step: str):
     if step == "patient" and patients_of(store(), UserDirectory(store()).get(item.user_id)) is not None:
         return advance(item)
     return None
+
+
+@blueprint.get("/authorize/paused/<launch_id>/<point>")
+def pause_state(launch_id: str, point: str):
+    """Whether the presenter continued a launch in step mode at ``point`` (the paused page asks every second)."""
+    if point not in step_mode.POINTS:
+        return {"error": "unknown point"}, 404
+    return {"released": step_mode.released(store(), launch_id, point)}, 200, {"Cache-Control": "no-store"}
 
 
 @blueprint.get("/authorize/resume")

@@ -231,8 +231,19 @@ CREATE TRIGGER IF NOT EXISTS {table}_deleted AFTER DELETE ON {table}
     BEGIN UPDATE changes SET counter = counter + 1 WHERE name = '{table}'; END;
 """ for table in CACHED_TABLES)
 
+# Step mode (auth/step_mode.py): where a launch waits for the presenter's Continue, and when it was given.
+PAUSES = """
+CREATE TABLE IF NOT EXISTS pauses (
+    launch_id TEXT NOT NULL,
+    point TEXT NOT NULL,
+    held_at INTEGER NOT NULL,
+    released_at INTEGER,
+    PRIMARY KEY (launch_id, point)
+);
+"""
+
 TABLES: tuple[str, ...] = (CLIENTS, USERS, SIGNING_KEYS, SESSIONS, LAUNCHES, PENDING, CODES, TOKENS, ASSERTION_IDS,
-                           JWKS_CACHE, AUDIT, FAILURES, SIMULATIONS, CHANGES)
+                           JWKS_CACHE, AUDIT, FAILURES, SIMULATIONS, CHANGES, PAUSES)
 
 
 # Columns added after a table first shipped: (table, column, declaration), added to older databases in place.

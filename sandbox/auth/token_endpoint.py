@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..store import Store
-from . import audit, pkce, simulate, tokens
+from . import audit, pkce, simulate, step_mode, tokens
 from .assertions import SeenJti
 from .clients import Client
 from .codes import CodeGrant, Redemption, holder_of, look_up, spend
@@ -92,6 +92,9 @@ def exchange_code(store: Store, settings: Mapping[str, Any], client: Client, for
     grant = redemption.grant
     if grant is None:
         raise _refused_code(store, client, redemption)
+    if step_mode.wanted(grant.context) and grant.launch_id and step_mode.hold(
+            store, grant.launch_id, step_mode.TOKEN, client.client_id):
+        step_mode.wait_for_release(store, grant.launch_id, step_mode.TOKEN)  # a server slow to answer, on purpose
     who = {"client_id": client.client_id, "user_id": grant.user_id, "launch_id": grant.launch_id}
     mismatch = _binding_mismatch(client, grant, redirect_uri, verifier, who)
     if mismatch is not None:  # a code presented with the wrong client, redirect_uri or verifier is spent all the same

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from flask import current_app, g, redirect, render_template, request, session, url_for
 
-from ..auth import launch_context, pending, simulate
+from ..auth import launch_context, pending, simulate, step_mode
 from ..auth.authorization import step_of
 from ..auth.clients import Client
 from ..auth.pages import csrf_ok, login_csrf
@@ -100,7 +100,7 @@ def launch_url(client: Client, launch_id: str) -> str:
                                   launch_context.secret_of(store(), launch_id) or "")
 
 
-SIMULATE_FIELDS = ("simulate", "simulate_after", "simulate_seconds")
+SIMULATE_FIELDS = ("simulate", "simulate_after", "simulate_seconds", "pause")
 
 
 def simulation_asked(back_url: str) -> tuple[dict | None, Any]:
@@ -158,7 +158,8 @@ def launch(patient_id: str):
                                 **{k: request.form[k] for k in SIMULATE_FIELDS if request.form.get(k)}), 303)
     made = new_launch(client, {"patient": patient_id, "encounter": encounter["id"] if encounter else None,
                                "need_patient_banner": mode == "tab", "intent": client.launch_intent,
-                               "fhirContext": fhir_context(client, patient_id, opened), "simulate": simulation})
+                               "fhirContext": fhir_context(client, patient_id, opened), "simulate": simulation,
+                               "pause": request.form.get("pause") == "on" or None})
     if mode == "tab":
         return redirect(launch_url(client, made), 303)
     open_ids = opened_with(made)
@@ -349,7 +350,8 @@ def launch_without_patient():
     if problem:
         return problem
     # there is no patient for a banner to show
-    made = new_launch(client, {"need_patient_banner": False, "simulate": simulation})
+    made = new_launch(client, {"need_patient_banner": False, "simulate": simulation,
+                               "pause": request.form.get("pause") == "on" or None})
     if mode == "tab":
         return redirect(launch_url(client, made), 303)
     return redirect(url_for("ehr.running_without_patient", launch=made), 303)
@@ -380,6 +382,9 @@ def progress(launch_id: str, row: dict) -> str:
     expired) until the app uses it, then the step a person is at (sign-in, a picker, consent), authorized once
     the code is issued, running once the app has its token, or denied / refused."""
     now = time.time()
+    paused = step_mode.waiting_at(store(), launch_id)
+    if paused:
+        return f"paused-{paused}"
     if row["used_at"] is None:
         if row["expires_at"] <= now:
             return "expired"
@@ -394,6 +399,17 @@ def progress(launch_id: str, row: dict) -> str:
                            "ORDER BY created_at DESC LIMIT 1", (launch_id, int(now))).fetchone()
     item = pending.get(store(), waiting[0]) if waiting else None
     return PENDING_STATES[step_of(item)] if item else "authorizing"
+
+
+@blueprint.post("/launches/<launch_id>/continue")
+def continue_launch(launch_id: str):
+    """Step mode: the presenter lets a paused launch go on (its own launches only)."""
+    if not csrf_ok(login_csrf()):
+        return expired_form()
+    if launch_row(launch_id) is None:
+        return error_page("Unknown launch", "This launch is not one of yours, or it has ended.", 404)
+    step_mode.release(store(), launch_id, g.ehr_user.id)
+    return launch_state(launch_id)
 
 
 @blueprint.get("/launches/<launch_id>/state")
