@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from .compartment import COMPARTMENT_PARAMS
-from .searchparams import DATE, REFERENCE, STRING, TOKEN, URI, SearchParam, params_for
+from .searchparams import COMPOSITE, DATE, NUMBER, QUANTITY, REFERENCE, STRING, TOKEN, URI, SearchParam, params_for
+from .ucum import UCUM_SYSTEM, canonical
 
 LOW_BOUND = "0001-01-01T00:00:00"
+LOWEST, HIGHEST = -1e308, 1e308  # the open ends of a Range
 HIGH_BOUND = "9999-12-31T23:59:59"
 
 _FILTER = re.compile(r"^(\w+)\[(\w+)=([\w-]+)\]$")
@@ -156,12 +158,48 @@ def _dates(value: Any) -> Iterator[tuple[str, str]]:
     try:
         if isinstance(value, str):
             yield date_range(value)
-        elif isinstance(value, dict):  # Period
+        elif isinstance(value, dict) and ("start" in value or "end" in value):  # Period
             start = date_range(value["start"])[0] if value.get("start") else LOW_BOUND
             end = date_range(value["end"])[1] if value.get("end") else HIGH_BOUND
             yield start, end
     except ValueError:
         return
+
+
+def _quantities(value: Any, kind: str) -> Iterator[tuple]:
+    """(system, code, low, high, canon, canon_low, canon_high) of a number, a Quantity or a Range."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, (int, float)):
+        yield None, None, float(value), float(value), None, float(value), float(value)
+    elif isinstance(value, dict) and kind == QUANTITY:
+        if isinstance(value.get("value"), (int, float)) and not isinstance(value["value"], bool):
+            yield quantity_row(value, value["value"], value["value"])
+        elif "low" in value or "high" in value:  # Range
+            low, high = value.get("low") or {}, value.get("high") or {}
+            unit = low if ("code" in low or "unit" in low) else high
+            low_value, high_value = low.get("value", LOWEST), high.get("value", HIGHEST)
+            if isinstance(low_value, (int, float)) and isinstance(high_value, (int, float)):
+                yield quantity_row(unit, low_value, high_value)
+
+
+def quantity_row(unit: dict, low: float, high: float) -> tuple:
+    """A quantity's row: its system and code (the unit text when it has no code), and its canonical form."""
+    code = unit.get("code") or unit.get("unit")
+    system = unit.get("system")
+    canon, canon_low, canon_high = None, float(low), float(high)
+    reduced = canonical(code) if system == UCUM_SYSTEM and code else None
+    if reduced:
+        canon, factor = reduced
+        canon_low, canon_high = scaled(low, factor), scaled(high, factor)
+    return system, code, float(low), float(high), canon, canon_low, canon_high
+
+
+def scaled(number: float, factor) -> float:
+    """``number`` × ``factor``, rounded to 12 significant digits so that 5 mg and 0.005 g are one value."""
+    if number in (LOWEST, HIGHEST):
+        return number
+    return float(f"{float(number) * float(factor):.12g}")
 
 
 def _references(value: Any, targets: tuple[str, ...]) -> Iterator[tuple[str, str]]:
@@ -175,7 +213,7 @@ def index_rows(resource: dict) -> dict[str, list[tuple]]:
     """Rows for each index table (without the rid column) of one resource."""
     rtype = resource["resourceType"]
     rows: dict[str, list[tuple]] = {"idx_token": [], "idx_string": [], "idx_date": [], "idx_reference": [],
-                                     "compartment": []}
+                                     "idx_quantity": [], "idx_composite": [], "compartment": []}
     for param in params_for(rtype).values():
         _index_param(rtype, param, resource, rows)
     for patient_id in sorted(compartment_patients(resource)):
@@ -184,6 +222,9 @@ def index_rows(resource: dict) -> dict[str, list[tuple]]:
 
 
 def _index_param(rtype: str, param: SearchParam, resource: dict, rows: dict[str, list[tuple]]) -> None:
+    if param.kind == COMPOSITE:
+        _index_composite(rtype, param, resource, rows["idx_composite"])
+        return
     values = [value for path in param.paths for value in values_at(resource, path)]
     if not values:
         return
@@ -196,9 +237,47 @@ def _index_param(rtype: str, param: SearchParam, resource: dict, rows: dict[str,
         table, found = "idx_date", [(rtype, name, a, b) for v in values for a, b in _dates(v)]
     elif kind == REFERENCE:
         table, found = "idx_reference", [(rtype, name, t, i) for v in values for t, i in _references(v, param.targets)]
+    elif kind in (NUMBER, QUANTITY):
+        table, found = "idx_quantity", [(rtype, name, *q) for v in values for q in _quantities(v, kind)]
     else:
         return
     rows[table].extend(dict.fromkeys(found) if len(found) > 1 else found)  # each distinct row once, in order
+
+
+def _index_composite(rtype: str, param: SearchParam, resource: dict, rows: list[tuple]) -> None:
+    """Rows pairing the first component's tokens with the second's values, read from the same element (the
+    resource itself, or each ``component`` of an Observation)."""
+    if len(param.components) != 2 or param.components[0].kind != TOKEN:
+        return
+    first, second = param.components
+    for path in param.paths:
+        for element in ([resource] if path == "" else values_at(resource, path)):
+            if not isinstance(element, dict):
+                continue
+            codes = [t for p in first.paths for v in values_at(element, p) for t in _tokens(v)]
+            if not codes:
+                continue
+            values = [v for p in second.paths for v in values_at(element, p)]
+            parts = [_second_part(second.kind, v) for v in values]
+            found = [(rtype, param.name, system, code, *part) for system, code in codes for each in parts
+                     for part in each]
+            rows.extend(dict.fromkeys(found))
+
+
+_EMPTY_SECOND = (None,) * 10
+
+
+def _second_part(kind: str, value: Any) -> list[tuple]:
+    """The v_* columns of idx_composite for one value of the second component."""
+    if kind == TOKEN:
+        return [(s, c, *_EMPTY_SECOND[2:]) for s, c in _tokens(value)]
+    if kind in (NUMBER, QUANTITY):
+        return [(q[0], q[1], *q[2:], None, None, None) for q in _quantities(value, kind)]
+    if kind == DATE:
+        return [(*_EMPTY_SECOND[:8], a, b, None) for a, b in _dates(value)]
+    if kind == STRING:
+        return [(None, s, *_EMPTY_SECOND[2:9], normalize_string(s)) for s in _strings(value)]
+    return []
 
 
 @dataclass(frozen=True)

@@ -24,16 +24,35 @@ from dataclasses import dataclass, field
 from .chaining import Chain, ChainRefused, Has, is_chained, parse_chained
 from .errors import InvalidRequest
 from .indexing import date_range
-from .searchparams import DATE, REFERENCE, SPECIAL, STRING, TOKEN, URI, params_for
+from .numeric import parse_numeric
+from .searchparams import (
+    COMPOSITE,
+    DATE,
+    NUMBER,
+    QUANTITY,
+    REFERENCE,
+    SPECIAL,
+    STRING,
+    TOKEN,
+    URI,
+    SearchParam,
+    omitted_for,
+    params_for,
+)
 
-DATE_PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb")
+DATE_PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
 MODIFIERS = {
     TOKEN: {None, "not", "missing"},
     URI: {None, "missing", "below", "above"},
     STRING: {None, "exact", "contains", "missing"},
     DATE: {None, "missing"},
     REFERENCE: {None, "missing"},
+    NUMBER: {None, "missing"},
+    QUANTITY: {None, "missing"},
+    COMPOSITE: {None, "missing"},
 }
+# The second components a composite search reads (its first is always a token).
+COMPOSITE_SECOND = (TOKEN, QUANTITY, NUMBER, DATE, STRING)
 SUMMARY_VALUES = {"true", "false", "count", "data", "text"}
 TOTAL_VALUES = {"none", "estimate", "accurate"}
 MAX_PARAMETERS = 100  # name=value pairs of one search, _count, _sort … included
@@ -109,7 +128,7 @@ def parse_search(resource_type: str, params: Iterable[tuple[str, str]], *, page_
             continue
         name, _, modifier = raw_name.partition(":")
         kind = SPECIAL.get(name) or (known[name].kind if name in known else None)
-        reason = unsupported(name, kind, modifier)
+        reason = unsupported(name, kind, modifier, resource_type)
         if reason:
             refused_names.append(f"'{raw_name}' ({reason})")
             query.ignored.append(raw_name)
@@ -128,18 +147,25 @@ def _chain_leaf(resource_type: str, raw_name: str, raw_value: str) -> Criterion:
     """The parameter at the end of a chain: an ordinary criterion of ``resource_type``, with its modifiers."""
     name, _, modifier = raw_name.partition(":")
     kind = SPECIAL.get(name) or (params_for(resource_type)[name].kind if name in params_for(resource_type) else None)
-    reason = "a result parameter cannot be chained" if name in RESULT_PARAMS else unsupported(name, kind, modifier)
+    reason = "a result parameter cannot be chained" if name in RESULT_PARAMS else \
+        unsupported(name, kind, modifier, resource_type)
     if reason:
         raise ChainRefused(f"{resource_type} parameter '{raw_name}': {reason}")
     return make_criterion(resource_type, name, kind, modifier or None, raw_value)
 
 
-def unsupported(name: str, kind: str | None, modifier: str) -> str | None:
+def unsupported(name: str, kind: str | None, modifier: str, resource_type: str = "") -> str | None:
     """Why this server cannot apply a parameter (its name split from its modifier), or None when it can."""
     if name in RESULT_PARAMS:
         return f"modifiers of {name} are not supported" if modifier else None
     if kind is None:
-        return "unknown parameter"
+        omitted = omitted_for(resource_type, name)
+        return f"an R4 parameter whose expression this server cannot index: {omitted}" if omitted else \
+            "unknown parameter"
+    if kind == COMPOSITE and resource_type:
+        reason = composite_unsupported(params_for(resource_type)[name])
+        if reason:
+            return reason
     if not modifier:
         return None
     if kind == REFERENCE and modifier[:1].isupper():
@@ -149,6 +175,15 @@ def unsupported(name: str, kind: str | None, modifier: str) -> str | None:
         if kind == REFERENCE:
             allowed.append(":[type]")
         return f"{kind} parameters take only {', '.join(allowed)}"
+    return None
+
+
+def composite_unsupported(param: SearchParam) -> str | None:
+    """Why a composite parameter cannot be searched here, or None: this server pairs a token with a value."""
+    kinds = [component.kind for component in param.components]
+    if len(kinds) != 2 or kinds[0] != TOKEN or kinds[1] not in COMPOSITE_SECOND:
+        return f"composite of {' and '.join(kinds)} components: only a token paired with a " \
+               f"{', '.join(COMPOSITE_SECOND)} value is supported"
     return None
 
 
@@ -180,7 +215,7 @@ def check_limits(params: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def make_criterion(resource_type: str, name: str, kind: str, modifier: str | None, raw_value: str) -> Criterion:
-    reason = unsupported(name, kind, modifier or "")
+    reason = unsupported(name, kind, modifier or "", resource_type)
     if reason:
         raise UnsupportedSearch(f"Search parameter '{name}:{modifier}' is not supported: {reason}")
     if kind == REFERENCE and modifier and modifier[:1].isupper():
@@ -196,7 +231,27 @@ def make_criterion(resource_type: str, name: str, kind: str, modifier: str | Non
     elif kind == DATE:
         for value in values:
             parse_date_value(value)
+    elif kind in (NUMBER, QUANTITY):
+        for value in values:
+            parse_numeric(value, kind == QUANTITY)
+    elif kind == COMPOSITE:
+        second = params_for(resource_type)[name].components[1].kind
+        for value in values:
+            check_composite_value(name, second, value)
     return Criterion(name, kind, values, modifier)
+
+
+def check_composite_value(name: str, second: str, value: str) -> tuple[str, str]:
+    """``token$value`` (R4 §3.1.1.5.8) split in two, once the second part is valid for its type."""
+    first, dollar, rest = value.partition("$")
+    if not dollar or not first or not rest or "$" in rest:
+        raise InvalidRequest(f"'{name}' takes a value of the form code$value, e.g. "
+                             f"http://loinc.org|8480-6$gt100; got '{value}'")
+    if second in (NUMBER, QUANTITY):
+        parse_numeric(rest, second == QUANTITY)
+    elif second == DATE:
+        parse_date_value(rest)
+    return first, rest
 
 
 def split_values(raw: str) -> list[str]:
@@ -239,6 +294,8 @@ def _apply_result_param(query: SearchQuery, name: str, value: str, max_page_size
             param = item.lstrip("-")
             if param not in SPECIAL and param not in params_for(query.resource_type):
                 raise InvalidRequest(f"Cannot sort {query.resource_type} by unknown parameter '{param}'")
+            if param in params_for(query.resource_type) and params_for(query.resource_type)[param].kind == COMPOSITE:
+                raise InvalidRequest(f"Cannot sort by the composite parameter '{param}'")
             query.sort.append((param, descending))
     elif name == "_total":
         if value not in TOTAL_VALUES:

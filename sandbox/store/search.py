@@ -8,15 +8,17 @@ only ever count what the caller may see. Chained and reverse-chained criteria (R
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .chaining import Chain, Has
 from .errors import InvalidRequest
-from .indexing import normalize_string, parse_reference
-from .query import Criterion, Include, SearchQuery, parse_date_value
+from .indexing import HIGH_BOUND, LOW_BOUND, normalize_string, parse_reference
+from .numeric import COMPOSITE_COLUMNS, QUANTITY_COLUMNS, numeric_sql, parse_numeric
+from .query import Criterion, Include, SearchQuery, check_composite_value, parse_date_value
 from .resources import Store, Stored
-from .searchparams import DATE, INDEX_TABLE, REFERENCE, STRING, TOKEN, URI, params_for
+from .searchparams import COMPOSITE, DATE, INDEX_TABLE, NUMBER, QUANTITY, REFERENCE, STRING, TOKEN, URI, params_for
 
 MAX_STRING = "\U0010ffff"
 
@@ -71,7 +73,8 @@ def search(store: Store, query: SearchQuery, filters: tuple[Filter, ...] = (),
 
 
 # How narrow a term usually is, by index table: the narrowest positive term drives the query.
-_DRIVER_RANK = {"compartment": 0, "idx_reference": 0, "idx_token": 1, "idx_date": 2, "idx_string": 3}
+_DRIVER_RANK = {"compartment": 0, "idx_reference": 0, "idx_token": 1, "idx_composite": 1, "idx_date": 2,
+                "idx_string": 3, "idx_quantity": 3}
 
 
 @dataclass(frozen=True)
@@ -194,6 +197,10 @@ def _criterion(rtype: str, c: Criterion | Chain | Has,
         cond, args = _date_sql(c.values, "start", '"end"')
     elif c.kind == REFERENCE:
         cond, args = _reference_sql(rtype, c)
+    elif c.kind in (NUMBER, QUANTITY):
+        cond, args = _or([numeric_sql(parse_numeric(v, c.kind == QUANTITY), QUANTITY_COLUMNS) for v in c.values])
+    elif c.kind == COMPOSITE:
+        cond, args = _composite_sql(rtype, c)
     else:  # pragma: no cover - every kind is handled above
         raise InvalidRequest(f"Cannot search on '{c.param}'")
     return _Term(table, c.param, cond, tuple(args), negate=c.modifier == "not")
@@ -234,20 +241,49 @@ def _has_sql(rtype: str, c: Has, filters_for: FiltersFor, correlated: bool) -> t
             f"AND h.target_type = ? AND h.rid IN ({sql}))", [c.source_type, c.param, rtype, *args])
 
 
+def _or(parts: list[tuple[str, list]]) -> tuple[str, list]:
+    return " OR ".join(f"({sql})" for sql, _ in parts), [arg for _, more in parts for arg in more]
+
+
+def _token_value_sql(value: str, system_column: str = "system", code_column: str = "code") -> tuple[str, list]:
+    """R4 §3.1.1.5.5: ``code``, ``system|code``, ``|code`` (no system) or ``system|`` (any code)."""
+    if "|" not in value:
+        return f"{code_column} = ?", [value]
+    system, _, code = value.partition("|")
+    if not code:
+        return f"{system_column} = ?", [system]
+    if not system:
+        return f"({code_column} = ? AND {system_column} IS NULL)", [code]
+    return f"({code_column} = ? AND {system_column} = ?)", [code, system]
+
+
+def _composite_sql(rtype: str, c: Criterion) -> tuple[str, list]:
+    """R4 §3.1.1.5.8: ``token$value``, both parts matched on one idx_composite row (one element)."""
+    second = params_for(rtype)[c.param].components[1].kind
+    parts = []
+    for value in c.values:
+        first, rest = check_composite_value(c.param, second, value)
+        head, head_args = _token_value_sql(first)
+        if second in (NUMBER, QUANTITY):
+            tail, tail_args = numeric_sql(parse_numeric(rest, second == QUANTITY), COMPOSITE_COLUMNS)
+        elif second == DATE:
+            tail, tail_args = _date_sql((rest,), "v_start", "v_end")
+        elif second == STRING:
+            norm = normalize_string(rest)
+            tail, tail_args = "(v_norm >= ? AND v_norm < ?)", [norm, norm + MAX_STRING]
+        else:
+            tail, tail_args = _token_value_sql(rest, "v_system", "v_code")
+        parts.append((f"{head} AND ({tail})", [*head_args, *tail_args]))
+    return _or(parts)
+
+
 def _token_sql(c: Criterion) -> tuple[str, list]:
     conds, args = [], []
     for value in c.values:
         if "|" in value and c.kind == TOKEN:
-            system, _, code = value.partition("|")
-            if not code:
-                conds.append("system = ?")
-                args.append(system)
-            elif not system:
-                conds.append("(code = ? AND system IS NULL)")
-                args.append(code)
-            else:
-                conds.append("(code = ? AND system = ?)")
-                args.extend([code, system])
+            sql, more = _token_value_sql(value)
+            conds.append(sql)
+            args.extend(more)
         elif c.modifier == "below":
             conds.append("(code >= ? AND code < ?)")
             args.extend([value, value + MAX_STRING])
@@ -285,18 +321,39 @@ def _date_sql(values: tuple[str, ...], start: str, end: str) -> tuple[str, list]
         "le": f"({start} < ? AND ? IS NOT NULL)",
         "sa": f"({start} >= ? AND ? IS NOT NULL)",
         "eb": f"({end} <= ? AND ? IS NOT NULL)",
+        "ap": f"({start} < ? AND {end} > ?)",
     }
     conds, args = [], []
     for value in values:
         prefix, lo, hi = parse_date_value(value)
         conds.append(rules[prefix])
-        if prefix in ("eq", "ne"):
+        if prefix == "ap":
+            lo, hi = approximate_range(lo, hi)
+            args.extend([hi, lo])
+        elif prefix in ("eq", "ne"):
             args.extend([lo, hi])
         elif prefix in ("gt", "le", "sa"):
             args.extend([hi, hi])
         else:  # lt, ge, eb compare with the start of the value's range
             args.extend([lo, lo])
     return " OR ".join(conds), args
+
+
+def approximate_range(lo: str, hi: str) -> tuple[str, str]:
+    """R4 §3.1.1.4.7 ``ap`` on a date: the value's range widened by a tenth of its distance from now (at least
+    a day), so ``ap2020`` is generous and ``ap`` today is a day either side (the server decides; HAPI does so)."""
+    start, end = dt.datetime.fromisoformat(lo), dt.datetime.fromisoformat(hi)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    gap = min(abs(now - start), abs(now - end)) if not start <= now < end else dt.timedelta(0)
+    spread = max(gap / 10, dt.timedelta(days=1))
+    return _shifted(start, -spread, LOW_BOUND), _shifted(end, spread, HIGH_BOUND)
+
+
+def _shifted(moment: dt.datetime, delta: dt.timedelta, bound: str) -> str:
+    try:
+        return (moment + delta).strftime("%Y-%m-%dT%H:%M:%S").rjust(19, "0")
+    except OverflowError:
+        return bound
 
 
 def _reference_sql(rtype: str, c: Criterion) -> tuple[str, list]:
@@ -331,7 +388,8 @@ def _order_by(query: SearchQuery) -> tuple[str, list]:
             continue
         kind = known[param].kind
         table = INDEX_TABLE[kind]
-        column = {TOKEN: "code", URI: "code", STRING: "norm", DATE: "start", REFERENCE: "target_id"}[kind]
+        column = {TOKEN: "code", URI: "code", STRING: "norm", DATE: "start", REFERENCE: "target_id",
+                  NUMBER: "low", QUANTITY: "canon_low"}[kind]
         pick = "max" if descending else "min"
         terms.append(f"(SELECT {pick}({column}) FROM {table} s WHERE s.rid = r.rid AND s.param = ?) {direction}")
         args.append(param)
