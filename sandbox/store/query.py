@@ -92,6 +92,7 @@ class Include:
     source_type: str
     param: str
     target_type: str | None = None
+    iterate: bool = False  # also applied to what the includes bring in, until nothing new comes
 
 
 @dataclass
@@ -133,7 +134,7 @@ def parse_search(resource_type: str, params: Iterable[tuple[str, str]], *, page_
             refused_names.append(f"'{raw_name}' ({reason})")
             query.ignored.append(raw_name)
         elif name in RESULT_PARAMS:
-            _apply_result_param(query, name, raw_value, max_page_size)
+            _apply_result_param(query, name, raw_value, max_page_size, modifier == "iterate")
         else:
             query.criteria.append(make_criterion(resource_type, name, kind, modifier or None, raw_value))
     if refused_names and strict:
@@ -157,6 +158,8 @@ def _chain_leaf(resource_type: str, raw_name: str, raw_value: str) -> Criterion:
 def unsupported(name: str, kind: str | None, modifier: str, resource_type: str = "") -> str | None:
     """Why this server cannot apply a parameter (its name split from its modifier), or None when it can."""
     if name in RESULT_PARAMS:
+        if modifier == "iterate" and name in ("_include", "_revinclude"):
+            return None  # R4 search.html §3.1.1.5.4: includes of includes
         return f"modifiers of {name} are not supported" if modifier else None
     if kind is None:
         omitted = omitted_for(resource_type, name)
@@ -283,7 +286,8 @@ def parse_date_value(value: str) -> tuple[str, str, str]:
     return prefix, start, end
 
 
-def _apply_result_param(query: SearchQuery, name: str, value: str, max_page_size: int) -> None:
+def _apply_result_param(query: SearchQuery, name: str, value: str, max_page_size: int,
+                        iterate: bool = False) -> None:
     if name == "_count":
         query.count = min(_non_negative_int(name, value), max_page_size)
     elif name == "_offset":
@@ -312,11 +316,11 @@ def _apply_result_param(query: SearchQuery, name: str, value: str, max_page_size
     elif name == "_elements":
         query.elements = tuple(e.strip() for e in value.split(",") if e.strip())
     elif name in ("_include", "_revinclude"):
-        include = _parse_include(name, value)
+        include = _parse_include(name, value, iterate)
         (query.includes if name == "_include" else query.revincludes).append(include)
 
 
-def _parse_include(name: str, value: str) -> Include:
+def _parse_include(name: str, value: str, iterate: bool = False) -> Include:
     parts = value.split(":")
     if len(parts) not in (2, 3):
         raise InvalidRequest(f"{name} must look like Type:parameter[:TargetType], got '{value}'")
@@ -324,7 +328,7 @@ def _parse_include(name: str, value: str) -> Include:
     known = params_for(source)
     if param not in known or known[param].kind != REFERENCE:
         raise InvalidRequest(f"{name}: '{param}' is not a reference search parameter of {source}")
-    return Include(source, param, parts[2] if len(parts) == 3 else None)
+    return Include(source, param, parts[2] if len(parts) == 3 else None, iterate)
 
 
 def _non_negative_int(name: str, value: str) -> int:
