@@ -37,9 +37,10 @@ def refusal(response) -> str:
                                              "'shoe-size': unknown parameter)"),
     ("_has:Observation:code:code=1", "'_has:Observation:code:code' ('code' is not a reference search parameter "
                                      "of Observation)"),
-    ("gender:text=female", "'gender:text' (token parameters take only :missing, :not)"),
+    ("gender:text=female", "'gender:text' (token parameters take only :missing, :not, :of-type)"),
     ("family:fuzzy=smi", "'family:fuzzy' (string parameters take only :contains, :exact, :missing)"),
-    ("organization:identifier=x", "'organization:identifier' (reference parameters take only :missing, :[type])"),
+    ("organization:above=x", "'organization:above' (reference parameters take only :identifier, :missing, "
+                             ":[type])"),
     ("_count:foo=3", "'_count:foo' (modifiers of _count are not supported)"),
     ("_text=diabetes", "'_text' (an R4 parameter whose expression this server cannot index: the definition has "
                        "no expression)"),

@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 from sandbox.store import Store
-from sandbox.store.reindex import DIGEST_KEY, indexed_digest, reindex_if_stale
-from sandbox.store.searchparams import DATA_FILE, DIGEST, OMITTED, params_for
+from sandbox.store.reindex import DIGEST, DIGEST_KEY, indexed_digest, reindex_if_stale
+from sandbox.store.searchparams import DATA_FILE, OMITTED, params_for
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERATOR = ROOT / "seed_data" / "fhir" / "make_search_parameters.py"

@@ -14,6 +14,7 @@ from .compartment import COMPARTMENT_PARAMS
 from .searchparams import COMPOSITE, DATE, NUMBER, QUANTITY, REFERENCE, STRING, TOKEN, URI, SearchParam, params_for
 from .ucum import UCUM_SYSTEM, canonical
 
+INDEX_FORMAT = 2  # raise when index_rows writes other rows for the same definitions: stored data is reindexed
 LOW_BOUND = "0001-01-01T00:00:00"
 LOWEST, HIGHEST = -1e308, 1e308  # the open ends of a Range
 HIGH_BOUND = "9999-12-31T23:59:59"
@@ -231,12 +232,20 @@ def _index_param(rtype: str, param: SearchParam, resource: dict, rows: dict[str,
     name, kind = param.name, param.kind
     if kind in (TOKEN, URI):
         table, found = "idx_token", [(rtype, name, s, c) for v in values for s, c in _tokens(v)]
+        # R4 §3.1.1.4.10 identifier:of-type=system|code|value: an Identifier's type coding with its value.
+        found += [(rtype, f"{name}:of-type", coding.get("system"), f"{coding['code']}|{v['value']}")
+                  for v in values if isinstance(v, dict) and isinstance(v.get("type"), dict) and "value" in v
+                  for coding in v["type"].get("coding", []) if coding.get("code")]
     elif kind == STRING:
         table, found = "idx_string", [(rtype, name, s, normalize_string(s)) for v in values for s in _strings(v)]
     elif kind == DATE:
         table, found = "idx_date", [(rtype, name, a, b) for v in values for a, b in _dates(v)]
     elif kind == REFERENCE:
         table, found = "idx_reference", [(rtype, name, t, i) for v in values for t, i in _references(v, param.targets)]
+        # R4 §3.1.1.4.8 reference:identifier reads Reference.identifier; few references carry one.
+        logical = [(rtype, f"{name}:identifier", s, c) for v in values if isinstance(v, dict) and "identifier" in v
+                   for s, c in _tokens(v["identifier"])]
+        rows["idx_token"].extend(dict.fromkeys(logical))
     elif kind in (NUMBER, QUANTITY):
         table, found = "idx_quantity", [(rtype, name, *q) for v in values for q in _quantities(v, kind)]
     else:

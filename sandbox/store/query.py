@@ -42,11 +42,11 @@ from .searchparams import (
 
 DATE_PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
 MODIFIERS = {
-    TOKEN: {None, "not", "missing"},
+    TOKEN: {None, "not", "missing", "of-type"},
     URI: {None, "missing", "below", "above"},
     STRING: {None, "exact", "contains", "missing"},
     DATE: {None, "missing"},
-    REFERENCE: {None, "missing"},
+    REFERENCE: {None, "missing", "identifier"},
     NUMBER: {None, "missing"},
     QUANTITY: {None, "missing"},
     COMPOSITE: {None, "missing"},
@@ -231,6 +231,9 @@ def make_criterion(resource_type: str, name: str, kind: str, modifier: str | Non
     if modifier == "missing":
         if values not in (("true",), ("false",)):
             raise InvalidRequest(f"'{name}:missing' takes true or false")
+    elif modifier == "of-type":
+        if any(v.count("|") != 2 or not all(v.split("|")[1:]) for v in values):
+            raise InvalidRequest(f"'{name}:of-type' takes system|code|value, the identifier's type and its value")
     elif kind == DATE:
         for value in values:
             parse_date_value(value)

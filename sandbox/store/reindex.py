@@ -13,11 +13,12 @@ import time
 from collections.abc import Callable
 
 from . import db
-from .indexing import index_rows
+from .indexing import INDEX_FORMAT, index_rows
 from .resources import Store
-from .searchparams import DIGEST
+from .searchparams import DIGEST as DEFINITIONS_DIGEST
 
 DIGEST_KEY = "search_parameters_digest"
+DIGEST = f"{DEFINITIONS_DIGEST}-{INDEX_FORMAT}"  # the definitions and the way rows are made from them
 BATCH = 2000
 
 

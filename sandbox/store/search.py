@@ -186,6 +186,8 @@ def _criterion(rtype: str, c: Criterion | Chain | Has,
     if c.param == "_lastUpdated":
         moment = "substr(r.last_updated, 1, 19)"
         return _date_sql(c.values, moment, f"strftime('%Y-%m-%dT%H:%M:%S', {moment}, '+1 second')")
+    if c.modifier in ("identifier", "of-type"):  # indexed as tokens under "param:modifier"
+        return _Term("idx_token", f"{c.param}:{c.modifier}", *_modifier_token_sql(c))
     table = INDEX_TABLE[c.kind]
     if c.modifier == "missing":
         return _Term(table, c.param, "1", (), negate=c.values[0] == "true")
@@ -275,6 +277,19 @@ def _composite_sql(rtype: str, c: Criterion) -> tuple[str, list]:
             tail, tail_args = _token_value_sql(rest, "v_system", "v_code")
         parts.append((f"{head} AND ({tail})", [*head_args, *tail_args]))
     return _or(parts)
+
+
+def _modifier_token_sql(c: Criterion) -> tuple[str, tuple]:
+    """reference:identifier=system|value, or identifier:of-type=system|code|value (type system, type code, value)."""
+    if c.modifier == "identifier":
+        sql, args = _or([_token_value_sql(value) for value in c.values])
+        return sql, tuple(args)
+    parts = []
+    for value in c.values:
+        system, code, identifier = value.split("|", 2)
+        parts.append(_token_value_sql(f"{system}|{code}|{identifier}" if system else f"|{code}|{identifier}"))
+    sql, args = _or(parts)
+    return sql, tuple(args)
 
 
 def _token_sql(c: Criterion) -> tuple[str, list]:
