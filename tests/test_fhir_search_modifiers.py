@@ -34,3 +34,19 @@ def test_reference_identifier_matches_logical_references(seeded_app, seeded_clie
     other = bearer(seeded_app, "patient/*.rs", patient=sorted(matching(seeded_client, "/fhir/Patient?_count=5")
                                                               - {STORY_PATIENT})[0])
     assert matching(seeded_client, "/fhir/Observation?performer:identifier=9941339108", other) == set()
+
+
+def test_token_text_matches_the_start_of_a_display_or_text(seeded_app, seeded_client):
+    from sandbox.store.indexing import normalize_string
+
+    def texts(concept: dict) -> list[str]:
+        return [concept.get("text", "")] + [c.get("display", "") for c in concept.get("coding", [])]
+
+    wanted = normalize_string("Hemoglobin A1c")
+    expected = {o["id"] for o in stored(seeded_app, "Observation")
+                if any(normalize_string(t).startswith(wanted) for t in texts(o.get("code", {})))}
+    assert expected
+    assert matching(seeded_client, "/fhir/Observation?code:text=hemoglobin%20a1c") == expected
+    headers = bearer(seeded_app, "patient/*.rs", patient=STORY_PATIENT)
+    assert matching(seeded_client, "/fhir/Observation?code:text=hemoglobin%20a1c", headers) == \
+        expected & matching(seeded_client, f"/fhir/Observation?patient={STORY_PATIENT}")

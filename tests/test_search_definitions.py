@@ -100,3 +100,15 @@ def test_a_database_indexed_under_other_definitions_is_reindexed(seeded_app):
     assert _search_rows(store) == before
     assert store.conn.execute("SELECT count(*) FROM idx_quantity").fetchone()[0] == quantities
     assert reindex_if_stale(store) is False
+
+
+def test_us_core_adds_its_own_parameters_from_its_definitions():
+    data = json.loads((DATA_FILE.with_name("us_core_search_parameters.json")).read_text(encoding="utf-8"))
+    assert data["source"]["tag"] == "6.1.0"
+    race = params_for("Patient")["race"]
+    assert race.url == "http://hl7.org/fhir/us/core/SearchParameter/us-core-race"
+    assert race.paths == ("extension[url=http://hl7.org/fhir/us/core/StructureDefinition/us-core-race]"
+                          ".extension.value[x].code",)
+    assert params_for("Encounter")["discharge-disposition"].paths == ("hospitalization.dischargeDisposition",)
+    # US Core's restatements of R4 parameters are searched through the R4 definition
+    assert params_for("Patient")["birthdate"].url == "http://hl7.org/fhir/SearchParameter/individual-birthdate"

@@ -14,12 +14,13 @@ from .compartment import COMPARTMENT_PARAMS
 from .searchparams import COMPOSITE, DATE, NUMBER, QUANTITY, REFERENCE, STRING, TOKEN, URI, SearchParam, params_for
 from .ucum import UCUM_SYSTEM, canonical
 
-INDEX_FORMAT = 2  # raise when index_rows writes other rows for the same definitions: stored data is reindexed
+INDEX_FORMAT = 3  # raise when index_rows writes other rows for the same definitions: stored data is reindexed
 LOW_BOUND = "0001-01-01T00:00:00"
 LOWEST, HIGHEST = -1e308, 1e308  # the open ends of a Range
 HIGH_BOUND = "9999-12-31T23:59:59"
 
-_FILTER = re.compile(r"^(\w+)\[(\w+)=([\w-]+)\]$")
+_FILTER = re.compile(r"^(\w+)\[(\w+)=([^\]]+)\]$")
+_STEP = re.compile(r"[^.\[]+(?:\[[^\]]*\])?")  # a dot inside [url=http://…] does not end a step
 _DATE_RE = re.compile(
     r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$"
 )
@@ -29,7 +30,7 @@ _DATE_RE = re.compile(
 def _steps(path: str) -> tuple[tuple[str, str | None, str | None], ...]:
     """A dotted path parsed once into (field, filter key, filter value) steps."""
     steps = []
-    for step in path.split("."):
+    for step in _STEP.findall(path):
         match = _FILTER.match(step)
         steps.append(match.groups() if match else (step, None, None))
     return tuple(steps)
@@ -43,7 +44,7 @@ def values_at(resource: dict, path: str) -> list[Any]:
         for item in current:
             if not isinstance(item, dict):
                 continue
-            value = item.get(field)
+            value = item.get(field) if not field.endswith("[x]") else _choice(item, field[:-3])
             if value is None:
                 continue
             if key is None:
@@ -58,6 +59,14 @@ def values_at(resource: dict, path: str) -> list[Any]:
             return found
         current = found
     return current
+
+
+def _choice(item: dict, name: str) -> Any:
+    """The value of a choice element of any type (``value[x]``: valueCoding, valueString …), or None."""
+    for key, value in item.items():
+        if key.startswith(name) and key[len(name):len(name) + 1].isupper():
+            return value
+    return None
 
 
 def normalize_string(text: str) -> str:
@@ -141,6 +150,22 @@ def _tokens(value: Any) -> Iterator[tuple[str | None, str]]:
             yield value.get("system"), value["code"]
         elif "value" in value and isinstance(value["value"], str):  # Identifier, ContactPoint
             yield value.get("system"), value["value"]
+
+
+def _token_texts(value: Any) -> Iterator[str]:
+    """R4 §3.1.1.4.6 token:text reads CodeableConcept.text, Coding.display and Identifier.type.text."""
+    if not isinstance(value, dict):
+        return
+    if isinstance(value.get("text"), str):
+        yield value["text"]
+    if isinstance(value.get("display"), str):
+        yield value["display"]
+    for coding in value.get("coding", ()) if isinstance(value.get("coding"), list) else ():
+        if isinstance(coding, dict) and isinstance(coding.get("display"), str):
+            yield coding["display"]
+    kind = value.get("type")
+    if isinstance(kind, dict) and isinstance(kind.get("text"), str):
+        yield kind["text"]
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -232,6 +257,8 @@ def _index_param(rtype: str, param: SearchParam, resource: dict, rows: dict[str,
     name, kind = param.name, param.kind
     if kind in (TOKEN, URI):
         table, found = "idx_token", [(rtype, name, s, c) for v in values for s, c in _tokens(v)]
+        texts = {text: None for v in values for text in _token_texts(v)}
+        rows["idx_string"].extend((rtype, f"{name}:text", text, normalize_string(text)) for text in texts)
         # R4 §3.1.1.4.10 identifier:of-type=system|code|value: an Identifier's type coding with its value.
         found += [(rtype, f"{name}:of-type", coding.get("system"), f"{coding['code']}|{v['value']}")
                   for v in values if isinstance(v, dict) and isinstance(v.get("type"), dict) and "value" in v

@@ -42,7 +42,7 @@ from .searchparams import (
 
 DATE_PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
 MODIFIERS = {
-    TOKEN: {None, "not", "missing", "of-type"},
+    TOKEN: {None, "not", "missing", "of-type", "in", "not-in", "text"},
     URI: {None, "missing", "below", "above"},
     STRING: {None, "exact", "contains", "missing"},
     DATE: {None, "missing"},

@@ -19,6 +19,7 @@ from .numeric import COMPOSITE_COLUMNS, QUANTITY_COLUMNS, numeric_sql, parse_num
 from .query import Criterion, Include, SearchQuery, check_composite_value, parse_date_value
 from .resources import Store, Stored
 from .searchparams import COMPOSITE, DATE, INDEX_TABLE, NUMBER, QUANTITY, REFERENCE, STRING, TOKEN, URI, params_for
+from .valuesets import token_values
 
 MAX_STRING = "\U0010ffff"
 
@@ -55,7 +56,8 @@ class SearchResult:
 def search(store: Store, query: SearchQuery, filters: tuple[Filter, ...] = (),
            filters_for: FiltersFor = no_filters) -> SearchResult:
     """Run the query under ``filters``; ``filters_for`` confines the types chained criteria reach into."""
-    where, args = compile_where(query.resource_type, query.criteria, filters, filters_for)
+    criteria = [with_value_sets(store, c) for c in query.criteria]
+    where, args = compile_where(query.resource_type, criteria, filters, filters_for)
     total = None
     if query.total != "none" or query.summary == "count":
         total = store.conn.execute(f"SELECT count(*) FROM resources r WHERE {where}", args).fetchone()[0]
@@ -70,6 +72,19 @@ def search(store: Store, query: SearchQuery, filters: tuple[Filter, ...] = (),
     matches = [Stored(*row[1:]) for row in rows]
     included = resolve_includes(store, [row[0] for row in rows], query.includes, query.revincludes)
     return SearchResult(matches, total, included)
+
+
+def with_value_sets(store: Store, c: Criterion | Chain | Has) -> Criterion | Chain | Has:
+    """The criterion with each token ``:in``/``:not-in`` replaced by the codes of its ValueSet (valuesets.py):
+    ``:in`` becomes the plain token values, ``:not-in`` the same under ``:not``; chains are followed."""
+    if isinstance(c, Chain):
+        return Chain(c.param, tuple((target, with_value_sets(store, inner)) for target, inner in c.branches))
+    if isinstance(c, Has):
+        return Has(c.source_type, c.param, with_value_sets(store, c.inner))
+    if c.modifier not in ("in", "not-in"):
+        return c
+    values = tuple(v for reference in c.values for v in token_values(store.conn, reference))
+    return Criterion(c.param, c.kind, values, "not" if c.modifier == "not-in" else None)
 
 
 # How narrow a term usually is, by index table: the narrowest positive term drives the query.
@@ -188,6 +203,9 @@ def _criterion(rtype: str, c: Criterion | Chain | Has,
         return _date_sql(c.values, moment, f"strftime('%Y-%m-%dT%H:%M:%S', {moment}, '+1 second')")
     if c.modifier in ("identifier", "of-type"):  # indexed as tokens under "param:modifier"
         return _Term("idx_token", f"{c.param}:{c.modifier}", *_modifier_token_sql(c))
+    if c.modifier == "text":  # the texts of the codes, indexed as strings under "param:text"
+        cond, args = _string_sql(Criterion(c.param, STRING, c.values))
+        return _Term("idx_string", f"{c.param}:text", cond, tuple(args))
     table = INDEX_TABLE[c.kind]
     if c.modifier == "missing":
         return _Term(table, c.param, "1", (), negate=c.values[0] == "true")
@@ -293,6 +311,8 @@ def _modifier_token_sql(c: Criterion) -> tuple[str, tuple]:
 
 
 def _token_sql(c: Criterion) -> tuple[str, list]:
+    if c.modifier in ("in", "not-in"):  # search() expands them; a granular scope's criteria are not
+        raise InvalidRequest(f"'{c.param}:{c.modifier}' is supported in searches only")
     conds, args = [], []
     for value in c.values:
         if "|" in value and c.kind == TOKEN:

@@ -1,7 +1,8 @@
 """The search parameters of FHIR R4, loaded as data (the patient compartment is data too: see compartment.py).
 
 ``seed_data/fhir/search_parameters.json`` is made from the published R4 SearchParameter definitions by
-``seed_data/fhir/make_search_parameters.py`` (source and licence are named in the file). For each resource type it
+``seed_data/fhir/make_search_parameters.py``, and ``us_core_search_parameters.json`` from US Core 6.1's own by
+``make_us_core_search_parameters.py`` (source and licence are named in each file). For each resource type it
 lists every core parameter with its code, type, canonical url, description, target types and the element paths
 it reads (FHIRPath expressions translated into dotted paths, choice types spelled out, ``step[key=value]``
 filters). Parameters whose expression could not be translated are listed there under ``omitted`` with the reason,
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DATA_FILE = Path(__file__).resolve().parents[2] / "seed_data" / "fhir" / "search_parameters.json"
+US_CORE_FILE = DATA_FILE.with_name("us_core_search_parameters.json")
 
 TOKEN, STRING, DATE, REFERENCE, URI = "token", "string", "date", "reference", "uri"
 NUMBER, QUANTITY, COMPOSITE = "number", "quantity", "composite"
@@ -50,15 +52,21 @@ def _param(entry: dict) -> SearchParam:
         tuple(Component(c["definition"], c["type"], tuple(c["paths"])) for c in entry.get("components", ())))
 
 
-def _load(path: Path = DATA_FILE) -> tuple[dict, str]:
-    raw = path.read_bytes()
-    data = json.loads(raw)
-    if data["source"]["fhirVersion"] != "4.0.1":
-        raise ValueError(f"{path} does not hold the FHIR R4 search parameters")
-    return data, hashlib.sha256(raw).hexdigest()[:16]
+def _load(*paths: Path) -> tuple[list[dict], str]:
+    digest = hashlib.sha256()
+    found = []
+    for path in paths:
+        raw = path.read_bytes()
+        data = json.loads(raw)
+        if data["source"]["fhirVersion"] != "4.0.1":
+            raise ValueError(f"{path} does not hold FHIR R4 search parameters")
+        digest.update(raw)
+        found.append(data)
+    return found, digest.hexdigest()[:16]
 
 
-_DATA, DIGEST = _load()
+(_DATA, _US_CORE), DIGEST = _load(DATA_FILE, US_CORE_FILE)
+"""DIGEST changes whenever the definitions the index is filled from do."""
 
 # Parameters answered from resource columns rather than index tables.
 SPECIAL = {"_id": TOKEN, "_lastUpdated": DATE}
@@ -69,11 +77,13 @@ COMMON = tuple(_param(entry) for entry in _DATA["common"] if entry["code"] not i
 SPECIAL_URLS = {entry["code"]: entry["url"] for entry in _DATA["common"] if entry["code"] in SPECIAL}
 SPECIAL_DOCS = {entry["code"]: entry["description"] for entry in _DATA["common"] if entry["code"] in SPECIAL}
 
-OMITTED: tuple[dict, ...] = tuple(_DATA["omitted"])
+OMITTED: tuple[dict, ...] = tuple(_DATA["omitted"]) + tuple(_US_CORE["omitted"])
 """R4 parameters whose expressions this server cannot index, each with the reason."""
 
 _COMMON_BY_NAME = {p.name: p for p in COMMON}
-_BY_TYPE = {rtype: {**_COMMON_BY_NAME, **{e["code"]: _param(e) for e in entries}}
+# US Core 6.1's own parameters (race, ethnicity, asserted-date …) come after the R4 ones of each type.
+_BY_TYPE = {rtype: {**_COMMON_BY_NAME, **{e["code"]: _param(e) for e in entries},
+                    **{e["code"]: _param(e) for e in _US_CORE["resource"].get(rtype, ())}}
             for rtype, entries in _DATA["resource"].items()}
 
 

@@ -52,7 +52,7 @@ SEARCHABLE_TYPES = {
     "quantity": {"Quantity", "Age", "Duration", "Count", "Distance", "Money", "SimpleQuantity", "Range"},
     "uri": {"uri", "url", "canonical", "oid", "uuid"},
 }
-_WHERE_VALUE = re.compile(r"^where\((\w+)='([\w.-]+)'\)$")
+_WHERE_VALUE = re.compile(r"^where\((\w+)\s*=\s*'([^'\]]+)'\)$")
 _WHERE_RESOLVE = re.compile(r"^where\(resolve\(\) is (\w+)\)$")
 _AS_FUNCTION = re.compile(r"^(?:as|ofType)\((\w+)\)$")
 _AS_OPERATOR = re.compile(r"^(.*\S)\s+as\s+(\w+)$")
@@ -176,7 +176,11 @@ class Translator:
             definition = self.element(element_path)
             choice = definition is not None and definition["path"].endswith("[x]")
             cast = _AS_FUNCTION.match(following)
-            if cast:
+            # R4 extensibility.html: Extension.value[x] may be of any type; the indexer reads each variant.
+            extension_value = definition is None and step == "value" and element_path.split(".")[-2] == "extension"
+            if extension_value and not cast:
+                names = ["value[x]"]
+            elif cast:
                 last = index + 2 == len(steps)
                 if last and kind in SEARCHABLE_TYPES and cast[1] not in SEARCHABLE_TYPES[kind] | {"DateTime"}:
                     raise Untranslatable(f"{element_path} as {cast[1]}: a {cast[1]} cannot be searched as a {kind}")
