@@ -137,5 +137,22 @@ def search_param_capability(rtype: str, name: str, kind: str, param: SearchParam
 
 def revincludes_of(target: str) -> list[str]:
     """``Source:param`` for every reference parameter whose R4 definition names ``target`` among its targets."""
-    return [f"{source}:{param.name}" for source in sorted(STORABLE_TYPES) for param in params_for(source).values()
-            if param.kind == REFERENCE and (target in param.targets or not param.targets)]
+    by_target = _revincludes()
+    return sorted(by_target.get(target, []) + by_target.get("", []), key=_source_order)
+
+
+@cache
+def _revincludes() -> dict[str, list[str]]:
+    """Target type ("" for parameters without declared targets) → ``Source:param`` of the references to it."""
+    found: dict[str, list[str]] = {}
+    for source in sorted(STORABLE_TYPES):
+        for param in params_for(source).values():
+            if param.kind == REFERENCE:
+                for target in param.targets or ("",):
+                    found.setdefault(target, []).append(f"{source}:{param.name}")
+    return found
+
+
+def _source_order(item: str) -> tuple[str, int]:
+    source, _, name = item.partition(":")
+    return source, list(params_for(source)).index(name)
