@@ -69,6 +69,7 @@ def _choice(item: dict, name: str) -> Any:
     return None
 
 
+@functools.lru_cache(maxsize=65536)  # the same names, cities and code displays come back again and again
 def normalize_string(text: str) -> str:
     """Case- and accent-insensitive form used by string search (FHIR R4 §3.1.1.5.3)."""
     decomposed = unicodedata.normalize("NFKD", text)
@@ -200,19 +201,19 @@ def _quantities(value: Any, kind: str) -> Iterator[tuple]:
         yield None, None, float(value), float(value), None, float(value), float(value)
     elif isinstance(value, dict) and kind == QUANTITY:
         if isinstance(value.get("value"), (int, float)) and not isinstance(value["value"], bool):
-            yield quantity_row(value, value["value"], value["value"])
+            yield quantity_row(value.get("system"), value.get("code") or value.get("unit"), value["value"],
+                               value["value"])
         elif "low" in value or "high" in value:  # Range
             low, high = value.get("low") or {}, value.get("high") or {}
             unit = low if ("code" in low or "unit" in low) else high
             low_value, high_value = low.get("value", LOWEST), high.get("value", HIGHEST)
             if isinstance(low_value, (int, float)) and isinstance(high_value, (int, float)):
-                yield quantity_row(unit, low_value, high_value)
+                yield quantity_row(unit.get("system"), unit.get("code") or unit.get("unit"), low_value, high_value)
 
 
-def quantity_row(unit: dict, low: float, high: float) -> tuple:
+@functools.lru_cache(maxsize=65536)  # one value is read by several parameters (value-, combo-, code-value-…)
+def quantity_row(system: str | None, code: str | None, low: float, high: float) -> tuple:
     """A quantity's row: its system and code (the unit text when it has no code), and its canonical form."""
-    code = unit.get("code") or unit.get("unit")
-    system = unit.get("system")
     canon, canon_low, canon_high = None, float(low), float(high)
     reduced = canonical(code) if system == UCUM_SYSTEM and code else None
     if reduced:
@@ -240,11 +241,28 @@ def index_rows(resource: dict) -> dict[str, list[tuple]]:
     rtype = resource["resourceType"]
     rows: dict[str, list[tuple]] = {"idx_token": [], "idx_string": [], "idx_date": [], "idx_reference": [],
                                      "idx_quantity": [], "idx_composite": [], "compartment": []}
-    for param in params_for(rtype).values():
-        _index_param(rtype, param, resource, rows)
+    for param, heads in _params_by_head(rtype):
+        if any(head in resource for head in heads):  # most parameters read elements this resource lacks
+            _index_param(rtype, param, resource, rows)
     for patient_id in sorted(compartment_patients(resource)):
         rows["compartment"].append((rtype, patient_id))
     return rows
+
+
+@functools.cache
+def _params_by_head(rtype: str) -> tuple[tuple[SearchParam, frozenset[str]], ...]:
+    """Each parameter of a type with the top-level elements its paths start at ("" for the resource itself,
+    a choice ``value[x]`` by its variants' common start)."""
+    found = []
+    for param in params_for(rtype).values():
+        heads = set()
+        for path in param.paths:
+            head = _steps(path)[0][0] if path else ""
+            heads.add(head)
+        if "" in heads or any(h.endswith("[x]") for h in heads):
+            heads = {"resourceType"}  # always present: read every time
+        found.append((param, frozenset(heads)))
+    return tuple(found)
 
 
 def _index_param(rtype: str, param: SearchParam, resource: dict, rows: dict[str, list[tuple]]) -> None:
@@ -290,10 +308,10 @@ def _index_composite(rtype: str, param: SearchParam, resource: dict, rows: list[
         for element in ([resource] if path == "" else values_at(resource, path)):
             if not isinstance(element, dict):
                 continue
-            codes = [t for p in first.paths for v in values_at(element, p) for t in _tokens(v)]
-            if not codes:
+            values = [v for p in second.paths for v in values_at(element, p)]  # the rarer half first
+            if not values:
                 continue
-            values = [v for p in second.paths for v in values_at(element, p)]
+            codes = [t for p in first.paths for v in values_at(element, p) for t in _tokens(v)]
             parts = [_second_part(second.kind, v) for v in values]
             found = [(rtype, param.name, system, code, *part) for system, code in codes for each in parts
                      for part in each]
