@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 
 from .chaining import Chain, Has
 from .errors import InvalidRequest
+from .includes import resolve_includes
 from .indexing import HIGH_BOUND, LOW_BOUND, normalize_string, parse_reference
 from .numeric import COMPOSITE_COLUMNS, QUANTITY_COLUMNS, numeric_sql, parse_numeric
-from .query import Criterion, Include, SearchQuery, check_composite_value, parse_date_value
+from .query import Criterion, SearchQuery, check_composite_value, parse_date_value
 from .resources import Store, Stored
 from .searchparams import COMPOSITE, DATE, INDEX_TABLE, NUMBER, QUANTITY, REFERENCE, STRING, TOKEN, URI, params_for
 from .valuesets import token_values
@@ -299,14 +300,8 @@ def _composite_sql(rtype: str, c: Criterion) -> tuple[str, list]:
 
 def _modifier_token_sql(c: Criterion) -> tuple[str, tuple]:
     """reference:identifier=system|value, or identifier:of-type=system|code|value (type system, type code, value)."""
-    if c.modifier == "identifier":
-        sql, args = _or([_token_value_sql(value) for value in c.values])
-        return sql, tuple(args)
-    parts = []
-    for value in c.values:
-        system, code, identifier = value.split("|", 2)
-        parts.append(_token_value_sql(f"{system}|{code}|{identifier}" if system else f"|{code}|{identifier}"))
-    sql, args = _or(parts)
+    # of-type rows hold the type's system, and "code|value" as their code: the value splits at its first bar.
+    sql, args = _or([_token_value_sql(value) for value in c.values])
     return sql, tuple(args)
 
 
@@ -430,56 +425,3 @@ def _order_by(query: SearchQuery) -> tuple[str, list]:
         args.append(param)
     terms.append("r.rid ASC")
     return ", ".join(terms), args
-
-
-MAX_INCLUDE_ROUNDS = 4  # _include:iterate follows references at most this many steps beyond the matches
-MAX_INCLUDED = 5000  # resources brought in by includes, all rounds together
-
-
-def resolve_includes(store: Store, rids: list[int], includes: list[Include],
-                     revincludes: list[Include]) -> list[Stored]:
-    """Resources named by _include (referenced by the matches) and _revinclude (referring to them); the
-    ``:iterate`` ones are applied again to what came in, round by round (R4 search.html §3.1.1.5.4)."""
-    if not rids or not (includes or revincludes):
-        return []
-    seen, unique = set(rids), []
-    current = list(rids)
-    for round_number in range(MAX_INCLUDE_ROUNDS + 1):
-        wanted = (includes, revincludes) if round_number == 0 else \
-            ([i for i in includes if i.iterate], [i for i in revincludes if i.iterate])
-        if not current or not (wanted[0] or wanted[1]) or len(unique) >= MAX_INCLUDED:
-            break
-        fresh = []
-        for rid in _included_rids(store, current, *wanted):
-            if rid not in seen:
-                seen.add(rid)
-                fresh.append(rid)
-        unique.extend(fresh)
-        current = fresh
-    return store.read_many(unique[:MAX_INCLUDED])
-
-
-def _included_rids(store: Store, rids: list[int], includes: list[Include], revincludes: list[Include]) -> list[int]:
-    found: list[int] = []
-    conn = store.conn
-    for start in range(0, len(rids), 500):
-        chunk = rids[start:start + 500]
-        marks = ",".join("?" * len(chunk))
-        for inc in includes:
-            sql = (f"SELECT t.rid FROM idx_reference x JOIN resources t ON t.type = x.target_type "
-                   f"AND t.id = x.target_id AND t.deleted = 0 WHERE x.rid IN ({marks}) AND x.type = ? AND x.param = ?")
-            args = [*chunk, inc.source_type, inc.param]
-            if inc.target_type:
-                sql += " AND x.target_type = ?"
-                args.append(inc.target_type)
-            found.extend(row[0] for row in conn.execute(sql, args))
-        if revincludes:
-            keys = conn.execute(f"SELECT type, id FROM resources WHERE rid IN ({marks})", chunk).fetchall()
-            for inc in revincludes:
-                for target_type, target_id in keys:
-                    found.extend(row[0] for row in conn.execute(
-                        "SELECT x.rid FROM idx_reference x JOIN resources s ON s.rid = x.rid AND s.deleted = 0 "
-                        "WHERE x.target_id = ? AND x.target_type = ? AND x.type = ? AND x.param = ?",
-                        (target_id, target_type, inc.source_type, inc.param),
-                    ))
-    return found
