@@ -183,3 +183,35 @@ def test_unsupported_modifiers_are_400_naming_them(seeded_client):
     assert response.status_code == 400
     assert "'value-quantity:exact' (quantity parameters take only :missing)" in \
         response.json["issue"][0]["diagnostics"]
+
+
+def test_combo_parameters_read_the_observation_and_its_components(seeded_app, seeded_client):
+    """R4 defines combo-* as the union of the plain and the component parameters."""
+    def quantities(o: dict) -> list[Decimal]:
+        found = [o.get("valueQuantity")] + [c.get("valueQuantity") for c in o.get("component", [])]
+        return [Decimal(str(q["value"])) for q in found if q]
+
+    expected = {o["id"] for o in observations(seeded_app) if any(v > 130 for v in quantities(o))}
+    assert expected & components_with(seeded_app, SYSTOLIC, lambda v: v > 130)
+    assert matching(seeded_client, "/fhir/Observation?combo-value-quantity=gt130") == expected
+    assert matching(seeded_client, "/fhir/Observation?combo-value-quantity:missing=false&combo-code=" + SYSTOLIC) \
+        == {o["id"] for o in observations(seeded_app) if SYSTOLIC in {c for x in o.get("component", [])
+                                                                        for c in loinc_codes(x.get("code"))}}
+    ids, total, _ = pages(seeded_client, "/fhir/Observation?combo-value-quantity=gt130&_sort=-combo-value-quantity"
+                                         "&_count=500")
+    assert total == len(expected)
+
+
+def test_combo_code_text_reads_the_displays_of_components_too(seeded_app, seeded_client):
+    from sandbox.store.indexing import normalize_string
+
+    def displays(concept: dict | None) -> list[str]:
+        return [normalize_string(c.get("display", "")) for c in (concept or {}).get("coding", [])]
+
+    expected = {o["id"] for o in observations(seeded_app)
+                if any(d.startswith("systolic") for x in [o.get("code")] + [c.get("code") for c in
+                                                                           o.get("component", [])]
+                       for d in displays(x))}
+    assert expected
+    assert matching(seeded_client, "/fhir/Observation?combo-code:text=Systolic") == expected
+    assert matching(seeded_client, "/fhir/Observation?code:text=Systolic") < expected

@@ -14,7 +14,7 @@ from .compartment import COMPARTMENT_PARAMS
 from .searchparams import COMPOSITE, DATE, NUMBER, QUANTITY, REFERENCE, STRING, TOKEN, URI, SearchParam, params_for
 from .ucum import UCUM_SYSTEM, canonical
 
-INDEX_FORMAT = 3  # raise when index_rows writes other rows for the same definitions: stored data is reindexed
+INDEX_FORMAT = 4  # raise when index_rows writes other rows for the same definitions: stored data is reindexed
 LOW_BOUND = "0001-01-01T00:00:00"
 LOWEST, HIGHEST = -1e308, 1e308  # the open ends of a Range
 HIGH_BOUND = "9999-12-31T23:59:59"
@@ -266,6 +266,8 @@ def _params_by_head(rtype: str) -> tuple[tuple[SearchParam, frozenset[str]], ...
 
 
 def _index_param(rtype: str, param: SearchParam, resource: dict, rows: dict[str, list[tuple]]) -> None:
+    if param.stored_as and param.kind != TOKEN:
+        return  # the rows of the parameters it unites answer it (searchparams._unions)
     if param.kind == COMPOSITE:
         _index_composite(rtype, param, resource, rows["idx_composite"])
         return
@@ -275,8 +277,9 @@ def _index_param(rtype: str, param: SearchParam, resource: dict, rows: dict[str,
     name, kind = param.name, param.kind
     if kind in (TOKEN, URI):
         table, found = "idx_token", [(rtype, name, s, c) for v in values for s, c in _tokens(v)]
-        texts = {text: None for v in values for text in _token_texts(v)}
-        rows["idx_string"].extend((rtype, f"{name}:text", text, normalize_string(text)) for text in texts)
+        if not param.stored_as:
+            texts = {text: None for v in values for text in _token_texts(v)}
+            rows["idx_string"].extend((rtype, f"{name}:text", text, normalize_string(text)) for text in texts)
         # R4 §3.1.1.4.10 identifier:of-type=system|code|value: an Identifier's type coding with its value.
         found += [(rtype, f"{name}:of-type", coding.get("system"), f"{coding['code']}|{v['value']}")
                   for v in values if isinstance(v, dict) and isinstance(v.get("type"), dict) and "value" in v

@@ -98,7 +98,7 @@ class _Term:
     """One indexed condition: rows of ``table`` for ``param`` (None: any) that satisfy ``cond``."""
 
     table: str
-    param: str | None
+    param: str | tuple[str, ...] | None  # a tuple: rows of any of these parameters
     cond: str
     args: tuple
     negate: bool = False
@@ -108,8 +108,9 @@ class _Term:
         """``r.rid IN (…)``: SQLite walks the (small) set of matching row ids and looks each resource up."""
         where, args = ["type = ?"], [rtype]
         if self.param is not None:
-            where.append("param = ?")
-            args.append(self.param)
+            sql, names = _param_sql("param", self.param)
+            where.append(sql)
+            args.extend(names)
         return f"r.rid IN (SELECT rid FROM {self.table} WHERE {' AND '.join(where)} AND ({self.cond}))", \
             [*args, *self.args]
 
@@ -117,10 +118,25 @@ class _Term:
         """``EXISTS (…)`` on the row id index: a few index probes per candidate, whatever the table size."""
         where, args = ["x.rid = r.rid"], []
         if self.param is not None:
-            where.append("x.param = ?")
-            args.append(self.param)
+            sql, names = _param_sql("x.param", self.param)
+            where.append(sql)
+            args.extend(names)
         sql = f"EXISTS (SELECT 1 FROM {self.table} x WHERE {' AND '.join(where)} AND ({self.cond}))"
         return ("NOT " if self.negate else "") + sql, [*args, *self.args]
+
+
+def _param_sql(column: str, param: str | tuple[str, ...]) -> tuple[str, list]:
+    if isinstance(param, str):
+        return f"{column} = ?", [param]
+    return f"{column} IN ({','.join('?' * len(param))})", list(param)
+
+
+def _rows_of(rtype: str, name: str, suffix: str = "") -> str | tuple[str, ...]:
+    """The index rows that answer a parameter: its own, or those of the parameters it unites."""
+    param = params_for(rtype).get(name)
+    if param is None or not param.stored_as or (param.kind == TOKEN and not suffix):
+        return f"{name}{suffix}"
+    return tuple(f"{other}{suffix}" for other in param.stored_as)
 
 
 def compile_where(rtype: str, criteria: list[Criterion | Chain | Has], filters: tuple[Filter, ...] = (),
@@ -206,10 +222,11 @@ def _criterion(rtype: str, c: Criterion | Chain | Has,
         return _Term("idx_token", f"{c.param}:{c.modifier}", *_modifier_token_sql(c))
     if c.modifier == "text":  # the texts of the codes, indexed as strings under "param:text"
         cond, args = _string_sql(Criterion(c.param, STRING, c.values))
-        return _Term("idx_string", f"{c.param}:text", cond, tuple(args))
+        return _Term("idx_string", _rows_of(rtype, c.param, ":text"), cond, tuple(args))
     table = INDEX_TABLE[c.kind]
+    rows = _rows_of(rtype, c.param)
     if c.modifier == "missing":
-        return _Term(table, c.param, "1", (), negate=c.values[0] == "true")
+        return _Term(table, rows, "1", (), negate=c.values[0] == "true")
     if c.kind in (TOKEN, URI):
         cond, args = _token_sql(c)
     elif c.kind == STRING:
@@ -224,7 +241,7 @@ def _criterion(rtype: str, c: Criterion | Chain | Has,
         cond, args = _composite_sql(rtype, c)
     else:  # pragma: no cover - every kind is handled above
         raise InvalidRequest(f"Cannot search on '{c.param}'")
-    return _Term(table, c.param, cond, tuple(args), negate=c.modifier == "not")
+    return _Term(table, rows, cond, tuple(args), negate=c.modifier == "not")
 
 
 def _matching_sql(rtype: str, criterion: Criterion | Chain | Has, filters_for: FiltersFor,
@@ -421,7 +438,8 @@ def _order_by(query: SearchQuery) -> tuple[str, list]:
         column = {TOKEN: "code", URI: "code", STRING: "norm", DATE: "start", REFERENCE: "target_id",
                   NUMBER: "low", QUANTITY: "canon_low"}[kind]
         pick = "max" if descending else "min"
-        terms.append(f"(SELECT {pick}({column}) FROM {table} s WHERE s.rid = r.rid AND s.param = ?) {direction}")
-        args.append(param)
+        rows, names = _param_sql("s.param", _rows_of(query.resource_type, param))
+        terms.append(f"(SELECT {pick}({column}) FROM {table} s WHERE s.rid = r.rid AND {rows}) {direction}")
+        args.extend(names)
     terms.append("r.rid ASC")
     return ", ".join(terms), args

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 DATA_FILE = Path(__file__).resolve().parents[2] / "seed_data" / "fhir" / "search_parameters.json"
@@ -43,6 +43,7 @@ class SearchParam:
     description: str = ""
     url: str = ""
     components: tuple[Component, ...] = ()  # composite params only
+    stored_as: tuple[str, ...] = ()  # a union of other parameters: their rows answer it (see _unions)
 
 
 def _param(entry: dict) -> SearchParam:
@@ -85,6 +86,32 @@ _COMMON_BY_NAME = {p.name: p for p in COMMON}
 _BY_TYPE = {rtype: {**_COMMON_BY_NAME, **{e["code"]: _param(e) for e in entries},
                     **{e["code"]: _param(e) for e in _US_CORE["resource"].get(rtype, ())}}
             for rtype, entries in _DATA["resource"].items()}
+
+
+def _reads(param: SearchParam) -> frozenset:
+    """What a parameter reads: its paths, and for a composite each element path with its components' paths."""
+    if param.kind != COMPOSITE:
+        return frozenset(param.paths)
+    parts = tuple((c.kind, c.paths) for c in param.components)
+    return frozenset((path, parts) for path in param.paths)
+
+
+def _unions(params: dict[str, SearchParam]) -> dict[str, SearchParam]:
+    """R4 defines some parameters as the union of others (``combo-value-quantity`` reads what ``value-quantity``
+    and ``component-value-quantity`` read). Their rows would repeat the others', so they are answered from the
+    others' rows instead. Tokens keep rows of their own (access checks read a resource's token rows by name);
+    only the texts of their codes (``:text``) are shared."""
+    found = dict(params)
+    for name, param in params.items():
+        reads = _reads(param)
+        parts = [other for other in params.values() if other.name != name and other.kind == param.kind
+                 and other.targets == param.targets and _reads(other) and _reads(other) < reads]
+        if len(parts) >= 2 and frozenset().union(*(_reads(p) for p in parts)) == reads:
+            found[name] = replace(param, stored_as=tuple(p.name for p in parts))
+    return found
+
+
+_BY_TYPE = {rtype: _unions(params) for rtype, params in _BY_TYPE.items()}
 
 
 def params_for(resource_type: str) -> dict[str, SearchParam]:
