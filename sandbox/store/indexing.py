@@ -241,28 +241,32 @@ def index_rows(resource: dict) -> dict[str, list[tuple]]:
     rtype = resource["resourceType"]
     rows: dict[str, list[tuple]] = {"idx_token": [], "idx_string": [], "idx_date": [], "idx_reference": [],
                                      "idx_quantity": [], "idx_composite": [], "compartment": []}
-    for param, heads in _params_by_head(rtype):
-        if any(head in resource for head in heads):  # most parameters read elements this resource lacks
-            _index_param(rtype, param, resource, rows)
+    params, by_head, always = _params_by_head(rtype)
+    # Most parameters read elements this resource lacks: visit only those that start at an element it has,
+    # in definition order so the rows come out the same whatever the order of the resource's keys.
+    wanted = {index for key in resource for index in by_head.get(key, ())}
+    for index in sorted(wanted.union(always)):
+        _index_param(rtype, params[index], resource, rows)
     for patient_id in sorted(compartment_patients(resource)):
         rows["compartment"].append((rtype, patient_id))
     return rows
 
 
 @functools.cache
-def _params_by_head(rtype: str) -> tuple[tuple[SearchParam, frozenset[str]], ...]:
-    """Each parameter of a type with the top-level elements its paths start at ("" for the resource itself,
-    a choice ``value[x]`` by its variants' common start)."""
-    found = []
-    for param in params_for(rtype).values():
-        heads = set()
-        for path in param.paths:
-            head = _steps(path)[0][0] if path else ""
-            heads.add(head)
-        if "" in heads or any(h.endswith("[x]") for h in heads):
-            heads = {"resourceType"}  # always present: read every time
-        found.append((param, frozenset(heads)))
-    return tuple(found)
+def _params_by_head(rtype: str) -> tuple[tuple[SearchParam, ...], dict[str, tuple[int, ...]], frozenset[int]]:
+    """The parameters of a type; the positions of those under each top-level element their paths start at; and
+    of those read whatever the resource holds (a composite of the resource itself, a choice of any type)."""
+    params = tuple(params_for(rtype).values())
+    by_head: dict[str, list[int]] = {}
+    always = set()
+    for index, param in enumerate(params):
+        heads = {_steps(path)[0][0] if path else "" for path in param.paths}
+        if "" in heads or any(head.endswith("[x]") for head in heads):
+            always.add(index)
+            continue
+        for head in heads:
+            by_head.setdefault(head, []).append(index)
+    return params, {head: tuple(found) for head, found in by_head.items()}, frozenset(always)
 
 
 def _index_param(rtype: str, param: SearchParam, resource: dict, rows: dict[str, list[tuple]]) -> None:
