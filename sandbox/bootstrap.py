@@ -60,9 +60,11 @@ def prepare(values: dict[str, Any], echo: Callable[[str], None] = print,
     """
     from .auth import ensure_schema
     from .auth.keys import SigningKeys
+    from .store.reindex import reindex_if_stale
 
     store = Store(values["DB"])
     ensure_schema(store)
+    reindex_if_stale(store, echo)
     store.secret("flask_secret_key")
     SigningKeys(store).current_kid()
     if is_empty(store):

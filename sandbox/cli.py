@@ -74,10 +74,12 @@ def seed(values: dict, reset: bool) -> None:
     """Generate the deterministic synthetic data set."""
     from .seed import count_batches
     from .store import Store
+    from .store.reindex import reindex_if_stale
 
     store = Store(values["DB"])
     if reset:
         bootstrap.reset(store)
+    reindex_if_stale(store, click.echo)  # what is added must be searchable alongside what is there
     with _progress(count_batches(values["PATIENTS"])) as bar:
         count = bootstrap.seed_database(store, values["SEED"], values["PATIENTS"], values["ANCHOR_DATE"], bar.update)
     bootstrap.seed_directory(store, values["BASE_URL"])

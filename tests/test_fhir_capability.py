@@ -68,8 +68,14 @@ def test_search_parameters_match_the_store(statement):
     names = [p["name"] for p in observation["searchParam"]]
     assert names == ["_id", "_lastUpdated", *params_for("Observation")]
     by_name = {p["name"]: p for p in observation["searchParam"]}
-    assert by_name["code"] == {"name": "code", "definition": "http://hl7.org/fhir/SearchParameter/Observation-code",
-                               "type": "token", "documentation": "The code of the observation"}
+    # R4 defines Observation's code in the shared SearchParameter clinical-code.
+    assert by_name["code"] == {"name": "code", "definition": "http://hl7.org/fhir/SearchParameter/clinical-code",
+                               "type": "token", "documentation": "The code of the observation type"}
+    assert by_name["value-quantity"]["type"] == "quantity"
+    assert by_name["code-value-quantity"] == {
+        "name": "code-value-quantity", "type": "composite",
+        "definition": "http://hl7.org/fhir/SearchParameter/Observation-code-value-quantity",
+        "documentation": "Code and quantity value parameter pair"}
     assert by_name["_id"]["definition"] == "http://hl7.org/fhir/SearchParameter/Resource-id"
     assert by_name["date"]["type"] == "date"
     assert "Observation:patient" in observation["searchInclude"]
@@ -121,10 +127,14 @@ def test_metadata_is_read_only(client):
 def test_declares_exactly_the_search_parameters_that_search_accepts(statement, client):
     """What /metadata lists is what a strict search accepts: every declared parameter is applied, and an
     undeclared one is refused with 400."""
-    value = {"token": "x", "string": "x", "date": "2020", "reference": "Patient/x", "uri": "http://x.example"}
+    value = {"token": "x", "string": "x", "date": "2020", "reference": "Patient/x", "uri": "http://x.example",
+             "number": "5", "quantity": "5.4||mg", "composite": "x$2020"}
     for entry in statement["rest"][0]["resource"]:
         for param in entry.get("searchParam", []):
             response = client.get(f"/fhir/{entry['type']}?{param['name']}={value[param['type']]}&_summary=count")
             assert response.status_code == 200, (entry["type"], param["name"], response.json)
-    assert client.get("/fhir/Observation?value-quantity=5").status_code == 400
+    refused = client.get("/fhir/Patient?deceased=true")  # R4 defines it by an expression no index reads
+    assert refused.status_code == 400
+    assert "'deceased' (an R4 parameter whose expression this server cannot index" in \
+        refused.json["issue"][0]["diagnostics"]
     assert "Prefer: handling=lenient" in statement["rest"][0]["documentation"]

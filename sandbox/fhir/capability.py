@@ -14,9 +14,9 @@ from functools import cache
 from flask import current_app
 
 from .. import __version__
-from ..store.query import RESULT_PARAMS
+from ..store.query import RESULT_PARAMS, composite_unsupported
 from ..store.resource_types import STORABLE_TYPES
-from ..store.searchparams import REFERENCE, SPECIAL, SearchParam, params_for
+from ..store.searchparams import COMPOSITE, REFERENCE, SPECIAL, SPECIAL_DOCS, SPECIAL_URLS, SearchParam, params_for
 from ..store.validation import can_validate
 
 SOFTWARE_NAME = "SMART Sandbox EHR"
@@ -44,9 +44,6 @@ PATIENT_EXPORT = {"name": "export", "definition": "http://hl7.org/fhir/uv/bulkda
                                                            "Organizations, Locations, Medications … they refer to")}
 GROUP_EXPORT = {"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export",
                 "documentation": PATIENT_EXPORT["documentation"].replace("patients'", "active Patient members'")}
-COMMON_DEFINITIONS = {"_id": "Resource-id", "_lastUpdated": "Resource-lastUpdated", "_profile": "Resource-profile",
-                      "_tag": "Resource-tag", "_security": "Resource-security"}
-COMMON_DOCS = {"_id": "Logical id of the resource", "_lastUpdated": "When the resource version last changed"}
 
 SECURITY_HOOK = "fhir.capability_security"
 """Key in ``app.extensions`` of a callable ``(base_url) -> dict`` giving ``rest[0].security``."""
@@ -123,7 +120,7 @@ def resource_capability(rtype: str) -> dict:
         "searchInclude": [f"{rtype}:{p.name}" for p in params.values() if p.kind == REFERENCE],
         "searchRevInclude": revincludes_of(rtype),
         "searchParam": [search_param_capability(rtype, name, kind) for name, kind in SPECIAL.items()]
-        + [search_param_capability(rtype, p.name, p.kind, p) for p in params.values()],
+        + [search_param_capability(rtype, p.name, p.kind, p) for p in params.values() if supported(p)],
     }
     if not entry["searchInclude"]:
         del entry["searchInclude"]
@@ -139,23 +136,39 @@ def resource_capability(rtype: str) -> dict:
     return entry
 
 
+def supported(param: SearchParam) -> bool:
+    """Whether search answers this parameter (a composite of an unsupported shape is refused)."""
+    return param.kind != COMPOSITE or composite_unsupported(param) is None
+
+
 def search_param_capability(rtype: str, name: str, kind: str, param: SearchParam | None = None) -> dict:
-    definition = COMMON_DEFINITIONS.get(name, f"{rtype}-{name.lstrip('_')}")
-    documentation = param.description if param and param.description else COMMON_DOCS.get(name, "")
-    result = {"name": name, "definition": f"http://hl7.org/fhir/SearchParameter/{definition}", "type": kind}
+    """One ``searchParam`` entry, with the official canonical url of the R4 SearchParameter it implements."""
+    definition = param.url if param else SPECIAL_URLS[name]
+    documentation = param.description if param else SPECIAL_DOCS[name]
+    result = {"name": name, "definition": definition, "type": kind}
     if documentation:
         result["documentation"] = documentation
     return result
 
 
 def revincludes_of(target: str) -> list[str]:
-    """``Source:param`` for every reference parameter that may point at ``target``. Parameters without
-    declared targets (``subject``, ``performer`` …) are listed for the types with search parameters of
-    their own, the ones clinical records point at."""
-    found = []
-    described = bool(set(params_for(target)) - set(params_for("")))
+    """``Source:param`` for every reference parameter whose R4 definition names ``target`` among its targets."""
+    by_target = _revincludes()
+    return sorted(by_target.get(target, []) + by_target.get("", []), key=_source_order)
+
+
+@cache
+def _revincludes() -> dict[str, list[str]]:
+    """Target type ("" for parameters without declared targets) → ``Source:param`` of the references to it."""
+    found: dict[str, list[str]] = {}
     for source in sorted(STORABLE_TYPES):
         for param in params_for(source).values():
-            if param.kind == REFERENCE and (target in param.targets or (not param.targets and described)):
-                found.append(f"{source}:{param.name}")
+            if param.kind == REFERENCE:
+                for target in param.targets or ("",):
+                    found.setdefault(target, []).append(f"{source}:{param.name}")
     return found
+
+
+def _source_order(item: str) -> tuple[str, int]:
+    source, _, name = item.partition(":")
+    return source, list(params_for(source)).index(name)

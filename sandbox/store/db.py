@@ -71,6 +71,26 @@ CREATE INDEX IF NOT EXISTS idx_reference_lookup ON idx_reference (type, param, t
 CREATE INDEX IF NOT EXISTS idx_reference_target ON idx_reference (target_id, target_type, type, param, rid);
 CREATE INDEX IF NOT EXISTS idx_reference_rid ON idx_reference (rid, param);
 
+-- Numbers and quantities: [low, high] is the value (low = high) or a Range; canon_* hold the value in the UCUM
+-- unit without metric prefixes (store/ucum.py), when the unit is one.
+CREATE TABLE IF NOT EXISTS idx_quantity (
+    rid INTEGER NOT NULL, type TEXT NOT NULL, param TEXT NOT NULL,
+    system TEXT, code TEXT, low REAL, high REAL, canon TEXT, canon_low REAL, canon_high REAL
+);
+CREATE INDEX IF NOT EXISTS idx_quantity_lookup ON idx_quantity (type, param, canon, canon_low, rid);
+CREATE INDEX IF NOT EXISTS idx_quantity_rid ON idx_quantity (rid, param);
+
+-- Composite parameters: the first component is a token (system, code); the second is in the columns of its
+-- type (token: v_system, v_code; quantity: v_system, v_code, v_low … v_canon_high; date: v_start, v_end;
+-- string: v_code, v_norm), both read from the same element.
+CREATE TABLE IF NOT EXISTS idx_composite (
+    rid INTEGER NOT NULL, type TEXT NOT NULL, param TEXT NOT NULL, system TEXT, code TEXT NOT NULL,
+    v_system TEXT, v_code TEXT, v_low REAL, v_high REAL, v_canon TEXT, v_canon_low REAL, v_canon_high REAL,
+    v_start TEXT, v_end TEXT, v_norm TEXT
+);
+CREATE INDEX IF NOT EXISTS idx_composite_lookup ON idx_composite (type, param, code, system, rid);
+CREATE INDEX IF NOT EXISTS idx_composite_rid ON idx_composite (rid, param);
+
 CREATE TABLE IF NOT EXISTS compartment (
     rid INTEGER NOT NULL, type TEXT NOT NULL, patient_id TEXT NOT NULL
 );
@@ -78,13 +98,20 @@ CREATE INDEX IF NOT EXISTS compartment_patient ON compartment (patient_id, type,
 DROP INDEX IF EXISTS compartment_rid;
 CREATE INDEX IF NOT EXISTS compartment_member ON compartment (rid, patient_id);
 
+-- Facts about the database itself, such as the digest of the search parameter definitions it was indexed with.
+CREATE TABLE IF NOT EXISTS store_meta (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS secrets (
     name TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
 """
 
-INDEX_TABLES = ("idx_token", "idx_string", "idx_date", "idx_reference", "compartment")
+INDEX_TABLES = ("idx_token", "idx_string", "idx_date", "idx_reference", "idx_quantity", "idx_composite",
+                "compartment")
 
 _local = threading.local()
 

@@ -24,16 +24,35 @@ from dataclasses import dataclass, field
 from .chaining import Chain, ChainRefused, Has, is_chained, parse_chained
 from .errors import InvalidRequest
 from .indexing import date_range
-from .searchparams import DATE, REFERENCE, SPECIAL, STRING, TOKEN, URI, params_for
+from .numeric import parse_numeric
+from .searchparams import (
+    COMPOSITE,
+    DATE,
+    NUMBER,
+    QUANTITY,
+    REFERENCE,
+    SPECIAL,
+    STRING,
+    TOKEN,
+    URI,
+    SearchParam,
+    omitted_for,
+    params_for,
+)
 
-DATE_PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb")
+DATE_PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
 MODIFIERS = {
-    TOKEN: {None, "not", "missing"},
+    TOKEN: {None, "not", "missing", "of-type", "in", "not-in", "text"},
     URI: {None, "missing", "below", "above"},
     STRING: {None, "exact", "contains", "missing"},
     DATE: {None, "missing"},
-    REFERENCE: {None, "missing"},
+    REFERENCE: {None, "missing", "identifier"},
+    NUMBER: {None, "missing"},
+    QUANTITY: {None, "missing"},
+    COMPOSITE: {None, "missing"},
 }
+# The second components a composite search reads (its first is always a token).
+COMPOSITE_SECOND = (TOKEN, QUANTITY, NUMBER, DATE, STRING)
 SUMMARY_VALUES = {"true", "false", "count", "data", "text"}
 TOTAL_VALUES = {"none", "estimate", "accurate"}
 MAX_PARAMETERS = 100  # name=value pairs of one search, _count, _sort … included
@@ -73,6 +92,7 @@ class Include:
     source_type: str
     param: str
     target_type: str | None = None
+    iterate: bool = False  # also applied to what the includes bring in, until nothing new comes
 
 
 @dataclass
@@ -109,12 +129,12 @@ def parse_search(resource_type: str, params: Iterable[tuple[str, str]], *, page_
             continue
         name, _, modifier = raw_name.partition(":")
         kind = SPECIAL.get(name) or (known[name].kind if name in known else None)
-        reason = unsupported(name, kind, modifier)
+        reason = unsupported(name, kind, modifier, resource_type)
         if reason:
             refused_names.append(f"'{raw_name}' ({reason})")
             query.ignored.append(raw_name)
         elif name in RESULT_PARAMS:
-            _apply_result_param(query, name, raw_value, max_page_size)
+            _apply_result_param(query, name, raw_value, max_page_size, modifier == "iterate")
         else:
             query.criteria.append(make_criterion(resource_type, name, kind, modifier or None, raw_value))
     if refused_names and strict:
@@ -128,18 +148,27 @@ def _chain_leaf(resource_type: str, raw_name: str, raw_value: str) -> Criterion:
     """The parameter at the end of a chain: an ordinary criterion of ``resource_type``, with its modifiers."""
     name, _, modifier = raw_name.partition(":")
     kind = SPECIAL.get(name) or (params_for(resource_type)[name].kind if name in params_for(resource_type) else None)
-    reason = "a result parameter cannot be chained" if name in RESULT_PARAMS else unsupported(name, kind, modifier)
+    reason = "a result parameter cannot be chained" if name in RESULT_PARAMS else \
+        unsupported(name, kind, modifier, resource_type)
     if reason:
         raise ChainRefused(f"{resource_type} parameter '{raw_name}': {reason}")
     return make_criterion(resource_type, name, kind, modifier or None, raw_value)
 
 
-def unsupported(name: str, kind: str | None, modifier: str) -> str | None:
+def unsupported(name: str, kind: str | None, modifier: str, resource_type: str = "") -> str | None:
     """Why this server cannot apply a parameter (its name split from its modifier), or None when it can."""
     if name in RESULT_PARAMS:
+        if modifier == "iterate" and name in ("_include", "_revinclude"):
+            return None  # R4 search.html §3.1.1.5.4: includes of includes
         return f"modifiers of {name} are not supported" if modifier else None
     if kind is None:
-        return "unknown parameter"
+        omitted = omitted_for(resource_type, name)
+        return f"an R4 parameter whose expression this server cannot index: {omitted}" if omitted else \
+            "unknown parameter"
+    if kind == COMPOSITE and resource_type:
+        reason = composite_unsupported(params_for(resource_type)[name])
+        if reason:
+            return reason
     if not modifier:
         return None
     if kind == REFERENCE and modifier[:1].isupper():
@@ -149,6 +178,15 @@ def unsupported(name: str, kind: str | None, modifier: str) -> str | None:
         if kind == REFERENCE:
             allowed.append(":[type]")
         return f"{kind} parameters take only {', '.join(allowed)}"
+    return None
+
+
+def composite_unsupported(param: SearchParam) -> str | None:
+    """Why a composite parameter cannot be searched here, or None: this server pairs a token with a value."""
+    kinds = [component.kind for component in param.components]
+    if len(kinds) != 2 or kinds[0] != TOKEN or kinds[1] not in COMPOSITE_SECOND:
+        return f"composite of {' and '.join(kinds)} components: only a token paired with a " \
+               f"{', '.join(COMPOSITE_SECOND)} value is supported"
     return None
 
 
@@ -180,7 +218,7 @@ def check_limits(params: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def make_criterion(resource_type: str, name: str, kind: str, modifier: str | None, raw_value: str) -> Criterion:
-    reason = unsupported(name, kind, modifier or "")
+    reason = unsupported(name, kind, modifier or "", resource_type)
     if reason:
         raise UnsupportedSearch(f"Search parameter '{name}:{modifier}' is not supported: {reason}")
     if kind == REFERENCE and modifier and modifier[:1].isupper():
@@ -193,10 +231,33 @@ def make_criterion(resource_type: str, name: str, kind: str, modifier: str | Non
     if modifier == "missing":
         if values not in (("true",), ("false",)):
             raise InvalidRequest(f"'{name}:missing' takes true or false")
+    elif modifier == "of-type":
+        if any(v.count("|") != 2 or not all(v.split("|")[1:]) for v in values):
+            raise InvalidRequest(f"'{name}:of-type' takes system|code|value, the identifier's type and its value")
     elif kind == DATE:
         for value in values:
             parse_date_value(value)
+    elif kind in (NUMBER, QUANTITY):
+        for value in values:
+            parse_numeric(value, kind == QUANTITY)
+    elif kind == COMPOSITE:
+        second = params_for(resource_type)[name].components[1].kind
+        for value in values:
+            check_composite_value(name, second, value)
     return Criterion(name, kind, values, modifier)
+
+
+def check_composite_value(name: str, second: str, value: str) -> tuple[str, str]:
+    """``token$value`` (R4 §3.1.1.5.8) split in two, once the second part is valid for its type."""
+    first, dollar, rest = value.partition("$")
+    if not dollar or not first or not rest or "$" in rest:
+        raise InvalidRequest(f"'{name}' takes a value of the form code$value, e.g. "
+                             f"http://loinc.org|8480-6$gt100; got '{value}'")
+    if second in (NUMBER, QUANTITY):
+        parse_numeric(rest, second == QUANTITY)
+    elif second == DATE:
+        parse_date_value(rest)
+    return first, rest
 
 
 def split_values(raw: str) -> list[str]:
@@ -228,7 +289,8 @@ def parse_date_value(value: str) -> tuple[str, str, str]:
     return prefix, start, end
 
 
-def _apply_result_param(query: SearchQuery, name: str, value: str, max_page_size: int) -> None:
+def _apply_result_param(query: SearchQuery, name: str, value: str, max_page_size: int,
+                        iterate: bool = False) -> None:
     if name == "_count":
         query.count = min(_non_negative_int(name, value), max_page_size)
     elif name == "_offset":
@@ -239,6 +301,8 @@ def _apply_result_param(query: SearchQuery, name: str, value: str, max_page_size
             param = item.lstrip("-")
             if param not in SPECIAL and param not in params_for(query.resource_type):
                 raise InvalidRequest(f"Cannot sort {query.resource_type} by unknown parameter '{param}'")
+            if param in params_for(query.resource_type) and params_for(query.resource_type)[param].kind == COMPOSITE:
+                raise InvalidRequest(f"Cannot sort by the composite parameter '{param}'")
             query.sort.append((param, descending))
     elif name == "_total":
         if value not in TOTAL_VALUES:
@@ -255,11 +319,11 @@ def _apply_result_param(query: SearchQuery, name: str, value: str, max_page_size
     elif name == "_elements":
         query.elements = tuple(e.strip() for e in value.split(",") if e.strip())
     elif name in ("_include", "_revinclude"):
-        include = _parse_include(name, value)
+        include = _parse_include(name, value, iterate)
         (query.includes if name == "_include" else query.revincludes).append(include)
 
 
-def _parse_include(name: str, value: str) -> Include:
+def _parse_include(name: str, value: str, iterate: bool = False) -> Include:
     parts = value.split(":")
     if len(parts) not in (2, 3):
         raise InvalidRequest(f"{name} must look like Type:parameter[:TargetType], got '{value}'")
@@ -267,7 +331,7 @@ def _parse_include(name: str, value: str) -> Include:
     known = params_for(source)
     if param not in known or known[param].kind != REFERENCE:
         raise InvalidRequest(f"{name}: '{param}' is not a reference search parameter of {source}")
-    return Include(source, param, parts[2] if len(parts) == 3 else None)
+    return Include(source, param, parts[2] if len(parts) == 3 else None, iterate)
 
 
 def _non_negative_int(name: str, value: str) -> int:

@@ -280,6 +280,10 @@ class Store:
                         conn.execute(f"DROP INDEX {name}")
                 yield
                 db.create_indexes(conn)  # builds the dropped indexes again
+                if empty:
+                    from .reindex import mark_indexed  # (reindex.py builds on this module)
+
+                    mark_indexed(conn)  # every index row was made under the current definitions
         finally:
             conn.execute(f"PRAGMA cache_size = {cache}")
         self.analyze()

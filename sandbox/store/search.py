@@ -8,15 +8,19 @@ only ever count what the caller may see. Chained and reverse-chained criteria (R
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .chaining import Chain, Has
 from .errors import InvalidRequest
-from .indexing import normalize_string, parse_reference
-from .query import Criterion, Include, SearchQuery, parse_date_value
+from .includes import resolve_includes
+from .indexing import HIGH_BOUND, LOW_BOUND, normalize_string, parse_reference
+from .numeric import COMPOSITE_COLUMNS, QUANTITY_COLUMNS, numeric_sql, parse_numeric
+from .query import Criterion, SearchQuery, check_composite_value, parse_date_value
 from .resources import Store, Stored
-from .searchparams import DATE, INDEX_TABLE, REFERENCE, STRING, TOKEN, URI, params_for
+from .searchparams import COMPOSITE, DATE, INDEX_TABLE, NUMBER, QUANTITY, REFERENCE, STRING, TOKEN, URI, params_for
+from .valuesets import token_values
 
 MAX_STRING = "\U0010ffff"
 
@@ -53,7 +57,8 @@ class SearchResult:
 def search(store: Store, query: SearchQuery, filters: tuple[Filter, ...] = (),
            filters_for: FiltersFor = no_filters) -> SearchResult:
     """Run the query under ``filters``; ``filters_for`` confines the types chained criteria reach into."""
-    where, args = compile_where(query.resource_type, query.criteria, filters, filters_for)
+    criteria = [with_value_sets(store, c) for c in query.criteria]
+    where, args = compile_where(query.resource_type, criteria, filters, filters_for)
     total = None
     if query.total != "none" or query.summary == "count":
         total = store.conn.execute(f"SELECT count(*) FROM resources r WHERE {where}", args).fetchone()[0]
@@ -70,8 +75,22 @@ def search(store: Store, query: SearchQuery, filters: tuple[Filter, ...] = (),
     return SearchResult(matches, total, included)
 
 
+def with_value_sets(store: Store, c: Criterion | Chain | Has) -> Criterion | Chain | Has:
+    """The criterion with each token ``:in``/``:not-in`` replaced by the codes of its ValueSet (valuesets.py):
+    ``:in`` becomes the plain token values, ``:not-in`` the same under ``:not``; chains are followed."""
+    if isinstance(c, Chain):
+        return Chain(c.param, tuple((target, with_value_sets(store, inner)) for target, inner in c.branches))
+    if isinstance(c, Has):
+        return Has(c.source_type, c.param, with_value_sets(store, c.inner))
+    if c.modifier not in ("in", "not-in"):
+        return c
+    values = tuple(v for reference in c.values for v in token_values(store.conn, reference))
+    return Criterion(c.param, c.kind, values, "not" if c.modifier == "not-in" else None)
+
+
 # How narrow a term usually is, by index table: the narrowest positive term drives the query.
-_DRIVER_RANK = {"compartment": 0, "idx_reference": 0, "idx_token": 1, "idx_date": 2, "idx_string": 3}
+_DRIVER_RANK = {"compartment": 0, "idx_reference": 0, "idx_token": 1, "idx_composite": 1, "idx_date": 2,
+                "idx_string": 3, "idx_quantity": 3}
 
 
 @dataclass(frozen=True)
@@ -79,7 +98,7 @@ class _Term:
     """One indexed condition: rows of ``table`` for ``param`` (None: any) that satisfy ``cond``."""
 
     table: str
-    param: str | None
+    param: str | tuple[str, ...] | None  # a tuple: rows of any of these parameters
     cond: str
     args: tuple
     negate: bool = False
@@ -89,8 +108,9 @@ class _Term:
         """``r.rid IN (…)``: SQLite walks the (small) set of matching row ids and looks each resource up."""
         where, args = ["type = ?"], [rtype]
         if self.param is not None:
-            where.append("param = ?")
-            args.append(self.param)
+            sql, names = _param_sql("param", self.param)
+            where.append(sql)
+            args.extend(names)
         return f"r.rid IN (SELECT rid FROM {self.table} WHERE {' AND '.join(where)} AND ({self.cond}))", \
             [*args, *self.args]
 
@@ -98,10 +118,25 @@ class _Term:
         """``EXISTS (…)`` on the row id index: a few index probes per candidate, whatever the table size."""
         where, args = ["x.rid = r.rid"], []
         if self.param is not None:
-            where.append("x.param = ?")
-            args.append(self.param)
+            sql, names = _param_sql("x.param", self.param)
+            where.append(sql)
+            args.extend(names)
         sql = f"EXISTS (SELECT 1 FROM {self.table} x WHERE {' AND '.join(where)} AND ({self.cond}))"
         return ("NOT " if self.negate else "") + sql, [*args, *self.args]
+
+
+def _param_sql(column: str, param: str | tuple[str, ...]) -> tuple[str, list]:
+    if isinstance(param, str):
+        return f"{column} = ?", [param]
+    return f"{column} IN ({','.join('?' * len(param))})", list(param)
+
+
+def _rows_of(rtype: str, name: str, suffix: str = "") -> str | tuple[str, ...]:
+    """The index rows that answer a parameter: its own, or those of the parameters it unites."""
+    param = params_for(rtype).get(name)
+    if param is None or not param.stored_as or (param.kind == TOKEN and not suffix):
+        return f"{name}{suffix}"
+    return tuple(f"{other}{suffix}" for other in param.stored_as)
 
 
 def compile_where(rtype: str, criteria: list[Criterion | Chain | Has], filters: tuple[Filter, ...] = (),
@@ -183,9 +218,15 @@ def _criterion(rtype: str, c: Criterion | Chain | Has,
     if c.param == "_lastUpdated":
         moment = "substr(r.last_updated, 1, 19)"
         return _date_sql(c.values, moment, f"strftime('%Y-%m-%dT%H:%M:%S', {moment}, '+1 second')")
+    if c.modifier in ("identifier", "of-type"):  # indexed as tokens under "param:modifier"
+        return _Term("idx_token", f"{c.param}:{c.modifier}", *_modifier_token_sql(c))
+    if c.modifier == "text":  # the texts of the codes, indexed as strings under "param:text"
+        cond, args = _string_sql(Criterion(c.param, STRING, c.values))
+        return _Term("idx_string", _rows_of(rtype, c.param, ":text"), cond, tuple(args))
     table = INDEX_TABLE[c.kind]
+    rows = _rows_of(rtype, c.param)
     if c.modifier == "missing":
-        return _Term(table, c.param, "1", (), negate=c.values[0] == "true")
+        return _Term(table, rows, "1", (), negate=c.values[0] == "true")
     if c.kind in (TOKEN, URI):
         cond, args = _token_sql(c)
     elif c.kind == STRING:
@@ -194,9 +235,13 @@ def _criterion(rtype: str, c: Criterion | Chain | Has,
         cond, args = _date_sql(c.values, "start", '"end"')
     elif c.kind == REFERENCE:
         cond, args = _reference_sql(rtype, c)
+    elif c.kind in (NUMBER, QUANTITY):
+        cond, args = _or([numeric_sql(parse_numeric(v, c.kind == QUANTITY), QUANTITY_COLUMNS) for v in c.values])
+    elif c.kind == COMPOSITE:
+        cond, args = _composite_sql(rtype, c)
     else:  # pragma: no cover - every kind is handled above
         raise InvalidRequest(f"Cannot search on '{c.param}'")
-    return _Term(table, c.param, cond, tuple(args), negate=c.modifier == "not")
+    return _Term(table, rows, cond, tuple(args), negate=c.modifier == "not")
 
 
 def _matching_sql(rtype: str, criterion: Criterion | Chain | Has, filters_for: FiltersFor,
@@ -234,20 +279,58 @@ def _has_sql(rtype: str, c: Has, filters_for: FiltersFor, correlated: bool) -> t
             f"AND h.target_type = ? AND h.rid IN ({sql}))", [c.source_type, c.param, rtype, *args])
 
 
+def _or(parts: list[tuple[str, list]]) -> tuple[str, list]:
+    return " OR ".join(f"({sql})" for sql, _ in parts), [arg for _, more in parts for arg in more]
+
+
+def _token_value_sql(value: str, system_column: str = "system", code_column: str = "code") -> tuple[str, list]:
+    """R4 §3.1.1.5.5: ``code``, ``system|code``, ``|code`` (no system) or ``system|`` (any code)."""
+    if "|" not in value:
+        return f"{code_column} = ?", [value]
+    system, _, code = value.partition("|")
+    if not code:
+        return f"{system_column} = ?", [system]
+    if not system:
+        return f"({code_column} = ? AND {system_column} IS NULL)", [code]
+    return f"({code_column} = ? AND {system_column} = ?)", [code, system]
+
+
+def _composite_sql(rtype: str, c: Criterion) -> tuple[str, list]:
+    """R4 §3.1.1.5.8: ``token$value``, both parts matched on one idx_composite row (one element)."""
+    second = params_for(rtype)[c.param].components[1].kind
+    parts = []
+    for value in c.values:
+        first, rest = check_composite_value(c.param, second, value)
+        head, head_args = _token_value_sql(first)
+        if second in (NUMBER, QUANTITY):
+            tail, tail_args = numeric_sql(parse_numeric(rest, second == QUANTITY), COMPOSITE_COLUMNS)
+        elif second == DATE:
+            tail, tail_args = _date_sql((rest,), "v_start", "v_end")
+        elif second == STRING:
+            norm = normalize_string(rest)
+            tail, tail_args = "(v_norm >= ? AND v_norm < ?)", [norm, norm + MAX_STRING]
+        else:
+            tail, tail_args = _token_value_sql(rest, "v_system", "v_code")
+        parts.append((f"{head} AND ({tail})", [*head_args, *tail_args]))
+    return _or(parts)
+
+
+def _modifier_token_sql(c: Criterion) -> tuple[str, tuple]:
+    """reference:identifier=system|value, or identifier:of-type=system|code|value (type system, type code, value)."""
+    # of-type rows hold the type's system, and "code|value" as their code: the value splits at its first bar.
+    sql, args = _or([_token_value_sql(value) for value in c.values])
+    return sql, tuple(args)
+
+
 def _token_sql(c: Criterion) -> tuple[str, list]:
+    if c.modifier in ("in", "not-in"):  # search() expands them; a granular scope's criteria are not
+        raise InvalidRequest(f"'{c.param}:{c.modifier}' is supported in searches only")
     conds, args = [], []
     for value in c.values:
         if "|" in value and c.kind == TOKEN:
-            system, _, code = value.partition("|")
-            if not code:
-                conds.append("system = ?")
-                args.append(system)
-            elif not system:
-                conds.append("(code = ? AND system IS NULL)")
-                args.append(code)
-            else:
-                conds.append("(code = ? AND system = ?)")
-                args.extend([code, system])
+            sql, more = _token_value_sql(value)
+            conds.append(sql)
+            args.extend(more)
         elif c.modifier == "below":
             conds.append("(code >= ? AND code < ?)")
             args.extend([value, value + MAX_STRING])
@@ -285,18 +368,39 @@ def _date_sql(values: tuple[str, ...], start: str, end: str) -> tuple[str, list]
         "le": f"({start} < ? AND ? IS NOT NULL)",
         "sa": f"({start} >= ? AND ? IS NOT NULL)",
         "eb": f"({end} <= ? AND ? IS NOT NULL)",
+        "ap": f"({start} < ? AND {end} > ?)",
     }
     conds, args = [], []
     for value in values:
         prefix, lo, hi = parse_date_value(value)
         conds.append(rules[prefix])
-        if prefix in ("eq", "ne"):
+        if prefix == "ap":
+            lo, hi = approximate_range(lo, hi)
+            args.extend([hi, lo])
+        elif prefix in ("eq", "ne"):
             args.extend([lo, hi])
         elif prefix in ("gt", "le", "sa"):
             args.extend([hi, hi])
         else:  # lt, ge, eb compare with the start of the value's range
             args.extend([lo, lo])
     return " OR ".join(conds), args
+
+
+def approximate_range(lo: str, hi: str) -> tuple[str, str]:
+    """R4 §3.1.1.4.7 ``ap`` on a date: the value's range widened by a tenth of its distance from now (at least
+    a day), so ``ap2020`` is generous and ``ap`` today is a day either side (the server decides; HAPI does so)."""
+    start, end = dt.datetime.fromisoformat(lo), dt.datetime.fromisoformat(hi)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    gap = min(abs(now - start), abs(now - end)) if not start <= now < end else dt.timedelta(0)
+    spread = max(gap / 10, dt.timedelta(days=1))
+    return _shifted(start, -spread, LOW_BOUND), _shifted(end, spread, HIGH_BOUND)
+
+
+def _shifted(moment: dt.datetime, delta: dt.timedelta, bound: str) -> str:
+    try:
+        return (moment + delta).strftime("%Y-%m-%dT%H:%M:%S").rjust(19, "0")
+    except OverflowError:
+        return bound
 
 
 def _reference_sql(rtype: str, c: Criterion) -> tuple[str, list]:
@@ -331,42 +435,11 @@ def _order_by(query: SearchQuery) -> tuple[str, list]:
             continue
         kind = known[param].kind
         table = INDEX_TABLE[kind]
-        column = {TOKEN: "code", URI: "code", STRING: "norm", DATE: "start", REFERENCE: "target_id"}[kind]
+        column = {TOKEN: "code", URI: "code", STRING: "norm", DATE: "start", REFERENCE: "target_id",
+                  NUMBER: "low", QUANTITY: "canon_low"}[kind]
         pick = "max" if descending else "min"
-        terms.append(f"(SELECT {pick}({column}) FROM {table} s WHERE s.rid = r.rid AND s.param = ?) {direction}")
-        args.append(param)
+        rows, names = _param_sql("s.param", _rows_of(query.resource_type, param))
+        terms.append(f"(SELECT {pick}({column}) FROM {table} s WHERE s.rid = r.rid AND {rows}) {direction}")
+        args.extend(names)
     terms.append("r.rid ASC")
     return ", ".join(terms), args
-
-
-def resolve_includes(store: Store, rids: list[int], includes: list[Include],
-                     revincludes: list[Include]) -> list[Stored]:
-    """Resources named by _include (referenced by the matches) and _revinclude (referring to them)."""
-    if not rids or not (includes or revincludes):
-        return []
-    found: list[int] = []
-    marks = ",".join("?" * len(rids))
-    conn = store.conn
-    for inc in includes:
-        sql = (f"SELECT t.rid FROM idx_reference x JOIN resources t ON t.type = x.target_type "
-               f"AND t.id = x.target_id AND t.deleted = 0 WHERE x.rid IN ({marks}) AND x.type = ? AND x.param = ?")
-        args = [*rids, inc.source_type, inc.param]
-        if inc.target_type:
-            sql += " AND x.target_type = ?"
-            args.append(inc.target_type)
-        found.extend(row[0] for row in conn.execute(sql, args))
-    if revincludes:
-        keys = conn.execute(f"SELECT type, id FROM resources WHERE rid IN ({marks})", rids).fetchall()
-        for inc in revincludes:
-            for target_type, target_id in keys:
-                found.extend(row[0] for row in conn.execute(
-                    "SELECT x.rid FROM idx_reference x JOIN resources s ON s.rid = x.rid AND s.deleted = 0 "
-                    "WHERE x.target_id = ? AND x.target_type = ? AND x.type = ? AND x.param = ?",
-                    (target_id, target_type, inc.source_type, inc.param),
-                ))
-    seen, unique = set(rids), []
-    for rid in found:
-        if rid not in seen:
-            seen.add(rid)
-            unique.append(rid)
-    return store.read_many(unique)
