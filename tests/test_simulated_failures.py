@@ -163,3 +163,11 @@ def test_a_patient_who_no_longer_exists_is_not_found(client):
     bearer, body, _ = launched(client, "patient-gone")
     assert body["patient"].startswith("story-diabetes-gone-")
     assert client.get(f"/fhir/Patient/{body['patient']}", headers=bearer).status_code == 404
+
+
+def test_a_short_lived_access_token_expires_after_s_seconds(client):
+    bearer, body, _ = launched(client, {"kind": "token-short-lived", "seconds": 1})
+    assert body["expires_in"] == 1
+    assert read(client, bearer).status_code == 200
+    time.sleep(2.1)
+    assert read(client, bearer).status_code == 401

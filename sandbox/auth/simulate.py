@@ -33,6 +33,7 @@ CODE_KINDS = {
     "code-used": "The authorization code was already used when the app exchanges it",
     "pkce-mismatch": "The app's code_verifier does not match the challenge (invalid_grant)",
     "refresh-refused": "The refresh token is refused when the app uses it",
+    "token-short-lived": "The access token expires S seconds after it is issued",
     "patient-gone": "The patient in context no longer exists",
 }
 FHIR_KINDS = {
@@ -154,6 +155,13 @@ def shape_code(context: dict[str, Any], code_challenge: str, lifetime: int) -> t
     if kind == "pkce-mismatch":
         return hashlib.sha256(secrets.token_bytes(32)).hexdigest(), lifetime, False
     return code_challenge, lifetime, False
+
+
+def access_lifetime(context: dict[str, Any], lifetime: int) -> int:
+    """An access token that lives only S seconds when the launch simulates token-short-lived (the real expiry check
+    then refuses it, and expires_in says so)."""
+    simulation = context.get("simulate") or {}
+    return simulation.get("seconds", lifetime) if simulation.get("kind") == "token-short-lived" else lifetime
 
 
 def refresh_expiry(context: dict[str, Any], expires_at: int | None, now: int) -> int | None:

@@ -104,7 +104,8 @@ def exchange_code(store: Store, settings: Mapping[str, Any], client: Client, for
     now = int(time.time())
     issued, rows = tokens.mint(
         family_id=family_id, client_id=client.client_id, scope=grant.scope,
-        access_lifetime=settings["ACCESS_TOKEN_LIFETIME"], user_id=grant.user_id, session_id=grant.session_id,
+        access_lifetime=simulate.access_lifetime(grant.context, settings["ACCESS_TOKEN_LIFETIME"]),
+        user_id=grant.user_id, session_id=grant.session_id,
         context=grant.context, now=now, refresh_expires_at=simulate.refresh_expiry(
             grant.context, _refresh_expiry(store, settings, client, grant.scope, grant.session_id, now), now))
     body = _body(store, settings, client, issued, grant.scope, grant.user_id, grant.context, grant.nonce)
@@ -200,7 +201,8 @@ def refresh(store: Store, settings: Mapping[str, Any], client: Client, form: Map
     now = int(time.time())
     issued, rows = tokens.mint(
         family_id=info.family_id, client_id=info.client_id, scope=scope,
-        access_lifetime=settings["ACCESS_TOKEN_LIFETIME"], user_id=info.user_id, session_id=info.session_id,
+        access_lifetime=simulate.access_lifetime(info.context, settings["ACCESS_TOKEN_LIFETIME"]),
+        user_id=info.user_id, session_id=info.session_id,
         context=info.context, refresh_scope=info.scope, now=now,
         refresh_expires_at=tokens.refresh_expiry(store, settings, info.scope, info.session_id, now, info.expires_at))
     body = _body(store, settings, client, issued, scope, info.user_id, info.context)
