@@ -13,6 +13,10 @@ from . import settings as settings_module
 from .store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
+# What an app reads before it authorizes: recorded with the caller's address, so a trail can show the discovery
+# that came from the same place just before its authorize request (activity/discovery.py).
+DISCOVERY_PATHS = ("/fhir/.well-known/smart-configuration", "/fhir/.well-known/openid-configuration",
+                   "/fhir/metadata")
 FHIR_BLUEPRINTS = ("fhir", "bulk")  # the FHIR API and Bulk Data export under /fhir: both behind bearer tokens
 
 
@@ -126,6 +130,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def _require_tokens_on_fhir(app: Flask) -> None:
     """Every FHIR request runs under its bearer token's access policy (auth/bearer.py)."""
+    from .auth import audit
     from .auth.bearer import authenticate, record_decisions
 
     @app.before_request
@@ -136,6 +141,8 @@ def _require_tokens_on_fhir(app: Flask) -> None:
 
     @app.after_request
     def fhir_audit(response):
+        if request.method == "GET" and response.status_code == 200 and request.path in DISCOVERY_PATHS:
+            audit.record_soon(app.extensions["store"], "discovery", path=request.path, address=request.remote_addr)
         return record_decisions(response) if request.blueprint in FHIR_BLUEPRINTS else response
 
 

@@ -340,3 +340,20 @@ def test_scopes_requested_but_not_granted_are_named_with_the_reason(client, stor
     sign_in(client)
     rows = table_rows(step(client.get(f"/activity/{launch_id}").text, 2), "Scopes requested but not granted")
     assert "system/Patient.rs" in rows and "backend" in rows["system/Patient.rs"].lower()
+
+
+def test_the_discovery_just_before_the_authorize_request_is_a_step(client, store):
+    made = client.post("/api/launches", json={"client_id": "demo-app", "patient": "story-diabetes",
+                                              "skip_login": True, "skip_consent": True}).json
+    client.get("/fhir/.well-known/smart-configuration")  # what an app does once the EHR has opened it
+    client.get("/fhir/metadata")
+    client.get("/auth/authorize", query_string=authorize_params(launch=made["launch"], scope="launch patient/*.rs"))
+    launch_id = trail_id(made)
+    sign_in(client)
+    page = client.get(f"/activity/{launch_id}").text
+    shown = titles(page)
+    assert shown[:4] == ["Launch requested: context saved", "Discovery: the app read smart-configuration",
+                         "Discovery: the app read the CapabilityStatement", "Authorization request"]
+    assert "joined by the address and the time" in page
+    other = client.post("/api/launches", json={"client_id": "demo-app", "patient": "story-diabetes"}).json
+    assert "Discovery" not in " ".join(titles(client.get(other["activity_url"].replace("http://localhost", "")).text))

@@ -321,7 +321,20 @@ def revoked(step: Step, event: AuditEvent, setting: Setting) -> None:
     failed_if_so(step, event, setting)
 
 
+def discovered(step: Step, event: AuditEvent, setting: Setting) -> None:
+    path = event.detail.get("path", "")
+    step.title = {"/fhir/metadata": "Discovery: the app read the CapabilityStatement"}.get(
+        path, f"Discovery: the app read {path.rsplit('/', 1)[-1]}")
+    step.term = f"GET {path}"
+    step.request = Request("GET", f"{setting.base_url}{path}")
+    step.response = "200 OK: the server's endpoints and capabilities (no token needed)"
+    step.facts.append(Row("Matched to this launch", f"from {event.detail.get('address')}, before the authorization "
+                          "request", "Discovery carries no launch: it is joined by the address and the time it "
+                          "came from.", mono=False))
+
+
 BUILDERS: dict[str, Callable[[Step, AuditEvent, Setting], None]] = {
+    "discovery": discovered,
     "launch.created": launch_created,
     "authorize.requested": authorize_request,
     "authorize.refused": authorize_request,

@@ -23,6 +23,7 @@ from ..auth.clients import ClientRegistry
 from ..auth.pages import bad_csrf, csrf_ok, login_csrf, patient_row
 from ..auth.users import User, UserDirectory
 from ..store import FhirError
+from .discovery import with_discovery
 from .steps import (
     FHIR_EVENTS,
     IDLE_AFTER,
@@ -263,7 +264,7 @@ def clear():
 
 @blueprint.get("/<launch_id>")
 def launch(launch_id: str):
-    events = audit.trail(store(), launch_id)
+    events = with_discovery(store(), audit.trail(store(), launch_id))
     if events and not may_see(g.viewer, events):
         return page("activity/launch.html", 403, forbidden=True, steps=[], launch_id=launch_id, trail=None)
     now = time.time()

@@ -12,6 +12,7 @@ from typing import Any
 # event → (title in plain words, actor arrow, protocol term)
 STEPS = {
     "launch.created": ("Launch requested: context saved", "EHR → App", "launch"),
+    "discovery": ("Discovery", "App → FHIR", "GET /fhir/.well-known/smart-configuration"),
     "launch.refused": ("Launch refused", "App → EHR", "launch"),
     "authorize.requested": ("Authorization request", "App → EHR", "GET /auth/authorize"),
     "authorize.refused": ("Authorization request refused", "App → EHR", "GET /auth/authorize"),
@@ -34,6 +35,11 @@ STEPS = {
 
 # event → (short explanation, longer one for "Explain more")
 EXPLAIN = {
+    "discovery": (
+        "Before asking for authorization, the app read where the server's endpoints are: "
+        ".well-known/smart-configuration (SMART App Launch 2.2 §Discovery), and perhaps the CapabilityStatement.",
+        "The authorization_endpoint and token_endpoint come from here; an app never hard-codes them. No token is "
+        "needed: the documents are public."),
     "launch.created": (
         "The EHR saved who is using it and what is open (patient, encounter) under an opaque launch id, then "
         "opened the app at its launch URL with iss (the FHIR server) and launch (that id).",

@@ -98,6 +98,7 @@ def authorize():
         refused(trail, client.client_id, params, error.description, error.error, mismatch_of(client, params, error))
         return redirect(error.redirect_url(redirect_uri, state))
     requested = {"client_id": client.client_id, "launch_id": trail, "request": asked_for(params),
+                 "address": request.remote_addr,
                  "rule": "Authorization request accepted: client, redirect_uri, aud, state and PKCE challenge are good",
                  "scope_allowed": decided["scope"], "scope_dropped": decided["dropped"]}
     # From here on, one transaction at the end: the launch taken, the pending request or the code, and the events.
