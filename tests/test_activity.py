@@ -357,3 +357,17 @@ def test_the_discovery_just_before_the_authorize_request_is_a_step(client, store
     assert "joined by the address and the time" in page
     other = client.post("/api/launches", json={"client_id": "demo-app", "patient": "story-diabetes"}).json
     assert "Discovery" not in " ".join(titles(client.get(other["activity_url"].replace("http://localhost", "")).text))
+
+
+def test_each_request_has_a_raw_http_view_with_secrets_still_cut_short(client, store):
+    code = standalone(client)
+    response, secret = confidential_exchange(client, store, code)
+    trail = trail_of(store)
+    page = client.get(f"/activity/{trail}").text
+    raws = [pre.text for pre in dom(page).select("details.raw-http pre")]
+    authorize = next(r for r in raws if r.startswith("GET /auth/authorize?"))
+    assert "client_id=demo-confidential" in authorize and "Host: localhost" in authorize
+    token = next(r for r in raws if r.startswith("POST /auth/token HTTP/1.1"))
+    assert "Content-Type: application/x-www-form-urlencoded" in token and "grant_type=authorization_code" in token
+    assert "Authorization: Basic (client_id:client_secret in base64; not kept)" in token
+    assert_nothing_usable([code, secret, response.json["access_token"]], *raws)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 from ..auth.audit import FAILURE, STANDALONE_PREFIX, AuditEvent, moment, short
 from . import words
@@ -49,6 +50,23 @@ class Request:
     method: str
     url: str
     params: Table | None = None
+    headers: list[tuple[str, str]] = field(default_factory=list)  # those the trail knows were sent
+
+    def raw(self) -> str:
+        """The request as HTTP/1.1 text, rebuilt from what the trail kept: values cut short stay cut short and a
+        secret the server never keeps shows as what it was, not its value."""
+        parts = urlsplit(self.url)
+        pairs = [(row.name, " ".join(row.value) if isinstance(row.value, list) else str(row.value))
+                 for row in (self.params.rows if self.params else [])]
+        query = urlencode(pairs, safe=" /:|*…()")
+        in_body = self.method == "POST"
+        target = parts.path + (f"?{parts.query}" if parts.query else "") + (f"?{query}" if query and not in_body
+                                                                             else "")
+        head = [f"{self.method} {target} HTTP/1.1", f"Host: {parts.netloc}"]
+        if in_body and query:
+            head.append("Content-Type: application/x-www-form-urlencoded")
+        head += [f"{name}: {value}" for name, value in self.headers]
+        return "\n".join(head) + ("\n\n" + query if in_body and query else "")
 
 
 @dataclass
@@ -289,6 +307,8 @@ def token_exchange(step: Step, event: AuditEvent, setting: Setting) -> None:
         rows = [Row(name, value, words.TOKEN_PARAMS.get(name, "")) for name, value in
                 (detail.get("request") or {}).items()]
         step.request = Request("POST", f"{setting.base_url}/auth/token", Table("Form parameters", rows))
+        if detail.get("client_auth") == "client_secret_basic":
+            step.request.headers.append(("Authorization", "Basic (client_id:client_secret in base64; not kept)"))
     if detail.get("client_auth"):
         step.facts.append(Row("Client authentication", detail["client_auth"],
                               words.CLIENT_AUTH.get(detail["client_auth"], "")))
