@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 import requests
 
 APP = "/samples/summary"
@@ -71,3 +72,13 @@ def test_a_code_the_server_refuses_shows_the_servers_words(live_server):
     refused = browser.get(f"{live_server}{APP}/callback", params={"code": "no-such-code", "state": state}, timeout=10)
     assert refused.status_code == 502
     assert "invalid_grant" in refused.text
+
+
+@pytest.mark.parametrize(("kind", "shown"), [("code-expired", "invalid_grant"), ("pkce-mismatch", "invalid_grant"),
+                                            ("fhir-500", "answered 500"), ("denied-consent", "access_denied")])
+def test_the_confidential_app_meets_each_simulated_failure_as_a_real_server_sends_it(live_server, kind, shown):
+    launch = requests.post(f"{live_server}/api/launches", timeout=10, json={
+        "client_id": "sample-summary", "patient": "story-diabetes", "skip_login": True, "skip_consent": True,
+        "simulate": kind})
+    page = requests.Session().get(launch.json()["launch_url"], timeout=30)
+    assert page.status_code in (400, 502) and shown in page.text
