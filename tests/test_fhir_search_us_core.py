@@ -31,8 +31,16 @@ def test_asserted_date_reads_the_condition_extension(seeded_client):
                            "valueDateTime": "2021-03-04"}]}
     response = seeded_client.post("/fhir/Condition", json=body)
     assert response.status_code == 201, response.json
-    assert matching(seeded_client, "/fhir/Condition?asserted-date=2021-03") == {response.json["id"]}
-    assert matching(seeded_client, "/fhir/Condition?asserted-date=2022") == set()
+
+    def asserted(cid: str) -> str:
+        condition = seeded_client.get(f"/fhir/Condition/{cid}").json
+        return next(e["valueDateTime"] for e in condition.get("extension", [])
+                    if e["url"].endswith("condition-assertedDate"))
+
+    march = matching(seeded_client, "/fhir/Condition?asserted-date=2021-03")
+    assert response.json["id"] in march and all(asserted(c).startswith("2021-03") for c in march)
+    later = matching(seeded_client, "/fhir/Condition?asserted-date=2022")  # the seed asserts some conditions too
+    assert response.json["id"] not in later and all(asserted(c).startswith("2022") for c in later)
 
 
 def test_the_capability_statement_names_the_us_core_definitions(seeded_client):
@@ -87,4 +95,7 @@ def test_revinclude_provenance_target_under_a_patient_token(seeded_app, seeded_c
     assert response.status_code == 200, response.json
     included = {(e["resource"]["resourceType"], e["resource"]["id"]) for e in response.json["entry"]
                 if e["search"]["mode"] == "include"}
-    assert included == {("Provenance", created[STORY_PATIENT])}
+    assert ("Provenance", created[STORY_PATIENT]) in included and ("Provenance", created[other]) not in included
+    for _, pid in included:  # the seed's own Provenance of the patient's record comes along: only theirs
+        targets = {t["reference"] for t in seeded_client.get(f"/fhir/Provenance/{pid}").json["target"]}
+        assert f"Patient/{STORY_PATIENT}" in targets
