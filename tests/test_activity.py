@@ -371,3 +371,10 @@ def test_each_request_has_a_raw_http_view_with_secrets_still_cut_short(client, s
     assert "Content-Type: application/x-www-form-urlencoded" in token and "grant_type=authorization_code" in token
     assert "Authorization: Basic (client_id:client_secret in base64; not kept)" in token
     assert_nothing_usable([code, secret, response.json["access_token"]], *raws)
+
+
+def test_discovery_before_the_launch_was_made_is_not_its_discovery(client, store):
+    client.get("/fhir/.well-known/smart-configuration")  # another app's, a moment before this launch
+    launch_id, _, _ = ehr_launch(client)
+    sign_in(client)
+    assert not any(t.startswith("Discovery") for t in titles(client.get(f"/activity/{launch_id}").text))

@@ -28,8 +28,8 @@ def test_the_activity_panel_follows_a_launch_live(live_server, page):
     expect(panel).to_contain_text("Authorization request")
     expect(panel).not_to_contain_text("Code exchanged for tokens")
     before = steps.count()
-    first_step = steps.first.locator("details")
-    first_step.locator("summary").click()  # a presenter opens a step while the launch goes on
+    first_step = steps.first.locator("details.step-details")
+    first_step.locator("> summary").click()  # a presenter opens a step while the launch goes on
     expect(first_step).to_have_attribute("open", "")
 
     frame.get_by_role("button", name="Allow").click()
@@ -38,7 +38,8 @@ def test_the_activity_panel_follows_a_launch_live(live_server, page):
     expect(panel).to_contain_text("Code exchanged for tokens", timeout=TIMEOUT)
     expect(panel).to_contain_text(re.compile(r"\d+ FHIR requests?: \d+ OK"), timeout=TIMEOUT)
     assert steps.count() > before
-    expect(steps.first.locator("details")).to_have_attribute("open", "")  # still open after the live refreshes
+    # still open after the live refreshes
+    expect(steps.first.locator("details.step-details")).to_have_attribute("open", "")
     exchange = panel.locator("li", has_text="Code exchanged for tokens").first
     exchange.locator("summary").first.click()
     expect(exchange).to_contain_text("S256")  # the PKCE check, as the teaching view explains it
