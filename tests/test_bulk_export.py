@@ -34,7 +34,9 @@ def system_export(service):
 @pytest.fixture(scope="module")
 def group(service, live_server):
     """A Group of two active patients and one who left, made through the FHIR API."""
-    patients = [entry["resource"]["id"] for entry in service.get("Patient", _count=3, _sort="_id").json()["entry"]]
+    # seeded patients with a record (other tests on the shared server make bare patients whose ids may sort first)
+    found = service.get("Patient", _count=3, _sort="_id", **{"_has:Observation:patient:category": "vital-signs"})
+    patients = [entry["resource"]["id"] for entry in found.json()["entry"]]
     body = {"resourceType": "Group", "type": "person", "actual": True, "name": "Diabetes registry",
             "member": [{"entity": {"reference": f"Patient/{patients[0]}"}},
                        {"entity": {"reference": f"Patient/{patients[1]}"}},
