@@ -75,16 +75,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api_blueprint, url_prefix="/api")
 
     app.register_blueprint(oauth_blueprint, url_prefix="/auth")
-    from .demo_app import blueprint as demo_blueprint
-
-    app.register_blueprint(demo_blueprint, url_prefix="/demo")
+    from .sample_apps.static_apps import BLUEPRINTS as static_apps
     from .sample_apps.summary import blueprint as summary_blueprint
 
+    for prefix, served in static_apps.items():
+        app.register_blueprint(served, url_prefix=prefix)
     app.register_blueprint(summary_blueprint, url_prefix="/samples/summary")
-    from .sample_apps.static_apps import BLUEPRINTS as sample_blueprints
-
-    for name, sample in sample_blueprints.items():
-        app.register_blueprint(sample, url_prefix=f"/samples/{name}")
     from .admin_pages import blueprint as admin_blueprint
 
     app.register_blueprint(admin_blueprint, url_prefix="/admin")
