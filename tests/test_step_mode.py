@@ -66,3 +66,14 @@ def test_the_code_waits_for_continue_then_the_token_exchange_does(client, store)
 def test_pause_must_be_a_boolean(client):
     made = client.post("/api/launches", json={"client_id": "demo-app", "patient": "story-diabetes", "pause": "yes"})
     assert made.status_code == 400 and "pause must be true or false" in made.json["error_description"]
+
+
+def test_a_paused_code_still_expires_when_the_launch_simulates_it(client):
+    made = client.post("/api/launches", json={"client_id": "demo-app", "patient": "story-diabetes",
+                                              "skip_login": True, "skip_consent": True, "pause": True,
+                                              "simulate": "code-expired"})
+    page = client.get("/auth/authorize", query_string=authorize_params(launch=made.json["launch"],
+                                                                       scope="launch patient/*.rs"))
+    back = page.text.split('id="go-on" href="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    refused = exchange(client, query_of(back)["code"])  # step mode gives codes ten minutes, but not this one
+    assert refused.status_code == 400 and refused.json["error"] == "invalid_grant"

@@ -342,12 +342,12 @@ def issue(item: pending.Pending, scope: str, user: User | None = None):
     if item.launch_id:
         context["launch_id"] = item.launch_id  # the tokens' requests join this activity trail
     # a launch made to fail at the token endpoint gets a code its own checks will refuse (auth/simulate.py)
-    challenge, lifetime, spent = simulate.shape_code(context, item.request["code_challenge"],
-                                                     current_app.config["CODE_LIFETIME"])
     paused = step_mode.wanted(context) and bool(item.launch_id) and step_mode.hold(
         store(), item.launch_id, step_mode.CODE, item.request["client_id"])
+    lifetime = current_app.config["CODE_LIFETIME"]
     if paused:  # the class may take a while to look at this step
         lifetime = max(lifetime, step_mode.PAUSED_CODE_LIFETIME)
+    challenge, lifetime, spent = simulate.shape_code(context, item.request["code_challenge"], lifetime)
     grant = CodeGrant(item.request["client_id"], item.request["redirect_uri"], challenge,
                       scope, item.user_id, item.session_id, item.launch_id, context, item.request.get("nonce"))
     reach = user_scopes_reach(grant.user_id, scope, user)
@@ -361,9 +361,10 @@ def issue(item: pending.Pending, scope: str, user: User | None = None):
 
     with writes.one_transaction(store()):
         writes.later(store(), write)
-        if challenge != item.request["code_challenge"] or lifetime < 0 or spent:
+        if simulate.kind_of(context) in simulate.CODE_SHAPES:
             writes.event(store(), "simulated", audit.FAILURE, client_id=grant.client_id, user_id=grant.user_id,
-                         launch_id=grant.launch_id, rule=f"Simulated on purpose: {simulate.words_of(context)}")
+                         launch_id=grant.launch_id,
+                         rule=f"Simulated on purpose: {simulate.describe(context['simulate'])}")
         writes.event(store(), "code.issued", client_id=grant.client_id, user_id=grant.user_id,
                      launch_id=grant.launch_id, rule="Authorization approved: a single-use code bound to client, "
                      "redirect_uri, PKCE challenge, scope and context", scope=scope, context=context,

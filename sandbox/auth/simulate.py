@@ -144,10 +144,19 @@ def of_launch(store: Store, secret: str | None) -> dict[str, Any] | None:
     return simulation if isinstance(simulation, dict) and simulation.get("kind") in KINDS else None
 
 
+def kind_of(context: dict[str, Any]) -> str | None:
+    """The kind of failure a launch context simulates, if any."""
+    simulation = context.get("simulate")
+    return simulation.get("kind") if isinstance(simulation, dict) else None
+
+
+CODE_SHAPES = ("code-expired", "code-used", "pkce-mismatch")  # the kinds shape_code stores a code for
+
+
 def shape_code(context: dict[str, Any], code_challenge: str, lifetime: int) -> tuple[str, int, bool]:
     """The code as a simulation wants it stored — (challenge, lifetime, spent already) — so that the token endpoint's
     own checks refuse it: expired, already used, or bound to a challenge no verifier of the app's matches."""
-    kind = (context.get("simulate") or {}).get("kind")
+    kind = kind_of(context)
     if kind == "code-expired":
         return code_challenge, -1, False
     if kind == "code-used":
@@ -160,22 +169,16 @@ def shape_code(context: dict[str, Any], code_challenge: str, lifetime: int) -> t
 def access_lifetime(context: dict[str, Any], lifetime: int) -> int:
     """An access token that lives only S seconds when the launch simulates token-short-lived (the real expiry check
     then refuses it, and expires_in says so)."""
-    simulation = context.get("simulate") or {}
-    return simulation.get("seconds", lifetime) if simulation.get("kind") == "token-short-lived" else lifetime
+    return context["simulate"].get("seconds", lifetime) if kind_of(context) == "token-short-lived" else lifetime
 
 
 def refresh_expiry(context: dict[str, Any], expires_at: int | None, now: int) -> int | None:
     """A refresh token already expired when the launch simulates refresh-refused (the real expiry check refuses it)."""
-    return now - 1 if (context.get("simulate") or {}).get("kind") == "refresh-refused" and expires_at else expires_at
+    return now - 1 if kind_of(context) == "refresh-refused" and expires_at else expires_at
 
 
 def shape_context(context: dict[str, Any]) -> dict[str, Any]:
     """A launch context whose patient no longer exists, for patient-gone: the app's reads of it answer 404."""
-    if (context.get("simulate") or {}).get("kind") == "patient-gone" and context.get("patient"):
+    if kind_of(context) == "patient-gone" and context.get("patient"):
         return {**context, "patient": f"{context['patient']}-gone-{secrets.token_hex(3)}"}
     return context
-
-
-def words_of(context: dict[str, Any]) -> str | None:
-    simulation = context.get("simulate")
-    return describe(simulation) if isinstance(simulation, dict) and simulation.get("kind") in KINDS else None
