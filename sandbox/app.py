@@ -54,6 +54,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     ensure_bulk_schema(store)
     app.register_blueprint(bulk_blueprint, url_prefix="/fhir")
     _require_tokens_on_fhir(app)
+    _record_discovery(app)
     app.register_blueprint(auth_blueprint, url_prefix="/auth")
     from .auth.authorization import blueprint as authorize_blueprint
     from .auth.pages import blueprint as pages_blueprint
@@ -104,7 +105,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                 "hide_ids": app.config["HIDE_IDS"]}
 
     @app.context_processor
-    def sites():
+    def launch_helpers():
+        """What launch forms and app cards show: the cross-site warning and the failures a launch can simulate."""
         from .auth.simulate import KINDS
         from .sites import cross_site_note
 
@@ -126,7 +128,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def _require_tokens_on_fhir(app: Flask) -> None:
     """Every FHIR request runs under its bearer token's access policy (auth/bearer.py)."""
-    from .auth import audit
     from .auth.bearer import authenticate, record_decisions
 
     @app.before_request
@@ -137,9 +138,19 @@ def _require_tokens_on_fhir(app: Flask) -> None:
 
     @app.after_request
     def fhir_audit(response):
+        return record_decisions(response) if request.blueprint in FHIR_BLUEPRINTS else response
+
+
+def _record_discovery(app: Flask) -> None:
+    """Reads of the discovery documents, with the caller's address, for the activity trail (activity/discovery.py);
+    batched, so the documents stay as cheap to serve as before."""
+    from .auth import audit
+
+    @app.after_request
+    def discovery(response):
         if request.method == "GET" and response.status_code == 200 and request.path in DISCOVERY_PATHS:
             audit.record_soon(app.extensions["store"], "discovery", path=request.path, address=request.remote_addr)
-        return record_decisions(response) if request.blueprint in FHIR_BLUEPRINTS else response
+        return response
 
 
 def store_of(app: Flask) -> Store:
