@@ -65,7 +65,7 @@ def authorize():
     client = ClientRegistry(store(), current_app.config["BASE_URL"]).get(client_id)
     trail = trail_of(params)
     # a launch made to fail here (auth/simulate.py) takes the path a real failure of that kind takes
-    simulated = (simulate.of_launch(store(), params.get("launch")) or {}).get("kind")
+    simulated = simulate.at_authorize(store(), params.get("launch"), client_id)
     if simulated in simulate.AUTHORIZE_KINDS:
         audit.record(store(), "simulated", audit.FAILURE, client_id=client_id, launch_id=trail,
                      rule=f"Simulated on purpose: {simulate.KINDS[simulated]}", kind=simulated)

@@ -83,6 +83,13 @@ def get(store: Store, pending_id: str | None) -> Pending | None:
                    bool(skip_consent), csrf, browser)
 
 
+def of_launch(store: Store, launch_id: str) -> Pending | None:
+    """The newest unexpired pending request of a launch (or standalone trail): where its person is asked now."""
+    row = store.conn.execute("SELECT id FROM pending_authorizations WHERE launch_id = ? AND expires_at > ? "
+                             "ORDER BY created_at DESC LIMIT 1", (launch_id, int(time.time()))).fetchone()
+    return get(store, row[0]) if row else None
+
+
 def save(store: Store, pending: Pending) -> None:
     """Store what a step added (the user, the context); a request not stored yet keeps it until ``keep``."""
     if not pending.stored:

@@ -11,14 +11,13 @@ simulated, so what the app sees is exactly what a real server would send.
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 import time
 from typing import Any
 
 from ..store import Store
 from ..store.errors import FhirError
-from . import audit
+from . import audit, launch_context
 from .tokens import TokenInfo, active_token, revoke_family
 
 # kind → what happens, in words for the menus and the trail; first those of the authorization itself
@@ -134,14 +133,12 @@ def _record(store: Store, info: TokenInfo, launch_id: str, simulation: dict, num
 # -- the authorization, the code and the tokens -------------------------------------------------------------------
 
 
-def of_launch(store: Store, secret: str | None) -> dict[str, Any] | None:
-    """The simulation of the unused launch an authorize request names, if it has one."""
-    if not secret:
-        return None
-    row = store.conn.execute("SELECT context FROM launches WHERE secret = ? AND used_at IS NULL",
-                             (secret,)).fetchone()
-    simulation = json.loads(row[0]).get("simulate") if row else None
-    return simulation if isinstance(simulation, dict) and simulation.get("kind") in KINDS else None
+def at_authorize(store: Store, secret: str | None, client_id: str) -> str | None:
+    """The kind of failure the launch an authorize request names simulates, when that launch would be taken (one
+    another app's request, or a used or expired launch, fails the real way instead)."""
+    launch = launch_context.peek(store, secret, client_id)[0] if secret else None
+    kind = kind_of(launch.context) if launch else None
+    return kind if kind in KINDS else None
 
 
 def kind_of(context: dict[str, Any]) -> str | None:

@@ -395,9 +395,7 @@ def progress(launch_id: str, row: dict) -> str:
                           "ORDER BY id DESC LIMIT 1", (launch_id, *PROGRESS_EVENTS)).fetchone()
     if latest:
         return PROGRESS_EVENTS[latest[0]]
-    waiting = conn.execute("SELECT id FROM pending_authorizations WHERE launch_id = ? AND expires_at > ? "
-                           "ORDER BY created_at DESC LIMIT 1", (launch_id, int(now))).fetchone()
-    item = pending.get(store(), waiting[0]) if waiting else None
+    item = pending.of_launch(store(), launch_id)
     return PENDING_STATES[step_of(item)] if item else "authorizing"
 
 
