@@ -7,7 +7,7 @@ import re
 
 import pytest
 import requests
-from browser import screenshot
+from browser import screenshot, sign_in
 from conftest import free_port
 from playwright.sync_api import expect
 
@@ -25,10 +25,6 @@ def fresh_sandbox(tmp_path_factory, start_sandbox):
         yield base
 
 
-def sign_in(page, base, who, next_path):
-    page.goto(f"{base}/auth/login?next={next_path}")
-    page.get_by_role("button", name=re.compile(who)).first.click()
-
 
 def test_reset_then_the_tour_from_the_start(fresh_sandbox, page):
     base = fresh_sandbox
@@ -38,7 +34,7 @@ def test_reset_then_the_tour_from_the_start(fresh_sandbox, page):
     assert leftover.status_code == 201
 
     # Before the audience arrives: Administration → Reset the sandbox
-    sign_in(page, base, "Administrator", "/admin/")
+    sign_in(page, base, "/admin/", "Administrator")
     page.get_by_role("button", name="Reset the sandbox").click()
     page.get_by_role("dialog").get_by_role("button", name="Reset").click()
     expect(page.get_by_role("heading", name="The sandbox is back to its first seed")).to_be_visible(timeout=TIMEOUT)
@@ -46,7 +42,7 @@ def test_reset_then_the_tour_from_the_start(fresh_sandbox, page):
     assert listed.ok
 
     # 1. pick a clinician, search "johnson", open the chart; Present enlarges everything
-    sign_in(page, base, "Lori", "/ehr")
+    sign_in(page, base, "/ehr")
     page.get_by_role("searchbox").fill("johnson")
     page.get_by_role("link", name=re.compile("JOHNSON, Marcus")).first.click()
     expect(page.get_by_role("region", name="Patient banner")).to_contain_text("JOHNSON, Marcus", timeout=TIMEOUT)
@@ -105,7 +101,7 @@ def test_reset_then_the_tour_from_the_start(fresh_sandbox, page):
     expect(app.locator("#vitals-error")).to_contain_text("refused", timeout=TIMEOUT)
 
     # 5. Register app: paste a launch URL, then Launch in the chart from its page
-    sign_in(page, base, "Lori", "/apps/try")
+    sign_in(page, base, "/apps/try")
     page.get_by_label("Launch URL (required)").fill(f"{base}/demo/launch.html?client_id=tour-app")
     page.get_by_label("Redirect URI").fill(f"{base}/demo/index.html")
     page.get_by_label("Client id your app already uses").fill("tour-app")

@@ -6,15 +6,11 @@ from __future__ import annotations
 import re
 
 import requests
-from browser import screenshot
+from browser import screenshot, sign_in
 from playwright.sync_api import expect
 
 TIMEOUT = 15_000
 
-
-def sign_in(page, live_server, next_path):
-    page.goto(f"{live_server}/auth/login?next={next_path}")
-    page.get_by_role("button", name=re.compile("Lori")).first.click()
 
 
 def test_the_server_side_sample_app_shows_the_charts_patient(live_server, page):

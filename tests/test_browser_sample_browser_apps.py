@@ -6,15 +6,14 @@ from __future__ import annotations
 import re
 
 import requests
-from browser import screenshot
+from browser import screenshot, sign_in
 from playwright.sync_api import expect
 
 TIMEOUT = 15_000
 
 
 def test_the_population_app_reads_across_patients(live_server, page):
-    page.goto(f"{live_server}/auth/login?next=/ehr/apps")
-    page.get_by_role("button", name=re.compile("Lori")).first.click()
+    sign_in(page, live_server, "/ehr/apps")
     page.get_by_role("button", name=re.compile(r"^Launch without a patient\W+Population Explorer")).click()
     frame = page.frame_locator('iframe[title="SMART app: Population Explorer (sample)"]')
     frame.get_by_role("button", name="Allow").click(timeout=TIMEOUT)
@@ -37,8 +36,7 @@ def test_the_population_app_exports_a_group(live_server, page):
         "resourceType": "Group", "type": "person", "actual": True, "name": "Export class",
         "member": [{"entity": {"reference": "Patient/story-diabetes"}}]})
     assert made.status_code == 201, made.text
-    page.goto(f"{live_server}/auth/login?next=/ehr/apps")
-    page.get_by_role("button", name=re.compile("Lori")).first.click()
+    sign_in(page, live_server, "/ehr/apps")
     page.get_by_role("button", name=re.compile(r"^Launch without a patient\W+Population Explorer")).click()
     frame = page.frame_locator('iframe[title="SMART app: Population Explorer (sample)"]')
     frame.get_by_role("button", name="Allow").click(timeout=TIMEOUT)

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import re
 
-from browser import screenshot
+from browser import screenshot, sign_in
 from playwright.sync_api import expect
 
 TIMEOUT = 15_000
 
 
 def test_a_token_revoked_after_two_requests_is_refused_in_the_app(live_server, page):
-    page.goto(f"{live_server}/auth/login?next=/ehr/patients/story-elderly/apps")
-    page.get_by_role("button", name=re.compile("Lori")).first.click()
+    sign_in(page, live_server, "/ehr/patients/story-elderly/apps")
     card = page.locator(".app-card", has_text="Sandbox Demo App")
     card.get_by_text("Simulate a failure").click()
     card.get_by_label("Failure").select_option("token-revoked")
@@ -33,8 +32,7 @@ def test_a_token_revoked_after_two_requests_is_refused_in_the_app(live_server, p
 
 
 def test_step_mode_pauses_twice_and_goes_on_at_each_continue(live_server, page):
-    page.goto(f"{live_server}/auth/login?next=/ehr/patients/story-elderly/apps")
-    page.get_by_role("button", name=re.compile("Lori")).first.click()
+    sign_in(page, live_server, "/ehr/patients/story-elderly/apps")
     card = page.locator(".app-card", has_text="Sandbox Demo App")
     card.get_by_text("Simulate a failure, or step mode").click()
     card.get_by_label("Step mode: pause before the code and before the token exchange").check()

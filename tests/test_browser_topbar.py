@@ -3,11 +3,10 @@ banner stays fully visible below it while the chart scrolls, and presenter mode 
 
 from __future__ import annotations
 
-import re
 import shutil
 
 import pytest
-from browser import screenshot
+from browser import screenshot, sign_in
 from conftest import free_port
 from playwright.sync_api import expect
 
@@ -32,8 +31,7 @@ def box(page, selector):
 
 
 def test_a_long_brand_keeps_the_bar_on_one_line_and_the_banner_in_sight(branded_server, page):
-    page.goto(f"{branded_server}/auth/login?next=/ehr/patients/story-diabetes/vitals")
-    page.get_by_role("button", name=re.compile("Lori")).first.click()
+    sign_in(page, branded_server, "/ehr/patients/story-diabetes/vitals")
     expect(page.get_by_role("region", name="Patient banner")).to_be_visible(timeout=TIMEOUT)
     product = page.locator(".topbar .product")
     expect(product).to_have_attribute("title", LONG_BRAND)
@@ -58,8 +56,7 @@ def test_a_long_brand_keeps_the_bar_on_one_line_and_the_banner_in_sight(branded_
 
 
 def test_presenter_mode_enlarges_titles_axis_labels_and_the_status_bar(live_server, page):
-    page.goto(f"{live_server}/auth/login?next=/ehr/patients/story-diabetes/vitals")
-    page.get_by_role("button", name=re.compile("Lori")).first.click()
+    sign_in(page, live_server, "/ehr/patients/story-diabetes/vitals")
     expect(page.locator(".trend-panel text").first).to_be_attached(timeout=TIMEOUT)
 
     def sizes():

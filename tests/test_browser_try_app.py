@@ -4,13 +4,12 @@ with the client id it uses, then launched into a chart from the scratch app's pa
 from __future__ import annotations
 
 import functools
-import re
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from browser import screenshot
+from browser import screenshot, sign_in
 from playwright.sync_api import expect
 
 TIMEOUT = 15_000
@@ -34,8 +33,7 @@ def second_origin(tmp_path):
 
 
 def test_paste_a_launch_url_then_launch_it_in_a_chart(live_server, second_origin, page):
-    page.goto(f"{live_server}/auth/login?next=/apps/try")
-    page.get_by_role("button", name=re.compile("Lori")).first.click()
+    sign_in(page, live_server, "/apps/try")
     page.get_by_label("Launch URL (required)").fill(f"{second_origin}/demo/launch.html?client_id=pasted-demo")
     page.get_by_label("Redirect URI").fill(f"{second_origin}/demo/index.html")
     page.get_by_label("Client id your app already uses").fill("pasted-demo")
