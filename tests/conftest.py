@@ -165,15 +165,29 @@ def sandbox_serving(db: Path, port: int, *flags: str, env: dict[str, str], healt
         log.close()
 
 
+@contextmanager
+def serving_on_a_free_port(db: Path, settings=None, workers: int = 2):
+    """`sandbox serve` on ``db`` at a free loopback port; yields (base URL, the server process). ``settings`` are
+    more ``SANDBOX_*`` variables, or a function of the base URL giving them."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    more = settings(base_url) if callable(settings) else (settings or {})
+    env = {"SANDBOX_BASE_URL": base_url, "SANDBOX_WORKERS": str(workers), **more}
+    with sandbox_serving(db, port, env=env, health_url=f"{base_url}/healthz") as process:
+        yield base_url, process
+
+
+def seeded_copy(seeded_db: Path, tmp_path_factory, name: str) -> Path:
+    db = tmp_path_factory.mktemp(name) / f"{name}.sqlite"
+    shutil.copy(seeded_db, db)
+    return db
+
+
 @pytest.fixture(scope="session")
 def live_server(seeded_db, tmp_path_factory):
     """The real `sandbox serve` (gunicorn, two workers) on a copy of the seeded database."""
-    db = tmp_path_factory.mktemp("live") / "live.sqlite"
-    shutil.copy(seeded_db, db)
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    with sandbox_serving(db, port, env={"SANDBOX_BASE_URL": base_url, "SANDBOX_WORKERS": "2"},
-                         health_url=f"{base_url}/healthz"):
+    db = seeded_copy(seeded_db, tmp_path_factory, "live")
+    with serving_on_a_free_port(db) as (base_url, _):
         yield LiveServer(base_url, db)
 
 

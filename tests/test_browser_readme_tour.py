@@ -8,20 +8,17 @@ import re
 import pytest
 import requests
 from browser import screenshot, sign_in
-from conftest import free_port
+from conftest import serving_on_a_free_port
 from playwright.sync_api import expect
 
 TIMEOUT = 20_000
 
 
 @pytest.fixture(scope="module")
-def fresh_sandbox(tmp_path_factory, start_sandbox):
+def fresh_sandbox(tmp_path_factory):
     """`sandbox serve` on an empty database: it seeds it (and keeps the first seed) as `make run` does."""
     db = tmp_path_factory.mktemp("tour") / "tour.sqlite"
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {"SANDBOX_BASE_URL": base, "SANDBOX_WORKERS": "2", "SANDBOX_PATIENTS": "3"}
-    with start_sandbox(db, port, env=env, health_url=f"{base}/healthz"):
+    with serving_on_a_free_port(db, {"SANDBOX_PATIENTS": "3"}) as (base, _):
         yield base
 
 

@@ -3,11 +3,9 @@ banner stays fully visible below it while the chart scrolls, and presenter mode 
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 from browser import screenshot, sign_in
-from conftest import free_port
+from conftest import seeded_copy, serving_on_a_free_port
 from playwright.sync_api import expect
 
 LONG_BRAND = "Riverside Regional Health Partners Network"  # 42 characters
@@ -15,14 +13,13 @@ TIMEOUT = 15_000
 
 
 @pytest.fixture(scope="module")
-def branded_server(seeded_db, tmp_path_factory, start_sandbox):
-    db = tmp_path_factory.mktemp("brand") / "brand.sqlite"
-    shutil.copy(seeded_db, db)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {"SANDBOX_BASE_URL": base, "SANDBOX_WORKERS": "1", "SANDBOX_BRAND_NAME": LONG_BRAND,
-           "SANDBOX_BRAND_LOGO_URL": f"{base}/static/img/favicon.svg"}
-    with start_sandbox(db, port, env=env, health_url=f"{base}/healthz"):
+def branded_server(seeded_db, tmp_path_factory):
+    db = seeded_copy(seeded_db, tmp_path_factory, "brand")
+
+    def brand(base: str) -> dict[str, str]:  # the logo's URL is on the server's own base
+        return {"SANDBOX_BRAND_NAME": LONG_BRAND, "SANDBOX_BRAND_LOGO_URL": f"{base}/static/img/favicon.svg"}
+
+    with serving_on_a_free_port(db, brand, workers=1) as (base, _):
         yield base
 
 

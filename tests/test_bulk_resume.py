@@ -5,7 +5,6 @@ server: one export at a time per client (429), and files gone after the retentio
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import sqlite3
 import time
@@ -13,7 +12,7 @@ import time
 import pytest
 import requests
 from bulk_support import WAIT_SECONDS, BulkClient
-from conftest import free_port
+from conftest import seeded_copy, serving_on_a_free_port
 
 from sandbox.bulk.files import exports_folder
 
@@ -21,16 +20,12 @@ RETENTION = 10
 
 
 @pytest.fixture(scope="module")
-def slow_server(seeded_db, tmp_path_factory, start_sandbox):
+def slow_server(seeded_db, tmp_path_factory):
     """Two workers that export 50 resources per batch with a pause after each, and give up a claim after 2 s."""
-    db = tmp_path_factory.mktemp("bulk-resume") / "resume.sqlite"
-    shutil.copy(seeded_db, db)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {"SANDBOX_BASE_URL": base, "SANDBOX_WORKERS": "2", "SANDBOX_BULK_BATCH_SIZE": "50",
-           "SANDBOX_BULK_BATCH_PAUSE": "250", "SANDBOX_BULK_LEASE": "2", "SANDBOX_BULK_MAX_JOBS": "1",
-           "SANDBOX_BULK_RETENTION": str(RETENTION)}
-    with start_sandbox(db, port, env=env, health_url=f"{base}/healthz") as process:
+    db = seeded_copy(seeded_db, tmp_path_factory, "bulk-resume")
+    env = {"SANDBOX_BULK_BATCH_SIZE": "50", "SANDBOX_BULK_BATCH_PAUSE": "250", "SANDBOX_BULK_LEASE": "2",
+           "SANDBOX_BULK_MAX_JOBS": "1", "SANDBOX_BULK_RETENTION": str(RETENTION)}
+    with serving_on_a_free_port(db, env) as (base, process):
         yield base, db, process
 
 
