@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+
 import pytest
 
 from sandbox.store import Store
@@ -83,3 +86,52 @@ def test_a_failure_in_the_generating_process_is_raised_with_its_traceback():
 
     with pytest.raises(GenerationFailed, match="Traceback"):
         list(prepared_batches(1, 1, "not a date"))
+
+
+def _journal_mode(store: Store) -> str:
+    return store.conn.execute("PRAGMA journal_mode").fetchone()[0]
+
+
+def test_a_load_into_an_empty_file_skips_the_write_ahead_log_and_returns_to_it(tmp_path):
+    store = Store(str(tmp_path / "bulk.sqlite"))
+    with store.bulk_load():
+        assert _journal_mode(store) == "delete"  # new pages straight into the file
+        store.load_prepared([prepare(_obs("o1", "p1", "laboratory", 1))])
+    assert _journal_mode(store) == "wal"
+    assert store.count() == 1
+
+
+def test_a_load_while_another_connection_reads_keeps_the_write_ahead_log(tmp_path):
+    import sqlite3
+
+    path = str(tmp_path / "bulk.sqlite")
+    store = Store(path)
+    reader = sqlite3.connect(path)
+    reader.execute("SELECT count(*) FROM resources").fetchone()  # holds the log open
+    try:
+        with store.bulk_load():
+            assert _journal_mode(store) == "wal"
+            store.load_prepared([prepare(_obs("o1", "p1", "laboratory", 1))])
+        assert reader.execute("SELECT count(*) FROM resources").fetchone() == (1,)
+    finally:
+        reader.close()
+
+
+def _comparable(prepared) -> tuple:
+    """A prepared resource without its moment of preparation."""
+    resource = json.loads(prepared.stored.json)
+    del resource["meta"]["lastUpdated"]
+    return resource, prepared.index
+
+
+@pytest.mark.parametrize("producers", [1, 2, 3])
+def test_batches_made_by_several_processes_come_back_as_a_sequential_run_makes_them(monkeypatch, producers):
+    from sandbox.seed import background, generate_batches
+
+    monkeypatch.setattr(background, "producer_count", lambda: producers)
+    anchor = dt.date(2026, 1, 1)
+    sequential = [[_comparable(prepare(resource)) for resource in batch] for batch in generate_batches(5, 7, anchor)]
+    parallel = [[_comparable(item) for item in batch] for batch in background.prepared_batches(5, 7, anchor)]
+    assert parallel == sequential
+    registry = next(resource for resource, _ in parallel[-1] if resource["id"] == "group-diabetes-registry")
+    assert registry["member"]  # the Groups, made from what the producers reported, have their members

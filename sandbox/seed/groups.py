@@ -3,32 +3,52 @@ list and the story patients. They come last, once every member has been written.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .codes import Tables, condition_code
 from .coverage import payer_id
 
 
+@dataclass(frozen=True)
+class GroupFacts:
+    """What one patient batch tells about group membership; small, so a generating process sends it along."""
+
+    patient_id: str
+    story: bool
+    diabetes_onsets: tuple[str, ...]  # the onset date of each unresolved diabetes
+    coverage: tuple[tuple[str, str], ...]  # (payer key, start) of each active coverage
+
+
+def group_facts(batch: list[dict], story: bool, tables: Tables) -> GroupFacts:
+    diabetes_code = tables.conditions["chronic"]["diabetes"]["snomed"]
+    onsets, coverage = [], []
+    for resource in batch:
+        rtype = resource["resourceType"]
+        if (rtype == "Condition" and "abatementDateTime" not in resource
+                and resource["code"]["coding"][0]["code"] == diabetes_code):
+            onsets.append(resource["onsetDateTime"][:10])
+        elif rtype == "Coverage" and resource["status"] == "active":
+            key = resource["payor"][0]["reference"].removeprefix("Organization/organization-payer-")
+            coverage.append((key, resource["period"]["start"]))
+    return GroupFacts(batch[0]["id"], story, tuple(onsets), tuple(coverage))
+
+
 class GroupCollector:
-    """Watches the patient batches go by and remembers who belongs to which group."""
+    """Remembers who belongs to which group, from the facts of each patient batch in seeding order."""
 
     def __init__(self, tables: Tables):
         self.tables = tables
-        self.diabetes_code = tables.conditions["chronic"]["diabetes"]["snomed"]
         self.diabetic: list[tuple[str, str]] = []  # (patient id, onset)
         self.by_payer: dict[str, list[tuple[str, str]]] = {key: [] for key in tables.records["coverage"]["payers"]}
         self.stories: list[str] = []
 
-    def see(self, batch: list[dict], story: bool) -> None:
-        patient_id = batch[0]["id"]
-        if story:
-            self.stories.append(patient_id)
-        for resource in batch:
-            rtype = resource["resourceType"]
-            if (rtype == "Condition" and "abatementDateTime" not in resource
-                    and resource["code"]["coding"][0]["code"] == self.diabetes_code):
-                self.diabetic.append((patient_id, resource["onsetDateTime"][:10]))
-            elif rtype == "Coverage" and resource["status"] == "active":
-                key = resource["payor"][0]["reference"].removeprefix("Organization/organization-payer-")
-                self.by_payer[key].append((patient_id, resource["period"]["start"]))
+    def add(self, facts: GroupFacts) -> None:
+        """Take in what ``group_facts`` found in one batch; batches come in seeding order."""
+        if facts.story:
+            self.stories.append(facts.patient_id)
+        self.diabetic.extend((facts.patient_id, onset) for onset in facts.diabetes_onsets)
+        for key, start in facts.coverage:
+            self.by_payer[key].append((facts.patient_id, start))
 
     def groups(self, organization: dict) -> list[dict]:
         diabetes = self.tables.conditions["chronic"]["diabetes"]

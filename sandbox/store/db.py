@@ -131,6 +131,23 @@ def connect(path: str | os.PathLike) -> sqlite3.Connection:
     return conn
 
 
+@contextlib.contextmanager
+def rollback_journal(conn: sqlite3.Connection) -> Iterator[None]:
+    """Write through a rollback journal instead of the write-ahead log for the duration, when no other
+    connection has the file open (else nothing changes). For a load into an empty database that is cheaper:
+    new pages go straight into the file, where the log would take each twice (1.2 GB at 1,000 patients), and
+    only pages that existed before are journaled, so a crash still leaves the database as it was."""
+    try:
+        switched = conn.execute("PRAGMA journal_mode = DELETE").fetchone()[0] == "delete"
+    except sqlite3.OperationalError:  # another connection holds the log open
+        switched = False
+    try:
+        yield
+    finally:
+        if switched:
+            conn.execute("PRAGMA journal_mode = WAL")
+
+
 # Databases whose write-ahead log a background thread of this process folds back into the file. SQLite would
 # otherwise do it in whichever commit crosses 1,000 pages of log, while that writer holds everyone's turn to
 # write: copying megabytes and syncing the file then stalls every waiting request (the p99 of a token request).

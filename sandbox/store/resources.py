@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import secrets
 import sqlite3
 import uuid
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 from . import db
@@ -265,13 +266,15 @@ class Store:
     def bulk_load(self) -> Iterator[None]:
         """One transaction for a large load. Into an empty store, the search index tables are filled
         without their indexes, which are built once at the end: sorting once beats millions of b-tree
-        inserts. The connection also gets a larger page cache for the duration."""
+        inserts; and the load goes straight into the file (db.rollback_journal). The connection also gets a
+        larger page cache, and helper threads for those sorts, for the duration."""
         conn = self.conn
         empty = conn.execute("SELECT 1 FROM resources LIMIT 1").fetchone() is None
         cache = conn.execute("PRAGMA cache_size").fetchone()[0]
         conn.execute("PRAGMA cache_size = -1000000")
+        conn.execute(f"PRAGMA threads = {os.cpu_count() or 1}")
         try:
-            with self.transaction():
+            with db.rollback_journal(conn) if empty else nullcontext(), self.transaction():
                 if empty:
                     for (name,) in conn.execute(
                         "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN "
@@ -286,6 +289,7 @@ class Store:
                     mark_indexed(conn)  # every index row was made under the current definitions
         finally:
             conn.execute(f"PRAGMA cache_size = {cache}")
+            conn.execute("PRAGMA threads = 0")
         self.analyze()
 
     def _known_ids(self, batch: list[Stored]) -> set[tuple[str, str]]:
@@ -383,5 +387,7 @@ class Store:
         return conn.execute("SELECT value FROM secrets WHERE name = ?", (name,)).fetchone()[0]
 
     def analyze(self) -> None:
-        """Refresh the query planner's statistics after bulk loads."""
+        """Refresh the query planner's statistics after bulk loads. Sampling a few thousand rows of each index
+        tells the planner as much as reading millions (1.5 s at 1,000 patients) and takes a blink."""
+        self.conn.execute("PRAGMA analysis_limit = 2000")
         self.conn.execute("ANALYZE")
