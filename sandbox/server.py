@@ -26,11 +26,11 @@ NEXT_REQUEST_WAIT_S = 0.002
 
 class SandboxWorker(ThreadWorker):
     """gunicorn's threaded worker, except that a thread serves a kept-alive connection's next request itself when
-    it comes at once and no other connection waits (``handle``), and that a request it refuses to read — a request line longer than
-    MAX_REQUEST_LINE (414 URI Too Long, RFC 9110 §15.5.15) or headers beyond its limits (431 Request Header Fields
-    Too Large, RFC 6585 §5) — is answered as a FHIR OperationOutcome with CORS headers instead of gunicorn's HTML
-    page. The worker cannot see the path of a request it refused to read; such requests are almost always FHIR
-    calls, and JSON that says what to do is readable on any surface."""
+    it comes at once and no other connection waits (``handle``), and that a request it refuses to read — a request
+    line longer than MAX_REQUEST_LINE (414 URI Too Long, RFC 9110 §15.5.15) or headers beyond its limits (431
+    Request Header Fields Too Large, RFC 6585 §5) — is answered as a FHIR OperationOutcome with CORS headers
+    instead of gunicorn's HTML page. The worker cannot see the path of a request it refused to read; such requests
+    are almost always FHIR calls, and JSON that says what to do is readable on any surface."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
