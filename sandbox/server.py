@@ -8,7 +8,7 @@ import select
 import ssl
 import threading
 
-from gunicorn import util
+from gunicorn import glogging, util
 from gunicorn.app.base import BaseApplication
 from gunicorn.http.errors import LimitRequestHeaders, LimitRequestLine
 from gunicorn.workers.gthread import ThreadWorker
@@ -66,8 +66,22 @@ class SandboxWorker(ThreadWorker):
             self.log.debug("Failed to send the refusal.")
 
 
+class AccessLogger(glogging.Logger):
+    """gunicorn's logger, building only the fields of the access-log line the sandbox writes (gunicorn's default
+    format: address, time, request line, status, size, referrer, user agent) instead of one field per header and
+    environment variable of every request, which cost about a tenth of a small request's CPU."""
+
+    def atoms(self, resp, req, environ, request_time):
+        status = resp.status.split(None, 1)[0] if isinstance(resp.status, str) else resp.status
+        sent = getattr(resp, "sent", None)
+        return {"h": environ.get("REMOTE_ADDR", "-"), "l": "-", "u": self._get_user(environ) or "-", "t": self.now(),
+                "r": f"{environ['REQUEST_METHOD']} {environ['RAW_URI']} {environ['SERVER_PROTOCOL']}", "s": status,
+                "b": str(sent) if sent is not None else "-", "f": environ.get("HTTP_REFERER", "-"),
+                "a": environ.get("HTTP_USER_AGENT", "-")}
+
+
 def _next_request_waiting(conn) -> bool:
-    if conn.is_http2:
+    if getattr(conn, "is_http2", False):
         return False
     if conn.parser.unreader.buf.getvalue() or (isinstance(conn.sock, ssl.SSLSocket) and conn.sock.pending()):
         return True  # read ahead with the last request, by the parser or by TLS
@@ -118,6 +132,7 @@ class _Gunicorn(BaseApplication):
         self.cfg.set("limit_request_field_size", MAX_HEADER_FIELD)
         self.cfg.set("threads", 4)
         self.cfg.set("accesslog", "-")
+        self.cfg.set("logger_class", AccessLogger)
         self.cfg.set("timeout", 120)
         # gunicorn's control socket has one default path per machine user, so a second sandbox on the machine
         # would take over the first one's; the sandbox does not use it.
