@@ -63,9 +63,10 @@ def authorize():
     params = request.values
     client_id = params.get("client_id", "")
     client = ClientRegistry(store(), current_app.config["BASE_URL"]).get(client_id)
-    trail = trail_of(params)
+    named = launch_context.look_up(store(), params["launch"], client_id) if params.get("launch") else None
+    trail = (named and named.trail_id) or audit.new_trail_id()  # an EHR launch's trail, else a new standalone one
     # a launch made to fail here (auth/simulate.py) takes the path a real failure of that kind takes
-    simulated = simulate.at_authorize(store(), params.get("launch"), client_id)
+    simulated = simulate.at_authorize(named.launch if named else None)
     if simulated in simulate.AUTHORIZE_KINDS:
         audit.record(store(), "simulated", audit.FAILURE, client_id=client_id, launch_id=trail,
                      rule=f"Simulated on purpose: {simulate.KINDS[simulated]}", kind=simulated)
@@ -105,18 +106,12 @@ def authorize():
     try:
         with writes.one_transaction(store()):
             writes.event(store(), "authorize.requested", **requested)
-            return start(client, decided, params, trail)
+            return start(client, decided, named, trail)
     except writes.LaunchTaken:
         with writes.one_transaction(store()):
             writes.event(store(), "authorize.requested", **requested)
             return launch_refused(client, decided, trail, "The launch was already used; start a new launch "
                                   "from the EHR")
-
-
-def trail_of(params: Mapping[str, str]) -> str:
-    """The activity trail a request joins: its EHR launch's when `launch` names one, else a new standalone one."""
-    launch = params.get("launch")
-    return (launch and launch_context.trail_of(store(), launch)) or audit.new_trail_id()
 
 
 def asked_for(params: Mapping[str, str]) -> dict[str, Any]:
@@ -220,16 +215,15 @@ def granted_scope(client: Client, requested: str | None, has_launch: bool) -> tu
     return granted, dropped
 
 
-def start(client: Client, decided: dict[str, Any], params: Mapping[str, str], trail: str):
+def start(client: Client, decided: dict[str, Any], named: launch_context.Named | None, trail: str):
     """Begin the pending request: an EHR launch brings its user and context, a standalone launch needs the
     person signed in (in this browser). The pending request carries the trail id where an EHR launch carries its
     launch id, so its code, tokens and FHIR requests join the same activity trail."""
     base_context = {"need_patient_banner": True, "smart_style_url": style_url()}
-    launch_id = params.get("launch")
-    if launch_id:
-        launch, reason = launch_context.peek(store(), launch_id, client.client_id)
+    if named:  # `named` was read before the transaction began; taking the launch checks it again
+        launch = named.launch
         if launch is None:
-            return launch_refused(client, decided, trail, reason)
+            return launch_refused(client, decided, trail, named.refusal)
         writes.take_launch(launch.id)
         # A launch made with skip_login stands for "no one at the keyboard": nothing is asked of anyone, so
         # missing context stays missing instead of opening a picker (DESIGN: headless launches).

@@ -57,12 +57,6 @@ def app_url(launch_uri: str, base_url: str, secret: str) -> str:
     return append_query(launch_uri, {"iss": f"{base_url}/fhir", "launch": secret})
 
 
-def trail_of(store: Store, secret: str) -> str | None:
-    """The trail id of the launch whose `launch` parameter this is (used or not), or None."""
-    row = store.conn.execute("SELECT id FROM launches WHERE secret = ?", (secret,)).fetchone()
-    return row[0] if row else None
-
-
 def secret_of(store: Store, launch_id: str) -> str | None:
     """The `launch` parameter of a launch, for the EHR that made it to frame the app again."""
     row = store.conn.execute("SELECT secret FROM launches WHERE id = ?", (launch_id,)).fetchone()
@@ -81,23 +75,38 @@ def take(store: Store, secret: str, client_id: str) -> tuple[Launch | None, str 
     return launch, None
 
 
-def peek(store: Store, secret: str, client_id: str, now: int | None = None) -> tuple[Launch | None, str | None]:
-    """The launch that `take` would give now, without using it, or (None, why it would be refused)."""
+@dataclass(frozen=True)
+class Named:
+    """What a `launch` parameter names, from one read: the launch's trail (used or not; None for a value no launch
+    has), and the launch `take` would give now or why it would be refused."""
+
+    trail_id: str | None
+    launch: Launch | None
+    refusal: str | None
+
+
+def look_up(store: Store, secret: str, client_id: str, now: int | None = None) -> Named:
     now = int(time.time()) if now is None else now
     row = store.conn.execute(
         "SELECT id, client_id, user_id, session_id, context, skip_login, skip_consent, expires_at, used_at "
         "FROM launches WHERE secret = ?", (secret,)).fetchone()
     if row is None:
-        return None, "The launch parameter is not known to this EHR"
+        return Named(None, None, "The launch parameter is not known to this EHR")
     launch_id, owner, user_id, session_id, context, skip_login, skip_consent, expires_at, used_at = row
     if owner != client_id:
-        return None, "The launch was created for another app"
+        return Named(launch_id, None, "The launch was created for another app")
     if used_at is not None:
-        return None, "The launch was already used; start a new launch from the EHR"
+        return Named(launch_id, None, "The launch was already used; start a new launch from the EHR")
     if expires_at <= now:
-        return None, "The launch has expired; start a new launch from the EHR"
-    return Launch(launch_id, secret, client_id, user_id, session_id, json.loads(context), bool(skip_login),
-                  bool(skip_consent)), None
+        return Named(launch_id, None, "The launch has expired; start a new launch from the EHR")
+    return Named(launch_id, Launch(launch_id, secret, client_id, user_id, session_id, json.loads(context),
+                                   bool(skip_login), bool(skip_consent)), None)
+
+
+def peek(store: Store, secret: str, client_id: str, now: int | None = None) -> tuple[Launch | None, str | None]:
+    """The launch that `take` would give now, without using it, or (None, why it would be refused)."""
+    named = look_up(store, secret, client_id, now)
+    return named.launch, named.refusal
 
 
 def spend(conn, launch_id: str, now: int | None = None) -> bool:

@@ -133,10 +133,9 @@ def _record(store: Store, info: TokenInfo, launch_id: str, simulation: dict, num
 # -- the authorization, the code and the tokens -------------------------------------------------------------------
 
 
-def at_authorize(store: Store, secret: str | None, client_id: str) -> str | None:
-    """The kind of failure the launch an authorize request names simulates, when that launch would be taken (one
-    another app's request, or a used or expired launch, fails the real way instead)."""
-    launch = launch_context.peek(store, secret, client_id)[0] if secret else None
+def at_authorize(launch: launch_context.Launch | None) -> str | None:
+    """The kind of failure the launch an authorize request would take simulates (None when it names none, or one
+    that would be refused — another app's, a used or expired one — which fails the real way instead)."""
     kind = kind_of(launch.context) if launch else None
     return kind if kind in KINDS else None
 
