@@ -26,6 +26,7 @@ import requests
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import JWKRegistry
+from joserfc.jws import CompactSignature
 
 from .. import bounded_json
 from ..store import Store
@@ -40,9 +41,10 @@ JWKS_FETCH_TIMEOUT = 5
 
 
 @functools.lru_cache(maxsize=64)
-def _peek(assertion: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The header and claims of a compact JWS, unverified. Raises InvalidClient when it is not one. Read once per
-    assertion (rate limiting and verification both need it); callers never change what it returns."""
+def _read(assertion: str) -> tuple[CompactSignature, dict[str, Any], dict[str, Any]]:
+    """The compact JWS, its header and its claims, unverified. Raises InvalidClient when it is not one. Read once
+    per assertion (rate limiting, the key lookup and the signature check all need it); callers never change what
+    it returns."""
     try:
         compact = jws.extract_compact(assertion.encode())
         claims = bounded_json.loads(compact.payload)
@@ -51,6 +53,12 @@ def _peek(assertion: str) -> tuple[dict[str, Any], dict[str, Any]]:
         raise InvalidClient("client_assertion is not a signed JWT (compact JWS, RFC 7515 §7.1)") from None
     if not isinstance(claims, dict) or not isinstance(header, dict):
         raise InvalidClient("client_assertion's payload is not a JSON object of claims (RFC 7519 §7.2)")
+    return compact, header, claims
+
+
+def _peek(assertion: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The header and claims of a compact JWS, unverified (see _read)."""
+    _, header, claims = _read(assertion)
     return header, claims
 
 
@@ -88,9 +96,11 @@ def verify_assertion(store: Store, settings: Mapping[str, Any], client: Client, 
                             "(SMART App Launch 2.2: the jku header, when present, SHALL match it)")
     key = _key_for(store, client, kid, alg, now)
     try:  # the signature over the compact JWS; its claims are the ones read above
-        jws.deserialize_compact(assertion, key, algorithms=[alg])
+        verified = jws.validate_compact(_read(assertion)[0], key, algorithms=[alg])
     except (JoseError, ValueError):
-        raise InvalidClient(f"client_assertion signature does not verify with the client's key {kid!r}") from None
+        verified = False
+    if not verified:
+        raise InvalidClient(f"client_assertion signature does not verify with the client's key {kid!r}")
     _check_claims(claims, client.client_id, audiences, settings, now)
     seen = SeenJti(client.client_id, claims["jti"], int(claims["exp"] + settings["CLOCK_LEEWAY"]), now)
     if defer is None:
