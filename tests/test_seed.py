@@ -310,6 +310,36 @@ def test_pregnancy_story_has_prenatal_visits():
     assert any("72892002" in codes_of(c["code"]) for c in by_type(record, "Condition"))
 
 
+def _age_on(patient: dict, when: str) -> int:
+    born, day = dt.date.fromisoformat(patient["birthDate"]), dt.date.fromisoformat(when[:10])
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+def test_pregnancy_intent_is_asked_of_women_of_childbearing_age_who_are_not_pregnant():
+    asked = []
+    for batch in patient_batches():
+        patient, record = batch[0], list(batch)
+        pregnancies = [c for c in by_type(record, "Condition") if "72892002" in codes_of(c["code"])]
+        for intent in (o for o in by_type(record, "Observation") if "86645-9" in codes_of(o["code"])):
+            assert patient["gender"] == "female" and 15 <= _age_on(patient, intent["effectiveDateTime"]) <= 50
+            assert all(intent["effectiveDateTime"][:10] < c["onsetDateTime"][:10] for c in pregnancies)
+            asked.append((patient["id"], codes_of(intent["valueCodeableConcept"])))
+    assert len(asked) >= 3
+    assert ("story-pregnancy", {"454411000124108"}) in asked  # she wanted the pregnancy she now has
+
+
+def test_occupations_belong_to_adults_and_end_only_for_past_jobs():
+    jobs = [(batch[0], o) for batch in patient_batches() for o in by_type(list(batch), "Observation")
+            if "11341-5" in codes_of(o["code"])]
+    assert {"story-diabetes", "story-pregnancy", "story-elderly", "story-inpatient"} <= {p["id"] for p, _ in jobs}
+    for patient, job in jobs:
+        period = job["effectivePeriod"]
+        assert _age_on(patient, period["start"]) >= 18
+        assert period["start"] <= period.get("end", period["start"]) <= ANCHOR.isoformat()
+    past = {p["id"] for p, job in jobs if "end" in job["effectivePeriod"]}
+    assert "story-elderly" in past and "story-pregnancy" not in past
+
+
 def test_elderly_story_takes_many_medications():
     record = patient_batch("story-elderly")
     medications = {f"Medication/{m['id']}": m for m in by_type(list(batches()[0]), "Medication")}

@@ -26,10 +26,7 @@ STORY_IDS = [s["id"] for s in STORY_PATIENTS]
 VALIDATED_PATIENTS = 20  # enough random patients that the rarer records (implants, reported medicines) occur
 
 # US Core 6.1 profiles the seed has no data for, and why.
-NOT_COVERED = {
-    "us-core-observation-occupation": "no occupation history is generated",
-    "us-core-observation-pregnancyintent": "no pregnancy-intent observations are generated",
-}
+NOT_COVERED: dict[str, str] = {}
 
 # Must-support elements that realistic data leaves out, and why.
 ABSENT_BY_NATURE = {

@@ -1,5 +1,6 @@
 """The parts of a record US Core 6.1 reads beyond visits and results, added once a chart's visits are written:
-family, insurance, care team, goals and plan, implants, screenings, pharmacy fills, and the provenance of it all.
+family, insurance, care team, goals and plan, implants, screenings, pharmacy fills, occupation and pregnancy
+intent, and the provenance of it all.
 
 They draw on the chart's own US Core randomness and ids (record.py), so the rest of the chart stays the same."""
 
@@ -15,6 +16,7 @@ from .pharmacy import add_dispenses, add_reported_medication
 from .provenance import add_provenance
 from .record import Chart
 from .screening import add_screenings, add_sexual_orientation
+from .social import add_occupation, add_pregnancy_intent
 
 
 def complete_record(chart: Chart, *, family: tuple[str, str] | None = None,
@@ -37,5 +39,7 @@ def complete_record(chart: Chart, *, family: tuple[str, str] | None = None,
     add_sexual_orientation(chart)
     add_reported_medication(chart)
     add_dispenses(chart)
+    add_occupation(chart)
+    add_pregnancy_intent(chart)
     add_provenance(chart)
     return chart.resources
