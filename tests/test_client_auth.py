@@ -4,6 +4,7 @@ private_key_jwt (RFC 7523 §3, SMART App Launch 2.2 §client-confidential-asymme
 from __future__ import annotations
 
 import base64
+import json
 import time
 
 import pytest
@@ -323,6 +324,55 @@ def test_an_unreachable_jwks_uri_is_invalid_client(client, store, keys):
     app = backend_client(store, jwks_uri=url)
     response = token_with(client, assertion(keys[0], app.client_id))
     assert_invalid_client(response, f"Could not fetch the client's jwks_uri {url}: ConnectionError")
+
+
+def test_a_jwks_uri_answering_more_than_a_jwk_set_would_is_refused_unread(client, store, keys):
+    jwks = public_jwks(*keys)
+    jwks["keys"].append({"kty": "oct", "kid": "padding", "k": "A" * 70_000})  # 70 KB of one useless key
+    with JwksServer(jwks) as server:
+        app = backend_client(store, jwks_uri=server.url)
+        response = token_with(client, assertion(keys[0], app.client_id))
+    assert_invalid_client(response, f"The client's jwks_uri {server.url} answered with more than 64 KB; a JWK Set "
+                                    "is a few kilobytes")
+    assert store.conn.execute("SELECT count(*) FROM jwks_cache WHERE url = ?", (server.url,)).fetchone() == (0,)
+
+
+def test_a_jwks_uri_that_drips_its_answer_is_given_up_on(client, store, keys, monkeypatch):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from sandbox.auth import assertions
+
+    monkeypatch.setattr(assertions, "JWKS_FETCH_TIMEOUT", 1)
+    body = json.dumps(public_jwks(*keys)).encode()
+
+    class Drip(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            for start in range(0, len(body), 8):  # 8 bytes every 0.1 s: each read is quick, the whole is not
+                self.wfile.write(body[start:start + 8])
+                self.wfile.flush()
+                time.sleep(0.1)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Drip)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/jwks.json"
+    try:
+        app = backend_client(store, jwks_uri=url)
+        started = time.monotonic()
+        response = token_with(client, assertion(keys[0], app.client_id))
+        waited = time.monotonic() - started
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert_invalid_client(response, f"The client's jwks_uri {url} took longer than 1 s to answer")
+    assert waited < len(body) / 8 * 0.1 / 2  # it gave up well before the drip's end
 
 
 @pytest.mark.parametrize(("header", "seconds"), [

@@ -37,7 +37,8 @@ from .registration import EC_CURVES, SIGNING_ALGORITHMS, RegistrationError, chec
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 DEFAULT_JWKS_MAX_AGE = 300  # seconds a fetched JWK Set is kept when its response says nothing
 LONGEST_JWKS_MAX_AGE = 24 * 3600
-JWKS_FETCH_TIMEOUT = 5
+JWKS_FETCH_TIMEOUT = 5  # seconds for the whole fetch, not only each read
+MAX_JWKS_BYTES = 64 * 1024  # a JWK Set of dozens of keys is a few kilobytes
 
 
 @functools.lru_cache(maxsize=64)
@@ -235,13 +236,15 @@ def cached_jwks(store: Store, url: str, now: int) -> tuple[dict[str, Any], bool]
 def fetch_jwks(store: Store, url: str, now: int) -> dict[str, Any]:
     """GET the client's JWK Set and cache it for the response's Cache-Control max-age (RFC 9111 §5.2.2.1)."""
     try:
-        response = requests.get(url, timeout=JWKS_FETCH_TIMEOUT, headers={"Accept": "application/json"})
+        with requests.get(url, timeout=JWKS_FETCH_TIMEOUT, headers={"Accept": "application/json"},
+                          stream=True) as response:
+            if response.status_code != 200:
+                raise InvalidClient(f"The client's jwks_uri {url} answered HTTP {response.status_code}")
+            content = _read_bounded(response, url)
     except requests.RequestException as exc:
         raise InvalidClient(f"Could not fetch the client's jwks_uri {url}: {exc.__class__.__name__}") from None
-    if response.status_code != 200:
-        raise InvalidClient(f"The client's jwks_uri {url} answered HTTP {response.status_code}")
     try:
-        jwks = check_jwks(bounded_json.loads(response.content))
+        jwks = check_jwks(bounded_json.loads(content))
     except (ValueError, RegistrationError) as exc:
         detail = getattr(exc, "description", "not JSON")
         raise InvalidClient(f"The client's jwks_uri {url} does not hold a usable JWK Set: {detail}") from None
@@ -250,6 +253,21 @@ def fetch_jwks(store: Store, url: str, now: int) -> dict[str, Any]:
         conn.execute("INSERT OR REPLACE INTO jwks_cache (url, jwks, fetched_at, expires_at) VALUES (?, ?, ?, ?)",
                      (url, json.dumps(jwks), now, now + max_age))
     return jwks
+
+
+def _read_bounded(response: requests.Response, url: str) -> bytes:
+    """The body of a JWK Set response, refused when it is larger than MAX_JWKS_BYTES or takes longer than
+    JWKS_FETCH_TIMEOUT to arrive: a client's jwks_uri must not tie up a request thread or its memory."""
+    deadline = time.monotonic() + JWKS_FETCH_TIMEOUT
+    body = bytearray()
+    while chunk := response.raw.read1(8192, decode_content=True):  # what one read gives: a drip is noticed
+        body += chunk
+        if len(body) > MAX_JWKS_BYTES:
+            raise InvalidClient(f"The client's jwks_uri {url} answered with more than {MAX_JWKS_BYTES // 1024} KB; "
+                                "a JWK Set is a few kilobytes")
+        if time.monotonic() > deadline:
+            raise InvalidClient(f"The client's jwks_uri {url} took longer than {JWKS_FETCH_TIMEOUT} s to answer")
+    return bytes(body)
 
 
 def cache_lifetime(cache_control: str | None) -> int:
