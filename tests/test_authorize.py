@@ -59,6 +59,7 @@ def test_errors_after_the_redirect_uri_is_known_go_back_to_the_app_with_state(cl
     assert response.headers["Location"].startswith(DEMO_REDIRECT + "?")
     params = query_of(response.headers["Location"])
     assert params["error"] == error and params["state"] == "st-1" and params["error_description"]
+    assert params["iss"] == FHIR  # RFC 9207: the issuer, as discovery names it
     assert "code" not in params
 
 
@@ -74,6 +75,7 @@ def test_ehr_launch_with_skip_flags_comes_straight_back_with_a_bound_code(client
     response = client.get("/auth/authorize", query_string=params)  # no one is signed in: the launch is enough
     assert response.status_code == 302
     code = query_of(response.headers["Location"])["code"]
+    assert query_of(response.headers["Location"])["iss"] == FHIR  # RFC 9207
     grant = redeem_code(store, code, "family-x").grant
     trail = store.conn.execute("SELECT id FROM launches WHERE secret = ?", (launch_id,)).fetchone()[0]
     assert (grant.client_id, grant.redirect_uri, grant.user_id, grant.launch_id, grant.nonce) == \

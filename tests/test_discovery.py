@@ -76,6 +76,7 @@ def test_smart_configuration_has_every_field_built_from_base_url(elsewhere):
             "context-standalone-patient", "context-standalone-encounter", "permission-offline",
             "permission-online", "permission-patient", "permission-user", "permission-v1", "permission-v2"],
         "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": True,
     }
 
 
@@ -97,6 +98,7 @@ def test_openid_configuration_has_every_field_and_the_same_issuer(elsewhere):
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "fhirUser", "name", "nonce"],
         "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": True,
     }
     for key in ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri", "registration_endpoint",
                 "scopes_supported", "grant_types_supported", "token_endpoint_auth_methods_supported",

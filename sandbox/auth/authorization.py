@@ -19,7 +19,18 @@ from typing import Any
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from ..store import Store
-from . import audit, browser_binding, launch_context, pending, pkce, signin, simulate, smart_config, step_mode
+from . import (
+    audit,
+    browser_binding,
+    id_tokens,
+    launch_context,
+    pending,
+    pkce,
+    signin,
+    simulate,
+    smart_config,
+    step_mode,
+)
 from . import authorize_writes as writes
 from .clients import Client, ClientRegistry
 from .codes import CodeGrant, digest, save_code
@@ -97,7 +108,7 @@ def authorize():
             raise AccessDenied("The user denied the request (simulated)")
     except OAuthError as error:
         refused(trail, client.client_id, params, error.description, error.error, mismatch_of(client, params, error))
-        return redirect(error.redirect_url(redirect_uri, state))
+        return redirect(error.redirect_url(redirect_uri, state, issuer()))
     requested = {"client_id": client.client_id, "launch_id": trail, "request": asked_for(params),
                  "address": request.remote_addr,
                  "rule": "Authorization request accepted: client, redirect_uri, aud, state and PKCE challenge are good",
@@ -241,7 +252,13 @@ def start(client: Client, decided: dict[str, Any], named: launch_context.Named |
 def launch_refused(client: Client, decided: dict[str, Any], trail: str, reason: str):
     writes.event(store(), "launch.refused", audit.FAILURE, client_id=client.client_id, launch_id=trail, rule=reason,
                  error=InvalidRequest.error)
-    return redirect(InvalidRequest(reason).redirect_url(decided["redirect_uri"], decided["state"]))
+    return redirect(InvalidRequest(reason).redirect_url(decided["redirect_uri"], decided["state"], issuer()))
+
+
+def issuer() -> str:
+    """Every authorization response names its issuer (RFC 9207), so a client talking to several servers can tell
+    which one answered (the mix-up defence RFC 9700 §4.4 recommends)."""
+    return id_tokens.issuer(current_app.config["BASE_URL"])
 
 
 def style_url() -> str:
@@ -369,6 +386,7 @@ def issue(item: pending.Pending, scope: str, user: User | None = None):
     params = {"code": code}
     if item.request.get("state") is not None:
         params["state"] = item.request["state"]
+    params["iss"] = issuer()
     back = append_query(item.request["redirect_uri"], params)
     if paused:
         return render_template("oauth/paused.html", back=back, launch_id=item.launch_id,
@@ -381,4 +399,4 @@ def deny(item: pending.Pending, error: OAuthError):
         writes.later(store(), lambda conn: pending.remove(conn, item))
         writes.event(store(), "authorize.denied", audit.FAILURE, client_id=item.request["client_id"],
                      user_id=item.user_id, launch_id=item.launch_id, rule=error.description, error=error.error)
-    return redirect(error.redirect_url(item.request["redirect_uri"], item.request.get("state")))
+    return redirect(error.redirect_url(item.request["redirect_uri"], item.request.get("state"), issuer()))

@@ -42,11 +42,12 @@ class OAuthError(Exception):
 
         return jsonify(self.as_json()), self.status, {**NO_STORE, **self.headers}
 
-    def redirect_url(self, redirect_uri: str, state: str | None) -> str:
-        """The redirect_uri with the error appended to its query (RFC 6749 §4.1.2.1)."""
+    def redirect_url(self, redirect_uri: str, state: str | None, issuer: str) -> str:
+        """The redirect_uri with the error appended to its query (RFC 6749 §4.1.2.1), and the issuer (RFC 9207)."""
         params = self.as_json()
         if state is not None:
             params["state"] = state
+        params["iss"] = issuer
         return append_query(redirect_uri, params)
 
 

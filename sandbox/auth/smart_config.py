@@ -101,6 +101,7 @@ def smart_configuration(base_url: str) -> dict:
         "revocation_endpoint": urls["revocation_endpoint"],  # RECOMMENDED
         "capabilities": CAPABILITIES,  # REQUIRED
         "code_challenge_methods_supported": ["S256"],  # REQUIRED: SHALL include S256, SHALL NOT include plain
+        "authorization_response_iss_parameter_supported": True,  # RFC 9207 §3
     }
 
 
@@ -122,6 +123,7 @@ def openid_configuration(base_url: str) -> dict:
         "token_endpoint_auth_methods_supported": AUTH_METHODS,  # OPTIONAL
         "claims_supported": ID_TOKEN_CLAIMS,  # RECOMMENDED
         "code_challenge_methods_supported": ["S256"],  # OPTIONAL (RFC 8414 §2)
+        "authorization_response_iss_parameter_supported": True,  # RFC 9207 §3
     }
 
 
