@@ -10,6 +10,7 @@ times the writer's work.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import marshal
 import multiprocessing
 import os
@@ -24,6 +25,7 @@ from .groups import GroupCollector, GroupFacts, group_facts
 
 QUEUE_DEPTH = 4  # batches in flight per producer: enough to keep every process busy, little memory
 POLL_S = 1.0
+GC_THRESHOLDS = (50_000, 50, 100)  # while seeding (Python's default: 700, 10, 10)
 
 
 def producer_count() -> int:
@@ -46,6 +48,8 @@ def prepared_batches(seed: int, patients: int, anchor_date: dt.date) -> Iterator
                            daemon=True) for share in range(shares)]
     for worker in workers:
         worker.start()
+    thresholds = gc.get_threshold()
+    gc.set_threshold(*GC_THRESHOLDS)  # the writer makes millions of short-lived tuples too; restored at the end
     try:
         plan = SeedPlan(seed, patients, anchor_date)
         collector = GroupCollector(plan.tables)
@@ -65,6 +69,7 @@ def prepared_batches(seed: int, patients: int, anchor_date: dt.date) -> Iterator
             yield _unpack(packed)
             position += 1
     finally:
+        gc.set_threshold(*thresholds)
         for worker in workers:
             if worker.is_alive():
                 worker.terminate()
@@ -95,6 +100,10 @@ def _produce(channel, share: int, shares: int, seed: int, patients: int, anchor_
     """Build, prepare and send every ``shares``-th batch of the plan starting at ``share``, then "done"."""
     try:
         plan = SeedPlan(seed, patients, anchor_date)
+        # The code tables stay for the whole run and every batch is garbage by the next one: the collector need
+        # not walk the tables again and again (gc.freeze), nor run every 700 allocations — 15–20% of the work.
+        gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
         for position in range(share, plan.size, shares):
             batch = plan.build(position)
             facts = astuple(group_facts(batch, plan.is_story(position), plan.tables)) if position else None
