@@ -4,14 +4,16 @@ runs the same checks: resource type, validation, reference syntax, and the reque
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..store.errors import (
     Conflict,
     Forbidden,
+    Gone,
     InvalidRequest,
     InvalidResource,
     NotFound,
@@ -114,7 +116,8 @@ def paging(ctx: Context, params: Sequence[tuple[str, str]]) -> tuple[int, int]:
 def read(ctx: Context, rtype: str, rid: str, summary: str | None = None, elements: tuple[str, ...] = ()) -> Answer:
     known_type(rtype)
     ctx.policy.check(READ, rtype)
-    stored = ctx.store.read(rtype, rid)
+    with _deletion_judged_by_last_content(ctx, rtype, rid):
+        stored = ctx.store.read(rtype, rid)
     ctx.policy.check_stored(READ, stored)
     return Answer(200, resource_body(stored, summary, elements), stored)
 
@@ -124,9 +127,23 @@ def vread(ctx: Context, rtype: str, rid: str, vid: str) -> Answer:
     ctx.policy.check(READ, rtype)
     if not is_number(vid, 12):
         raise NotFound(f"{rtype}/{rid} has no version '{vid}' (versions are numbers)")
-    stored = ctx.store.vread(rtype, rid, int(vid))
+    with _deletion_judged_by_last_content(ctx, rtype, rid):
+        stored = ctx.store.vread(rtype, rid, int(vid))
     ctx.policy.check_stored(READ, stored)
     return Answer(200, RawJson(stored.json), stored)
+
+
+@contextlib.contextmanager
+def _deletion_judged_by_last_content(ctx: Context, rtype: str, rid: str) -> Iterator[None]:
+    """A 410 tells that the resource existed: only a caller who may read what it last was learns it. Others get
+    the refusal a live resource outside their reach gets."""
+    try:
+        yield
+    except Gone:
+        last = ctx.store.last_content(rtype, rid)
+        if last is not None:
+            ctx.policy.check(READ, rtype, last.resource)
+        raise
 
 
 def search(ctx: Context, rtype: str, params: Sequence[tuple[str, str]], strict: bool = True) -> Answer:

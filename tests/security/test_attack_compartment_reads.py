@@ -25,3 +25,26 @@ def test_a_patient_token_reads_only_its_own_patients_devices(live_server):
     asked = requests.get(f"{live_server}/fhir/Device", params={"patient": "story-child"}, headers=bearer,
                          timeout=10).json()
     assert not asked.get("entry")
+
+
+def test_a_deleted_resource_of_another_patient_is_refused_like_a_live_one_not_answered_gone(live_server):
+    """A 410 would tell a patient-confined token that another patient's record held this resource; only a caller
+    who may read what it last was learns that it was deleted."""
+    admin = {"Authorization": f"Bearer {live_server.token('system/*.cruds')}"}
+    made = {}
+    for patient in ("story-diabetes", "story-child"):
+        created = requests.post(f"{live_server}/fhir/Observation", headers=admin, timeout=10, json={
+            "resourceType": "Observation", "status": "final", "subject": {"reference": f"Patient/{patient}"},
+            "code": {"text": "Note to self"}, "valueString": "to be deleted"})
+        assert created.status_code == 201, created.text
+        made[patient] = created.json()["id"]
+        assert requests.delete(f"{live_server}/fhir/Observation/{made[patient]}", headers=admin, timeout=10).ok
+    bearer = {"Authorization": f"Bearer {live_server.token('patient/*.rs', patient='story-diabetes')}"}
+    own = requests.get(f"{live_server}/fhir/Observation/{made['story-diabetes']}", headers=bearer, timeout=10)
+    assert own.status_code == 410
+    for path in (f"Observation/{made['story-child']}", f"Observation/{made['story-child']}/_history/2"):
+        other = requests.get(f"{live_server}/fhir/{path}", headers=bearer, timeout=10)
+        assert other.status_code == 403, (path, other.status_code)
+        assert "deleted" not in other.text
+    assert requests.get(f"{live_server}/fhir/Observation/{made['story-child']}", headers=admin,
+                        timeout=10).status_code == 410
