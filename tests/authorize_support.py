@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs, urlsplit
 
+import requests
+
 from sandbox.auth.pkce import s256
 
 DEMO = "demo-app"
@@ -33,6 +35,16 @@ def sign_in(client, username="lori.mcdonald", next_url="/"):
     page = client.get("/auth/login", query_string={"next": next_url})
     return client.post("/auth/login", data={"csrf": hidden(page.text, "csrf"), "next": next_url,
                                             "username": username})
+
+
+def signed_in(live, username: str) -> requests.Session:
+    """A browser session signed in as ``username`` at a live sandbox (over HTTP, through the sign-in form)."""
+    browser = requests.Session()
+    page = browser.get(f"{live}/auth/login", timeout=10)
+    done = browser.post(f"{live}/auth/login", data={"csrf": hidden(page.text, "csrf"), "username": username,
+                                                    "next": "/"}, allow_redirects=False, timeout=10)
+    assert done.status_code == 302, f"{username} could not sign in"
+    return browser
 
 
 def follow(client, response):

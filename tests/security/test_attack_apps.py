@@ -12,7 +12,7 @@ import sqlite3
 
 import pytest
 import requests
-from authorize_support import hidden
+from authorize_support import hidden, signed_in
 
 from sandbox.auth.admin import admin_token
 from sandbox.auth.clients import ClientRegistry
@@ -29,15 +29,6 @@ FAMILY_MEMBER = "attack.family"
 
 
 # -- a browser signed in as someone, and what the database holds -----------------------------------------------------
-
-
-def signed_in(live, username: str) -> requests.Session:
-    browser = requests.Session()
-    page = browser.get(f"{live}/auth/login", timeout=10)
-    done = browser.post(f"{live}/auth/login", data={"csrf": hidden(page.text, "csrf"), "username": username,
-                                                    "next": "/"}, allow_redirects=False, timeout=10)
-    assert done.status_code == 302, f"{username} could not sign in"
-    return browser
 
 
 def csrf_of(live, browser: requests.Session) -> str:

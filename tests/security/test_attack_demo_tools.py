@@ -8,19 +8,10 @@ from __future__ import annotations
 import sqlite3
 
 import requests
-from authorize_support import authorize_params, hidden
+from authorize_support import authorize_params, hidden, signed_in
 
 from sandbox.auth.clients import ClientRegistry
 from sandbox.store import Store
-
-
-def signed_in(live, username: str) -> requests.Session:
-    browser = requests.Session()
-    page = browser.get(f"{live}/auth/login", timeout=10)
-    done = browser.post(f"{live}/auth/login", data={"csrf": hidden(page.text, "csrf"), "username": username,
-                                                    "next": "/"}, allow_redirects=False, timeout=10)
-    assert done.status_code == 302, f"{username} could not sign in"
-    return browser
 
 
 def csrf_of(browser: requests.Session, live, path: str = "/ehr/apps") -> str:
