@@ -57,17 +57,11 @@ def _read(assertion: str) -> tuple[CompactSignature, dict[str, Any], dict[str, A
     return compact, header, claims
 
 
-def _peek(assertion: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The header and claims of a compact JWS, unverified (see _read)."""
-    _, header, claims = _read(assertion)
-    return header, claims
-
-
 def unverified_client_id(assertion: str | None) -> str | None:
     """Whom an assertion claims to come from (its `sub`, else `iss`), before verification: for rate limiting
     and for finding the client's keys."""
     try:
-        _, claims = _peek(assertion or "")
+        _, _, claims = _read(assertion or "")
     except InvalidClient:
         return None
     for name in ("sub", "iss"):
@@ -82,7 +76,7 @@ def verify_assertion(store: Store, settings: Mapping[str, Any], client: Client, 
     """The verified claims of ``client``'s assertion; raises InvalidClient naming the rule it breaks. Its jti is
     recorded at once, or, given ``defer``, checked now and added to it for the caller to record (``SeenJti``)."""
     now = int(time.time()) if now is None else now
-    header, claims = _peek(assertion)
+    compact, header, claims = _read(assertion)
     alg = header.get("alg")
     if alg not in SIGNING_ALGORITHMS:
         raise InvalidClient(f"client_assertion alg {alg!r} is not accepted; sign with RS384 or ES384 (or RS256, "
@@ -97,7 +91,7 @@ def verify_assertion(store: Store, settings: Mapping[str, Any], client: Client, 
                             "(SMART App Launch 2.2: the jku header, when present, SHALL match it)")
     key = _key_for(store, client, kid, alg, now)
     try:  # the signature over the compact JWS; its claims are the ones read above
-        verified = jws.validate_compact(_read(assertion)[0], key, algorithms=[alg])
+        verified = jws.validate_compact(compact, key, algorithms=[alg])
     except (JoseError, ValueError):
         verified = False
     if not verified:

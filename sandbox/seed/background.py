@@ -1,10 +1,10 @@
 """Generate and prepare the synthetic data in other processes while this one writes to SQLite.
 
 Generating, serializing and indexing resources is pure Python work that needs no database; writing
-needs the one connection. Each generating process builds every PRODUCERS-th batch of the same seed plan
-(seed/__init__.py: SeedPlan), and this process takes them back in plan order, so the stored data and its
-row order are those of a sequential run. Two producers keep two cores busy: together they do about three
-times the writer's work.
+needs the one connection. With N = producer_count() generating processes, each builds every N-th batch of
+the same seed plan (seed/__init__.py: SeedPlan), and this process takes them back in plan order, so the
+stored data and its row order are those of a sequential run. Two producers keep two cores busy: together
+they do about three times the writer's work.
 """
 
 from __future__ import annotations
@@ -17,11 +17,10 @@ import os
 import queue
 import traceback
 from collections.abc import Iterator
-from dataclasses import astuple
 
 from ..store.resources import Prepared, Stored, now_instant, prepare
 from . import SeedPlan
-from .groups import GroupCollector, GroupFacts, group_facts
+from .groups import GroupCollector, group_facts
 
 QUEUE_DEPTH = 4  # batches in flight per producer: enough to keep every process busy, little memory
 POLL_S = 1.0
@@ -65,7 +64,7 @@ def prepared_batches(seed: int, patients: int, anchor_date: dt.date) -> Iterator
                 return
             packed, facts = payload
             if facts is not None:
-                collector.add(GroupFacts(*facts))
+                collector.add(facts)
             yield _unpack(packed)
             position += 1
     finally:
@@ -106,7 +105,7 @@ def _produce(channel, share: int, shares: int, seed: int, patients: int, anchor_
         gc.set_threshold(*GC_THRESHOLDS)
         for position in range(share, plan.size, shares):
             batch = plan.build(position)
-            facts = astuple(group_facts(batch, plan.is_story(position), plan.tables)) if position else None
+            facts = group_facts(batch, plan.is_story(position), plan.tables) if position else None
             moment = now_instant()
             channel.put(("batch", (_pack([prepare(resource, 1, moment) for resource in batch]), facts)))
         channel.put(("done", None))
