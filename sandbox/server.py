@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import select
 import ssl
 import threading
 
 from gunicorn import glogging, util
 from gunicorn.app.base import BaseApplication
+from gunicorn.config import AccessLogFormat
 from gunicorn.http.errors import LimitRequestHeaders, LimitRequestLine
 from gunicorn.workers.gthread import ThreadWorker
 
@@ -22,6 +24,7 @@ MAX_HEADER_FIELD = 8190
 # handing the connection back to the poller: a client sending requests back to back (a SMART app's token
 # exchange then its first reads, a load test) is faster than that; an idle one costs the thread only this wait.
 NEXT_REQUEST_WAIT_S = 0.002
+DEFAULT_ACCESS_FORMAT = AccessLogFormat.default  # the line as gunicorn writes it by default
 
 
 class SandboxWorker(ThreadWorker):
@@ -69,7 +72,24 @@ class SandboxWorker(ThreadWorker):
 class AccessLogger(glogging.Logger):
     """gunicorn's logger, building only the fields of the access-log line the sandbox writes (gunicorn's default
     format: address, time, request line, status, size, referrer, user agent) instead of one field per header and
-    environment variable of every request, which cost about a tenth of a small request's CPU."""
+    environment variable of every request, which cost about a tenth of a small request's CPU; and writing that
+    line straight to the log's stream, without a log record, a formatter and a field dictionary per request."""
+
+    def access(self, resp, req, environ, request_time):
+        if not self.access_log_enabled:
+            return
+        handlers = self.access_log.handlers
+        if self.cfg.access_log_format != DEFAULT_ACCESS_FORMAT or any(type(h) is not logging.StreamHandler
+                                                                       for h in handlers):
+            super().access(resp, req, environ, request_time)  # a format or a handler of someone else's
+            return
+        atoms = {key: value.replace('"', '\\"') if isinstance(value, str) else value
+                 for key, value in self.atoms(resp, req, environ, request_time).items()}
+        line = DEFAULT_ACCESS_FORMAT % atoms
+        for handler in handlers:
+            with handler.lock:
+                handler.stream.write(line + handler.terminator)
+                handler.flush()
 
     def atoms(self, resp, req, environ, request_time):
         status = resp.status.split(None, 1)[0] if isinstance(resp.status, str) else resp.status

@@ -71,3 +71,28 @@ def test_a_connection_is_answered_while_others_keep_every_thread_busy(start_sand
                 client.join()
         # its turn came after a few of theirs, not after they had been served thousands of times
         assert max(served_meanwhile) < 300, served_meanwhile
+
+
+def test_the_access_log_has_one_line_per_request_in_gunicorns_format(start_sandbox, seeded_db, tmp_path):
+    """The line gunicorn writes by default (address, time, request line, status, size, referrer, user agent), with
+    a quote inside a field escaped so the line still splits into its fields."""
+    import re
+
+    db = tmp_path / "logged.sqlite"
+    shutil.copy(seeded_db, db)
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    with start_sandbox(db, port, env={"SANDBOX_BASE_URL": base_url, "SANDBOX_WORKERS": "1"},
+                       health_url=f"{base_url}/healthz"):
+        answer = requests.get(f"{base_url}/fhir/metadata?_summary=true", timeout=10,
+                              headers={"Referer": "http://app.example/launch", "User-Agent": 'demo "quoted" 1.0'})
+        assert answer.ok
+        requests.get(f"{base_url}/no/such/page", timeout=10)
+    lines = db.with_suffix(".log").read_text().splitlines()
+    metadata = [line for line in lines if '"GET /fhir/metadata?_summary=true HTTP/1.1"' in line]
+    assert len(metadata) == 1, lines
+    assert re.fullmatch(r'127\.0\.0\.1 - - \[\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\] '
+                        r'"GET /fhir/metadata\?_summary=true HTTP/1\.1" 200 (\d+) "http://app\.example/launch" '
+                        r'"demo \\"quoted\\" 1\.0"', metadata[0]), metadata[0]
+    assert int(metadata[0].split('" 200 ')[1].split()[0]) == len(answer.content)
+    assert any('"GET /no/such/page HTTP/1.1" 404 ' in line for line in lines), lines
