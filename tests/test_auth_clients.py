@@ -546,3 +546,26 @@ def test_any_json_metadata_is_either_valid_or_a_registration_error(metadata):
     assert values["token_endpoint_auth_method"] in ("none", "client_secret_basic", "client_secret_post",
                                                     "private_key_jwt")
     assert all("#" not in uri for uri in values["redirect_uris"])
+
+
+def test_a_request_sees_its_own_edits_at_once_and_other_processes_edits_from_its_next_request(app, registry):
+    """A request reads the tables' change counters once (auth/changes.py), and again after it writes itself."""
+    import sqlite3
+
+    store = registry.store
+    client_id = registry.register({"client_name": "Before", "redirect_uris": [REDIRECT],
+                                   "token_endpoint_auth_method": "none"}).client_id
+    with app.test_request_context():
+        assert registry.get(client_id).client_name == "Before"
+        assert registry.update(client_id, {"client_name": "Edited here"}).client_name == "Edited here"
+        assert registry.get(client_id).client_name == "Edited here"
+        elsewhere = sqlite3.connect(store.path)  # another worker process, as far as this one can tell
+        row = elsewhere.execute("SELECT metadata FROM clients WHERE client_id = ?", (client_id,)).fetchone()
+        with elsewhere:
+            elsewhere.execute("UPDATE clients SET metadata = ? WHERE client_id = ?",
+                              (json.dumps({**json.loads(row[0]), "client_name": "Edited elsewhere"}), client_id))
+        elsewhere.close()
+        assert registry.get(client_id).client_name == "Edited here"  # this request's reading of the counters
+    with app.test_request_context():
+        assert registry.get(client_id).client_name == "Edited elsewhere"
+    assert registry.get(client_id).client_name == "Edited elsewhere"  # outside a request: read every time

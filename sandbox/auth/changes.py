@@ -3,7 +3,8 @@
 Every worker process keeps its own copies. A trigger moves the table's counter in the `changes` table on every
 insert, update and delete (auth/schema.py), whichever process or command made it, so a copy is used only while
 the counter still reads what it read when the copy was made: an edit is seen by the very next request of every
-worker, at the cost of one indexed read of one row per lookup.
+worker, at the cost of one read of the small `changes` table per request: a request reads every counter once,
+and again only after it wrote something itself (its connection's change count moved).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import os
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
+from flask import g, has_request_context
+
 from ..store import Store
 
 T = TypeVar("T")
@@ -19,8 +22,15 @@ MAX_ENTRIES = 1024  # the cache is dropped whole past this many: lookups of unkn
 
 
 def counter(store: Store, table: str) -> int:
-    row = store.conn.execute("SELECT counter FROM changes WHERE name = ?", (table,)).fetchone()
-    return row[0] if row else -1
+    if not has_request_context():
+        row = store.conn.execute("SELECT counter FROM changes WHERE name = ?", (table,)).fetchone()
+        return row[0] if row else -1
+    conn = store.conn
+    seen = (id(conn), conn.total_changes)
+    read = g.get("change_counters")
+    if read is None or read[0] != seen:
+        read = g.change_counters = (seen, dict(conn.execute("SELECT name, counter FROM changes").fetchall()))
+    return read[1].get(table, -1)
 
 
 class TableCache:
