@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, redirect, render_template, request
 from flask.json.provider import DefaultJSONProvider
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from . import bounded_json
@@ -49,8 +50,24 @@ class BoundedJSON(DefaultJSONProvider):
         return bounded_json.loads(s, **kwargs)
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the signing serializer made once per secret key: Flask makes a new one
+    for every request (a few percent of a small request's CPU), sessions or not. It holds only the keys and
+    settings, so threads can share it."""
+
+    _made: tuple[tuple, object] | None = None
+
+    def get_signing_serializer(self, app: Flask):
+        keys = (app.secret_key, *(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        made = self._made
+        if made is None or made[0] != keys:
+            made = self._made = (keys, super().get_signing_serializer(app))
+        return made[1]
+
+
 def install(app: Flask) -> None:
     base = urlsplit(app.config["BASE_URL"])
+    app.session_interface = CookieSessions()
     bounded = BoundedJSON(app)
     bounded.sort_keys = app.json.sort_keys
     app.json = bounded

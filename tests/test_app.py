@@ -31,3 +31,24 @@ def test_pages_have_an_icon_and_the_default_icon_path_answers(client):
     assert client.get("/favicon.ico").headers["Location"].endswith(icon)
     login = dom(client.get("/auth/login").text).one('link[rel="icon"]')
     assert login.attrs["href"] == icon
+
+
+def test_a_session_signed_under_a_replaced_secret_key_is_refused(app):
+    """The session serializer is made once per secret key (edges.CookieSessions), never kept past a key change."""
+    import pytest
+    from itsdangerous import BadSignature
+
+    sessions = app.session_interface
+    first = sessions.get_signing_serializer(app)
+    assert sessions.get_signing_serializer(app) is first
+    cookie = first.dumps({"user": "someone"})
+    old_key = app.secret_key
+    try:
+        app.secret_key = "another key entirely"
+        with pytest.raises(BadSignature):
+            sessions.get_signing_serializer(app).loads(cookie)
+        app.config["SECRET_KEY_FALLBACKS"] = [old_key]  # Flask's way to keep accepting the old key for a while
+        assert sessions.get_signing_serializer(app).loads(cookie) == {"user": "someone"}
+    finally:
+        app.secret_key = old_key
+        app.config["SECRET_KEY_FALLBACKS"] = []
