@@ -121,6 +121,19 @@ class ScopePolicy(AccessPolicy):
                          f"({self._describe(reaches)})")
         self._allow(f"{VERBS[permission]} {stored.type}/{stored.id} allowed by the token's scopes")
 
+    def check_version_content(self, stored: Stored) -> None:
+        """A version read by vread or listed in an instance's history is judged by what it held, besides the
+        resource as it stands (check, check_stored): a resource moved from one patient's record to another's keeps
+        its earlier versions with the patient they belonged to."""
+        if self._is_own_user(stored.type, stored.id):
+            return
+        reaches = self.reaches(READ, stored.type)
+        if not reaches:
+            self._refuse(self.missing_scope(READ, stored.type))
+        if not any(self._matches_in_memory(reach, stored.resource) for reach in reaches):
+            self._refuse(f"Version {stored.version} of {stored.type}/{stored.id} held what is outside what the "
+                         f"token's scopes reach ({self._describe(reaches)})")
+
     def search_filters(self, resource_type: str) -> tuple[Filter, ...]:
         return self.filters_for(SEARCH, resource_type)
 

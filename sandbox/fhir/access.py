@@ -38,6 +38,10 @@ class AccessPolicy:
         policy needs the content, so the open path serves stored JSON without parsing it."""
         self.check(permission, stored.type, None)
 
+    def check_version_content(self, stored: Stored) -> None:
+        """Raise when what this version of a resource held may not be read (vread, an instance's history), whatever
+        the resource holds now."""
+
     def reads_everything(self, resource_type: str | None) -> bool:
         """Whether every resource of the type (None: of every type) may be read: type and system history
         list versions across resources, which query filters cannot confine."""

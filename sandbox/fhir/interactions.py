@@ -129,6 +129,8 @@ def vread(ctx: Context, rtype: str, rid: str, vid: str) -> Answer:
         raise NotFound(f"{rtype}/{rid} has no version '{vid}' (versions are numbers)")
     with _deletion_judged_by_last_content(ctx, rtype, rid):
         stored = ctx.store.vread(rtype, rid, int(vid))
+    if not ctx.policy.reads_everything(rtype):
+        ctx.policy.check_version_content(stored)
     ctx.policy.check_stored(READ, stored)
     return Answer(200, RawJson(stored.json), stored)
 
@@ -398,6 +400,9 @@ def history(ctx: Context, params: Sequence[tuple[str, str]], rtype: str | None =
         if shown is None:
             raise NotFound(f"{rtype}/{rid} is not known")
         ctx.policy.check(READ, rtype, shown.resource)
+        if not ctx.policy.reads_everything(rtype):
+            for version in ctx.store.contents(rtype, rid):
+                ctx.policy.check_version_content(version)
     if rid is None and not ctx.policy.reads_everything(rtype):
         raise Forbidden(f"{'Type' if rtype else 'System'} history lists versions of every "
                         f"{rtype or 'resource'}, so it needs a read scope without patient or category limits "

@@ -147,6 +147,14 @@ class Store:
         ).fetchone()
         return Stored(*row) if row else None
 
+    def contents(self, rtype: str, rid: str) -> list[Stored]:
+        """Every version of a resource that holds content (deletions left out), newest first."""
+        rows = self.conn.execute(
+            "SELECT type, id, version, last_updated, json FROM resources WHERE type = ? AND id = ? "
+            "AND json IS NOT NULL UNION ALL SELECT type, id, version, last_updated, json FROM versions "
+            "WHERE type = ? AND id = ? AND json IS NOT NULL ORDER BY version DESC", (rtype, rid, rtype, rid)).fetchall()
+        return [Stored(*row) for row in rows]
+
     def read_many(self, rids: Iterable[int]) -> list[Stored]:
         """Current versions of the given row ids, in the order given."""
         wanted = list(rids)
