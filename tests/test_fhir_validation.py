@@ -104,6 +104,19 @@ def test_a_reference_to_nothing_stored_is_refused(client):
                                     "Patient/nobody is not stored on this server")
 
 
+def test_each_reference_to_nothing_is_named_by_its_path_in_a_large_group(client):
+    """A Group of 3,000 members none of which is stored: each member gets its own issue with its own path (the
+    paths come from one walk of the resource; looking each up by a walk of its own took minutes)."""
+    members = [{"entity": {"reference": f"Patient/absent-{n}"}} for n in range(3000)]
+    response = client.post("/fhir/Group", json={"resourceType": "Group", "type": "person", "actual": True,
+                                                "member": members})
+    assert response.status_code == 422
+    issues = response.json["issue"]
+    assert len(issues) == 3000 and {issue["code"] for issue in issues} == {"not-found"}
+    assert sorted(issue["expression"][0] for issue in issues) == sorted(
+        f"Group.member[{n}].entity.reference" for n in range(3000))
+
+
 def test_a_reference_to_a_deleted_resource_is_refused(client):
     pid = client.post("/fhir/Patient", json={"resourceType": "Patient"}).json["id"]
     absolute = f"http://localhost/fhir/Patient/{pid}"

@@ -56,18 +56,25 @@ def iter_references(resource: dict) -> Iterator[dict]:
             stack.extend(value for value in item if isinstance(value, dict | list))
 
 
-def path_of(resource: dict, target: dict) -> str:
-    """The element path of ``target`` inside ``resource``, such as ``Encounter.participant[0].individual``."""
+def element_paths(resource: dict) -> dict[int, str]:
+    """The element path of every object inside ``resource`` (by ``id``), such as
+    ``Encounter.participant[0].individual``: one walk, however many of them an error names."""
+    paths: dict[int, str] = {}
     stack: list[tuple[str, object]] = [(str(resource.get("resourceType", "Resource")), resource)]
     while stack:
         where, item = stack.pop()
-        if item is target:
-            return where
         if isinstance(item, dict):
-            stack.extend((f"{where}.{key}", value) for key, value in item.items())
+            paths[id(item)] = where
+            stack.extend((f"{where}.{key}", value) for key, value in item.items() if isinstance(value, dict | list))
         elif isinstance(item, list):
-            stack.extend((f"{where}[{index}]", value) for index, value in enumerate(item))
-    return "reference"
+            stack.extend((f"{where}[{index}]", value) for index, value in enumerate(item)
+                         if isinstance(value, dict | list))
+    return paths
+
+
+def path_of(resource: dict, target: dict, paths: dict[int, str] | None = None) -> str:
+    """The element path of ``target`` inside ``resource``; ``paths`` when already walked (element_paths)."""
+    return (paths if paths is not None else element_paths(resource)).get(id(target), "reference")
 
 
 def is_conditional(reference: str) -> bool:
@@ -110,6 +117,7 @@ def dangling_references(store: Store, resource: dict, base: str, pending: frozen
     if resource.get("resourceType") == "Bundle":
         return []
     issues = []
+    paths: dict[int, str] | None = None
     for holder in iter_references(resource):
         reference = holder["reference"]
         local = reference[len(base) + 1:] if reference.startswith(base + "/") else reference
@@ -122,7 +130,8 @@ def dangling_references(store: Store, resource: dict, base: str, pending: frozen
         stored = store.current(rtype, rid)
         if stored is None or stored.deleted:
             state = "was deleted" if stored is not None else "is not stored on this server"
-            where = path_of(resource, holder) + ".reference"
+            paths = paths if paths is not None else element_paths(resource)
+            where = path_of(resource, holder, paths) + ".reference"
             issues.append(Issue(where, f"{where} '{reference}' does not resolve: {rtype}/{rid} {state}",
                                 "not-found"))
     return issues
