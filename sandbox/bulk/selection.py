@@ -24,7 +24,7 @@ from ..store import Store
 from ..store.compartment import COMPARTMENT_TYPES
 from ..store.errors import Forbidden
 from ..store.query import Criterion, parse_search
-from ..store.search import AnyOf, Compartment, Filter, compile_where
+from ..store.search import AnyOf, Compartment, Filter, compile_where, in_values
 from .parameters import SYSTEM, ExportRequest
 
 
@@ -113,8 +113,8 @@ def _in_compartments(alias: str, patients: list[str] | None) -> tuple[str, list]
     """``{alias}`` (a row id) is in the compartment of one of the patients (None: of any patient)."""
     if patients is None:
         return f"{alias} IN (SELECT rid FROM compartment)", []
-    return f"{alias} IN (SELECT rid FROM compartment WHERE patient_id IN ({','.join('?' * len(patients))}))", \
-        list(patients)
+    among, args = in_values("patient_id", patients)
+    return f"{alias} IN (SELECT rid FROM compartment WHERE {among})", list(args)
 
 
 def _patients_part(rtype: str, patients: list[str] | None, referenced: set[str]) -> tuple[str, list]:

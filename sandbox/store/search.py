@@ -9,7 +9,8 @@ only ever count what the caller may see. Chained and reverse-chained criteria (R
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from .chaining import Chain, Has
@@ -183,11 +184,22 @@ def _driver_rank(term: _Term) -> float:
     return _DRIVER_RANK[term.table] + (0.5 if term.chained else 0)
 
 
+# A statement may hold at most 32,766 variables (SQLite's limit): a longer list of values goes as one JSON array.
+VARIABLES_PER_LIST = 100
+
+
+def in_values(column: str, values: Sequence[str]) -> tuple[str, tuple]:
+    """``column IN (…)`` for any number of values: one variable each when they are few (the planner sees them),
+    else one JSON array read by ``json_each`` — a Group of 20,000 patients, say."""
+    if len(values) <= VARIABLES_PER_LIST:
+        return f"{column} IN ({','.join('?' * len(values))})", tuple(values)
+    return f"{column} IN (SELECT value FROM json_each(?))", (json.dumps(list(values)),)
+
+
 def _compartment_term(item: Compartment) -> _Term:
     if not item.patient_ids:
         return _Term("compartment", None, "0", ())
-    marks = ",".join("?" * len(item.patient_ids))
-    return _Term("compartment", None, f"patient_id IN ({marks})", tuple(item.patient_ids))
+    return _Term("compartment", None, *in_values("patient_id", item.patient_ids))
 
 
 def _any_of_sql(rtype: str, item: AnyOf) -> tuple[str, list]:
