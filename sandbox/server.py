@@ -83,9 +83,8 @@ class AccessLogger(glogging.Logger):
                                                                        for h in handlers):
             super().access(resp, req, environ, request_time)  # a format or a handler of someone else's
             return
-        atoms = {key: value.replace('"', '\\"') if isinstance(value, str) else value
-                 for key, value in self.atoms(resp, req, environ, request_time).items()}
-        line = DEFAULT_ACCESS_FORMAT % atoms
+        # gunicorn's own wrapper of the fields escapes the quotes inside them
+        line = DEFAULT_ACCESS_FORMAT % self.atoms_wrapper_class(self.atoms(resp, req, environ, request_time))
         for handler in handlers:
             with handler.lock:
                 handler.stream.write(line + handler.terminator)
