@@ -184,7 +184,8 @@ def _driver_rank(term: _Term) -> float:
     return _DRIVER_RANK[term.table] + (0.5 if term.chained else 0)
 
 
-# A statement may hold at most 32,766 variables (SQLite's limit): a longer list of values goes as one JSON array.
+# SQLite's own build lets a statement hold at most 32,766 variables (some systems build it with more): a longer
+# list of values goes as one JSON array.
 VARIABLES_PER_LIST = 100
 
 
